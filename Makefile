@@ -1,0 +1,42 @@
+# Mentor Link. Two commands matter: `make run` (the whole portal with demo data) and `make test` (everything CI runs).
+SHELL := /bin/bash
+PYTHON ?= python3
+UV := .tools/bin/uv
+VENV := .venv
+PY := $(VENV)/bin/python
+export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
+export UV_PYTHON := $(shell command -v $(PYTHON))
+export UV_LINK_MODE := copy
+
+.PHONY: install run test lint typecheck pytest migrate seed e2e benchmarks clean
+
+install: $(VENV)/.synced
+
+$(UV):
+	@$(PYTHON) scripts/bootstrap_uv.py
+
+# Re-sync only when the lock changes, so `make install` is silent and instant when nothing changed.
+$(VENV)/.synced: pyproject.toml uv.lock | $(UV)
+	@$(UV) sync --frozen --quiet
+	@touch $@
+
+run: install
+	@$(PY) manage.py run_portal
+
+lint: install
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/ruff format --check .
+
+typecheck: install
+	$(VENV)/bin/mypy .
+
+pytest: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test: lint typecheck pytest
+
+benchmarks: install
+	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
+
+clean:
+	rm -rf var staticfiles .mypy_cache .ruff_cache

@@ -1,0 +1,281 @@
+"""Small frozen dataclasses for what Canvas returns.
+
+Each has ``from_json`` that tolerates missing optional fields: Canvas omits ``sis_user_id`` unless
+the caller may read SIS data, ``login_id`` without ``view_user_logins``, ``email`` without
+``include[]=email`` (API.md section 7). Secrets (pairing codes, OAuth tokens) are kept out of
+``repr``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+JSON = Mapping[str, Any]
+
+
+def parse_datetime(value: object) -> datetime | None:
+    """Canvas timestamps are ISO 8601, usually UTC with a ``Z``; ``None`` or junk gives ``None``."""
+    if not isinstance(value, str) or not value:
+        return None
+    try:
+        return datetime.fromisoformat(value.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _opt_str(value: object) -> str | None:
+    if value is None or value == "":
+        return None
+    return str(value)
+
+
+def _opt_int(value: object) -> int | None:
+    if value is None or value == "":
+        return None
+    try:
+        return int(value)  # type: ignore[call-overload]
+    except (TypeError, ValueError):
+        return None
+
+
+def _opt_float(value: object) -> float | None:
+    if value is None or value == "":
+        return None
+    try:
+        return float(value)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        return None
+
+
+@dataclass(frozen=True)
+class CanvasUser:
+    id: int
+    name: str
+    sortable_name: str | None = None
+    sis_user_id: str | None = None
+    login_id: str | None = None
+    email: str | None = None
+    # Root accounts holding the link; only on observee/observer endpoints (API.md section 2).
+    observation_link_root_account_ids: tuple[int, ...] = ()
+
+    @classmethod
+    def from_json(cls, data: JSON) -> CanvasUser:
+        return cls(
+            id=int(data["id"]),
+            name=str(data.get("name") or ""),
+            sortable_name=_opt_str(data.get("sortable_name")),
+            sis_user_id=_opt_str(data.get("sis_user_id")),
+            login_id=_opt_str(data.get("login_id")),
+            email=_opt_str(data.get("email")),
+            observation_link_root_account_ids=tuple(
+                int(x) for x in data.get("observation_link_root_account_ids") or ()
+            ),
+        )
+
+
+@dataclass(frozen=True)
+class PairingCode:
+    user_id: int
+    # The code lets whoever holds it observe the student: never in repr, logs or exception text.
+    code: str = field(repr=False)
+    expires_at: datetime | None
+    workflow_state: str
+
+    @classmethod
+    def from_json(cls, data: JSON) -> PairingCode:
+        return cls(
+            user_id=int(data["user_id"]),
+            code=str(data["code"]),
+            expires_at=parse_datetime(data.get("expires_at")),
+            workflow_state=str(data.get("workflow_state") or "active"),
+        )
+
+
+@dataclass(frozen=True)
+class Course:
+    id: int
+    name: str
+    course_code: str | None = None
+    sis_course_id: str | None = None
+    workflow_state: str | None = None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Course:
+        return cls(
+            id=int(data["id"]),
+            name=str(data.get("name") or ""),
+            course_code=_opt_str(data.get("course_code")),
+            sis_course_id=_opt_str(data.get("sis_course_id")),
+            workflow_state=_opt_str(data.get("workflow_state")),
+        )
+
+
+@dataclass(frozen=True)
+class Enrollment:
+    id: int
+    course_id: int
+    user_id: int
+    type: str
+    enrollment_state: str
+    associated_user_id: int | None = None
+    course_section_id: int | None = None
+    current_score: float | None = None
+    current_grade: str | None = None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Enrollment:
+        grades = data.get("grades") or {}
+        return cls(
+            id=int(data["id"]),
+            course_id=int(data["course_id"]),
+            user_id=int(data["user_id"]),
+            type=str(data.get("type") or ""),
+            enrollment_state=str(data.get("enrollment_state") or ""),
+            associated_user_id=_opt_int(data.get("associated_user_id")),
+            course_section_id=_opt_int(data.get("course_section_id")),
+            current_score=_opt_float(grades.get("current_score")),
+            current_grade=_opt_str(grades.get("current_grade")),
+        )
+
+
+@dataclass(frozen=True)
+class Submission:
+    workflow_state: str | None = None
+    submitted_at: datetime | None = None
+    missing: bool = False
+    late: bool = False
+    score: float | None = None
+    grade: str | None = None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Submission:
+        return cls(
+            workflow_state=_opt_str(data.get("workflow_state")),
+            submitted_at=parse_datetime(data.get("submitted_at")),
+            missing=bool(data.get("missing")),
+            late=bool(data.get("late")),
+            score=_opt_float(data.get("score")),
+            grade=_opt_str(data.get("grade")),
+        )
+
+
+@dataclass(frozen=True)
+class Assignment:
+    id: int
+    course_id: int
+    name: str
+    due_at: datetime | None = None
+    html_url: str | None = None
+    points_possible: float | None = None
+    # Present when asked for with include[]=submission; missing_submissions returns none.
+    submission: Submission | None = None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> Assignment:
+        sub = data.get("submission")
+        return cls(
+            id=int(data["id"]),
+            course_id=int(data["course_id"]),
+            name=str(data.get("name") or ""),
+            due_at=parse_datetime(data.get("due_at")),
+            html_url=_opt_str(data.get("html_url")),
+            points_possible=_opt_float(data.get("points_possible")),
+            submission=Submission.from_json(sub) if isinstance(sub, Mapping) else None,
+        )
+
+    @property
+    def submission_state(self) -> str | None:
+        return self.submission.workflow_state if self.submission else None
+
+
+# Canvas stops touching an import once it reaches one of these states (API.md section 4).
+SIS_FINISHED_STATES = frozenset(
+    {
+        "imported",
+        "imported_with_messages",
+        "aborted",
+        "failed",
+        "failed_with_messages",
+        "partially_restored",
+        "restored",
+    }
+)
+
+
+def _pairs(value: object) -> tuple[tuple[str, str], ...]:
+    """processing_errors/_warnings are lists of [csv_file, message] pairs."""
+    out: list[tuple[str, str]] = []
+    for item in value or ():  # type: ignore[attr-defined]
+        if isinstance(item, list | tuple) and len(item) >= 2:
+            out.append((str(item[0]), str(item[1])))
+        elif isinstance(item, str):
+            out.append(("", item))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class SisImport:
+    id: int
+    workflow_state: str
+    progress: int = 0
+    processing_errors: tuple[tuple[str, str], ...] = ()
+    processing_warnings: tuple[tuple[str, str], ...] = ()
+
+    @classmethod
+    def from_json(cls, data: JSON) -> SisImport:
+        return cls(
+            id=int(data["id"]),
+            workflow_state=str(data.get("workflow_state") or ""),
+            progress=_opt_int(data.get("progress")) or 0,
+            processing_errors=_pairs(data.get("processing_errors")),
+            processing_warnings=_pairs(data.get("processing_warnings")),
+        )
+
+    @property
+    def finished(self) -> bool:
+        return self.workflow_state in SIS_FINISHED_STATES
+
+    @property
+    def succeeded(self) -> bool:
+        """The import ran; row problems (if any) are in ``processing_warnings``."""
+        return self.workflow_state in {"imported", "imported_with_messages"}
+
+
+@dataclass(frozen=True)
+class OAuthToken:
+    access_token: str = field(repr=False)
+    token_type: str
+    user_id: int | None
+    user_name: str | None
+    expires_in: int | None
+    # Canvas returns a refresh token on the first exchange only; a refresh returns none.
+    refresh_token: str | None = field(default=None, repr=False)
+
+    @classmethod
+    def from_json(cls, data: JSON) -> OAuthToken:
+        user = data.get("user") or {}
+        return cls(
+            access_token=str(data["access_token"]),
+            token_type=str(data.get("token_type") or "Bearer"),
+            user_id=_opt_int(user.get("id")),
+            user_name=_opt_str(user.get("name")),
+            expires_in=_opt_int(data.get("expires_in")),
+            refresh_token=_opt_str(data.get("refresh_token")),
+        )
+
+
+__all__ = [
+    "SIS_FINISHED_STATES",
+    "Assignment",
+    "CanvasUser",
+    "Course",
+    "Enrollment",
+    "OAuthToken",
+    "PairingCode",
+    "SisImport",
+    "Submission",
+    "parse_datetime",
+]

@@ -1,0 +1,42 @@
+"""Portal accounts and per-program roles."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+
+
+class User(AbstractUser):
+    """A portal account. Admins are superusers; coordinators and auditors hold ProgramRoles; mentors are linked
+    to their Person (usually by signing in with Canvas)."""
+
+    person = models.OneToOneField(
+        "people.Person", null=True, blank=True, on_delete=models.SET_NULL, related_name="user"
+    )
+
+    @property
+    def is_portal_admin(self) -> bool:
+        return bool(self.is_active and self.is_superuser)
+
+
+class ProgramRole(models.Model):
+    class Role(models.TextChoices):
+        COORDINATOR = "coordinator", "Coordinator"
+        AUDITOR = "auditor", "Auditor"
+
+    program = models.ForeignKey("assignments.Program", on_delete=models.CASCADE, related_name="roles")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="program_roles")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    granted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    granted_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["program", "user", "role"], name="program_role_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.user} is {self.get_role_display()} of {self.program}"

@@ -1,0 +1,133 @@
+"""Programs and mentor assignments: what coordinators propose and approve."""
+
+from __future__ import annotations
+
+import datetime
+
+from django.conf import settings
+from django.db import models
+from django.db.models import F, Q
+from django.utils import timezone
+
+
+class LinkMethod(models.TextChoices):
+    OBSERVEE = "observee", "All the student's courses (observer link)"
+    COURSES = "courses", "Only the courses in scope (course enrollments)"
+    PAIRING_CODE = "pairing_code", "Pairing code the mentor redeems"
+
+
+class Program(models.Model):
+    name = models.CharField(max_length=200)
+    slug = models.SlugField(max_length=80, unique=True)
+    description = models.TextField(blank=True, default="")
+    default_link_method = models.CharField(max_length=20, choices=LinkMethod.choices, default=LinkMethod.OBSERVEE)
+    requires_second_approver = models.BooleanField(
+        default=False, help_text="The coordinator who proposes an assignment may not approve it."
+    )
+    max_assignment_days = models.PositiveIntegerField(default=366)
+    mentor_capacity = models.PositiveIntegerField(default=6, help_text="Most active assignments per mentor.")
+    is_active = models.BooleanField(default=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class MentorAssignment(models.Model):
+    class Status(models.TextChoices):
+        PROPOSED = "proposed", "Proposed"
+        APPROVED = "approved", "Approved"
+        REJECTED = "rejected", "Rejected"
+        CANCELLED = "cancelled", "Cancelled"
+        ENDED = "ended", "Ended"
+
+    class Scope(models.TextChoices):
+        ALL_COURSES = "all_courses", "All courses"
+        COURSES = "courses", "Selected courses"
+
+    class LinkState(models.TextChoices):
+        """A summary of the assignment's ObserverLinks, kept by the sync engine for fast list filters."""
+
+        NONE = "none", "Not in Canvas"
+        PENDING = "pending", "Waiting to sync"
+        AWAITING_REDEMPTION = "awaiting_redemption", "Waiting for the mentor's pairing code"
+        LINKED = "linked", "Linked in Canvas"
+        UNLINKED = "unlinked", "Removed from Canvas"
+        FAILED = "failed", "Failed"
+
+    program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="assignments")
+    mentor = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="mentor_assignments")
+    student = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="student_assignments")
+    scope = models.CharField(max_length=20, choices=Scope.choices, default=Scope.ALL_COURSES)
+    starts_on = models.DateField()
+    ends_on = models.DateField()
+    link_method = models.CharField(max_length=20, choices=LinkMethod.choices)
+    reason = models.TextField()
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.PROPOSED)
+    link_state = models.CharField(max_length=24, choices=LinkState.choices, default=LinkState.NONE)
+    generation = models.PositiveIntegerField(
+        default=0, help_text="Bumped on every change of what Canvas should hold; tasks carry it to detect staleness."
+    )
+    warnings_acknowledged = models.JSONField(default=list, blank=True)
+
+    proposed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, on_delete=models.PROTECT, related_name="proposed_assignments"
+    )
+    proposed_at = models.DateTimeField(default=timezone.now)
+    decided_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="decided_assignments"
+    )
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.TextField(blank=True, default="")
+    ended_at = models.DateTimeField(null=True, blank=True)
+    ended_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.PROTECT, related_name="ended_assignments"
+    )
+    end_reason = models.TextField(blank=True, default="")
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["-proposed_at", "-id"]
+        constraints = [
+            models.CheckConstraint(condition=~Q(mentor=F("student")), name="assignment_mentor_not_student"),
+            models.CheckConstraint(condition=Q(ends_on__gte=F("starts_on")), name="assignment_dates_ordered"),
+        ]
+        indexes = [
+            models.Index(fields=["program", "status", "-proposed_at"], name="assignment_prog_status_idx"),
+            models.Index(fields=["mentor", "status"], name="assignment_mentor_idx"),
+            models.Index(fields=["student", "status"], name="assignment_student_idx"),
+            models.Index(fields=["status", "starts_on"], name="assignment_starts_idx"),
+            models.Index(fields=["status", "ends_on"], name="assignment_ends_idx"),
+            models.Index(fields=["program", "link_state"], name="assignment_link_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.mentor} → {self.student} ({self.get_status_display()})"
+
+    def is_active_on(self, day: datetime.date) -> bool:
+        return self.status == self.Status.APPROVED and self.starts_on <= day <= self.ends_on
+
+    @property
+    def is_active(self) -> bool:
+        return self.is_active_on(timezone.localdate())
+
+
+class AssignmentCourse(models.Model):
+    """A Canvas course in an assignment's scope (only when scope is 'courses')."""
+
+    assignment = models.ForeignKey(MentorAssignment, on_delete=models.CASCADE, related_name="courses")
+    canvas_course_id = models.BigIntegerField()
+    sis_course_id = models.CharField(max_length=255, blank=True, default="")
+    name = models.CharField(max_length=255, blank=True, default="")
+
+    class Meta:
+        ordering = ["name", "canvas_course_id"]
+        constraints = [
+            models.UniqueConstraint(fields=["assignment", "canvas_course_id"], name="assignment_course_unique"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name or str(self.canvas_course_id)

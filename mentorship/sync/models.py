@@ -1,0 +1,159 @@
+"""What Canvas should hold, and the ledger of what the portal did there."""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+
+class ObserverLink(models.Model):
+    """One Canvas object an assignment needs: a user-level observee link, or one ObserverEnrollment per course.
+
+    The row is the durable queue: `state` says whether work is left, `generation` says which version of the
+    assignment it serves. The sweeper finds unfinished rows through the partial index `link_needs_work`.
+    """
+
+    class Kind(models.TextChoices):
+        OBSERVEE = "observee", "Observer link (all courses)"
+        COURSE = "course", "Course enrollment"
+
+    class Desired(models.TextChoices):
+        PRESENT = "present", "Present"
+        ABSENT = "absent", "Absent"
+
+    class State(models.TextChoices):
+        PENDING = "pending", "Waiting to sync"
+        LINKING = "linking", "Linking"
+        LINKED = "linked", "Linked in Canvas"
+        AWAITING_REDEMPTION = "awaiting_redemption", "Waiting for the mentor's pairing code"
+        UNLINKING = "unlinking", "Removing"
+        UNLINKED = "unlinked", "Removed from Canvas"
+        FAILED = "failed", "Failed"
+
+    WORK_STATES = (State.PENDING, State.LINKING, State.UNLINKING)
+
+    assignment = models.ForeignKey("assignments.MentorAssignment", on_delete=models.CASCADE, related_name="links")
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    observer_canvas_id = models.BigIntegerField()
+    student_canvas_id = models.BigIntegerField()
+    canvas_course_id = models.BigIntegerField(null=True, blank=True)
+    canvas_enrollment_id = models.BigIntegerField(null=True, blank=True)
+    desired = models.CharField(max_length=10, choices=Desired.choices, default=Desired.PRESENT)
+    state = models.CharField(max_length=24, choices=State.choices, default=State.PENDING)
+    generation = models.PositiveIntegerField(default=0)
+    attempts = models.PositiveIntegerField(default=0)
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="", help_text="A sentence a coordinator can act on.")
+    last_error_status = models.PositiveSmallIntegerField(null=True, blank=True)
+    synced_at = models.DateTimeField(null=True, blank=True)
+    linked_at = models.DateTimeField(null=True, blank=True)
+    sis_batch = models.ForeignKey("SisBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="links")
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["assignment"], condition=Q(kind="observee"), name="observer_link_one_observee"
+            ),
+            models.UniqueConstraint(
+                fields=["assignment", "canvas_course_id"],
+                condition=Q(kind="course"),
+                name="observer_link_one_per_course",
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at", "updated_at"],
+                condition=Q(state__in=["pending", "linking", "unlinking"]),
+                name="link_needs_work",
+            ),
+            models.Index(fields=["observer_canvas_id", "student_canvas_id"], name="link_pair_idx"),
+            models.Index(fields=["state"], name="link_state_idx"),
+        ]
+
+    def __str__(self) -> str:
+        where = f"course {self.canvas_course_id}" if self.kind == self.Kind.COURSE else "all courses"
+        return f"{self.observer_canvas_id} observes {self.student_canvas_id} ({where}): {self.state}"
+
+
+class PairingCode(models.Model):
+    """Every pairing code the portal asked Canvas for. Canvas forgets a code once used; this ledger does not."""
+
+    class Status(models.TextChoices):
+        ISSUED = "issued", "Issued"
+        REDEEMED = "redeemed", "Redeemed"
+        EXPIRED = "expired", "Expired"
+        SUPERSEDED = "superseded", "Superseded"
+
+    assignment = models.ForeignKey(
+        "assignments.MentorAssignment", on_delete=models.CASCADE, related_name="pairing_codes"
+    )
+    link = models.ForeignKey(ObserverLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="codes")
+    student = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="pairing_codes")
+    code = models.CharField(max_length=16, help_text="Shown to the intended mentor only; masked elsewhere.")
+    issued_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    issued_at = models.DateTimeField()
+    expires_at = models.DateTimeField()
+    delivered_via = models.CharField(max_length=40, blank=True, default="")
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.ISSUED)
+    redeemed_at = models.DateTimeField(null=True, blank=True)
+    redeemed_by_canvas_id = models.BigIntegerField(null=True, blank=True)
+    reminded_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-issued_at"]
+        indexes = [models.Index(fields=["status", "expires_at"], name="pairing_code_status_idx")]
+
+    def __str__(self) -> str:
+        return f"pairing code {self.masked} for {self.student} ({self.status})"
+
+    @property
+    def masked(self) -> str:
+        return "••••" + self.code[-2:] if self.code else ""
+
+
+class SisBatch(models.Model):
+    """One user_observers.csv SIS import that carries many observee links at once."""
+
+    rows = models.PositiveIntegerField(default=0)
+    canvas_import_id = models.BigIntegerField(null=True, blank=True)
+    workflow_state = models.CharField(max_length=40, default="pending")
+    progress = models.PositiveSmallIntegerField(default=0)
+    errors = models.JSONField(default=list, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"SIS import {self.canvas_import_id or '(not sent)'}: {self.workflow_state}"
+
+
+class CanvasConnection(models.Model):
+    """A single row: the circuit breaker and what the portal last learnt about its Canvas connection."""
+
+    class Circuit(models.TextChoices):
+        CLOSED = "closed", "Working"
+        OPEN = "open", "Stopped: Canvas rejected the token"
+
+    circuit = models.CharField(max_length=10, choices=Circuit.choices, default=Circuit.CLOSED)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    rate_limit_remaining = models.FloatField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Canvas connection: {self.get_circuit_display()}"
+
+    @classmethod
+    def get(cls) -> CanvasConnection:
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj

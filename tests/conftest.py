@@ -1,0 +1,121 @@
+"""The fixed cast every page test uses, and test-wide isolation from a running demo.
+
+Cast (CONVENTIONS.md habit 10): admin, coordinator (of `program`), other_coordinator (of `other_program`),
+mentor / other_mentor (users linked to Persons with assignments), auditor (of `program`), and anonymous (the plain
+`client`).
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import uuid
+from pathlib import Path
+
+import pytest
+from django.conf import settings
+
+from mentorship.accounts.models import ProgramRole
+from tests.factories import AssignmentFactory, PersonFactory, ProgramFactory, ProgramRoleFactory, UserFactory
+
+PASSWORD = "correct-horse-battery"
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Keep tests off a running demo: their own broker folder (filesystem) and their own queue name (any broker).
+
+    The values are also put in os.environ so the worker processes the integration tests start inherit them.
+    """
+    worker_id = os.environ.get("PYTEST_XDIST_WORKER", "main")
+    queue = f"mentorlink-test-{worker_id}-{uuid.uuid4().hex[:8]}"
+    settings.CELERY_TASK_DEFAULT_QUEUE = queue
+    os.environ["CELERY_TASK_DEFAULT_QUEUE"] = queue
+    if settings.CELERY_BROKER_URL.startswith("filesystem://"):
+        folder = Path(tempfile.mkdtemp(prefix="mentorlink-test-broker-"))
+        (folder / "queue").mkdir()
+        (folder / "processed").mkdir()
+        settings.CELERY_BROKER_TRANSPORT_OPTIONS = {
+            "data_folder_in": str(folder / "queue"),
+            "data_folder_out": str(folder / "queue"),
+            "processed_folder": str(folder / "processed"),
+            "store_processed": False,
+        }
+        os.environ["CELERY_BROKER_DIR"] = str(folder)
+    from mentorship.celery import app
+
+    app.conf.broker_transport_options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
+    app.conf.task_default_queue = queue
+
+
+@pytest.fixture
+def program(db):
+    return ProgramFactory(name="Learning Support 2026-27", slug="learning-support")
+
+
+@pytest.fixture
+def other_program(db):
+    return ProgramFactory(name="Peer Mentors", slug="peer-mentors")
+
+
+@pytest.fixture
+def admin_user(db):
+    return UserFactory(username="admin", is_superuser=True, is_staff=True)
+
+
+@pytest.fixture
+def coordinator(program):
+    user = UserFactory(username="coordinator", first_name="Casey", last_name="Coordinator")
+    ProgramRoleFactory(program=program, user=user, role=ProgramRole.Role.COORDINATOR)
+    return user
+
+
+@pytest.fixture
+def second_coordinator(program):
+    user = UserFactory(username="coordinator2", first_name="Sam", last_name="Second")
+    ProgramRoleFactory(program=program, user=user, role=ProgramRole.Role.COORDINATOR)
+    return user
+
+
+@pytest.fixture
+def other_coordinator(other_program):
+    user = UserFactory(username="othercoordinator")
+    ProgramRoleFactory(program=other_program, user=user, role=ProgramRole.Role.COORDINATOR)
+    return user
+
+
+@pytest.fixture
+def auditor(program):
+    user = UserFactory(username="auditor")
+    ProgramRoleFactory(program=program, user=user, role=ProgramRole.Role.AUDITOR)
+    return user
+
+
+@pytest.fixture
+def mentor_person(db):
+    return PersonFactory(name="Morgan Mentor", sis_user_id="AIDE-001")
+
+
+@pytest.fixture
+def student_person(db):
+    return PersonFactory(name="Sasha Student", sis_user_id="S-0001")
+
+
+@pytest.fixture
+def mentor(mentor_person):
+    return UserFactory(username="mentor", person=mentor_person)
+
+
+@pytest.fixture
+def other_mentor(db):
+    return UserFactory(username="othermentor", person=PersonFactory(name="Olive Other"))
+
+
+@pytest.fixture
+def assignment(program, mentor_person, student_person, coordinator):
+    return AssignmentFactory(program=program, mentor=mentor_person, student=student_person, proposed_by=coordinator)
+
+
+def login(client, user):
+    """Sign a test client in as `user` (through the real backend stack, axes included)."""
+    client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
+    return client
