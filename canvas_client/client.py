@@ -138,6 +138,9 @@ def canvas_message(body: Any, default: str) -> str:
                 return "; ".join(parts)
         if isinstance(errors, str) and errors:
             return errors
+        error, description = body.get("error"), body.get("error_description")
+        if isinstance(error, str) and isinstance(description, str) and error and description:
+            return f"{error}: {description}"  # OAuth2 token endpoint (RFC 6749 section 5.2)
         for key in ("message", "error_description", "error"):
             value = body.get(key)
             if isinstance(value, str) and value:
@@ -193,13 +196,12 @@ class CanvasClient:
         user_agent: str = "mentor-link canvas_client",
     ) -> None:
         if not base_url or urlsplit(base_url).scheme not in {"http", "https"}:
-            raise ValueError(
-                "CANVAS_BASE_URL must be an http(s) URL such as https://school.instructure.com"
-            )
+            raise ValueError("CANVAS_BASE_URL must be an http(s) URL such as https://school.instructure.com")
         self.base_url = base_url.rstrip("/")
         self._token = token
         self.timeout = timeout
         self.per_page = max(1, min(int(per_page), 100))
+        self._owns_session = session is None
         self.session = session or requests.Session()
         self.limiter: Limiter = limiter or NullLimiter()
         self.max_retries = max_retries
@@ -210,6 +212,17 @@ class CanvasClient:
         self._random = random
         self.acting_as: ActingAs = acting_as
         self.user_agent = user_agent
+
+    def close(self) -> None:
+        """Close the HTTP session if this client created it."""
+        if self._owns_session:
+            self.session.close()
+
+    def __enter__(self) -> CanvasClient:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         # Never the token.
@@ -259,21 +272,15 @@ class CanvasClient:
                     "communication_channel[skip_confirmation]": True,
                 }
             )
-        body = self._request(
-            "POST", f"/api/v1/accounts/{object_id(account_id)}/users", data=data, idempotent=False
-        )
+        body = self._request("POST", f"/api/v1/accounts/{object_id(account_id)}/users", data=data, idempotent=False)
         return CanvasUser.from_json(body)
 
     # ------------------------------------------------------- observer links
     def list_observees(self, user_id: UserId) -> Iterator[CanvasUser]:
-        return self._paginate(
-            f"/api/v1/users/{object_id(user_id)}/observees", None, CanvasUser.from_json
-        )
+        return self._paginate(f"/api/v1/users/{object_id(user_id)}/observees", None, CanvasUser.from_json)
 
     def list_observers(self, user_id: UserId) -> Iterator[CanvasUser]:
-        return self._paginate(
-            f"/api/v1/users/{object_id(user_id)}/observers", None, CanvasUser.from_json
-        )
+        return self._paginate(f"/api/v1/users/{object_id(user_id)}/observers", None, CanvasUser.from_json)
 
     def get_observee(self, user_id: UserId, observee_id: UserId) -> CanvasUser:
         """The linked student; raises ``CanvasNotFound`` when there is no link."""
@@ -287,9 +294,7 @@ class CanvasClient:
         Canvas links on the domain root account only; ``"all"`` links on every shared root
         account."""
         path = f"/api/v1/users/{object_id(observer_id)}/observees/{object_id(student_id)}"
-        body = self._request(
-            "PUT", path, data={"root_account_id": root_account_id}, idempotent=True
-        )
+        body = self._request("PUT", path, data={"root_account_id": root_account_id}, idempotent=True)
         return CanvasUser.from_json(body)
 
     def remove_observee(
@@ -298,9 +303,7 @@ class CanvasClient:
         """Unlink (DELETE, retried). A 404 after a retry may mean the first attempt worked:
         confirm with ``get_observee`` rather than trusting it."""
         path = f"/api/v1/users/{object_id(observer_id)}/observees/{object_id(student_id)}"
-        body = self._request(
-            "DELETE", path, params={"root_account_id": root_account_id}, idempotent=True
-        )
+        body = self._request("DELETE", path, params={"root_account_id": root_account_id}, idempotent=True)
         return CanvasUser.from_json(body)
 
     def create_pairing_code(self, student_id: UserId) -> PairingCode:
@@ -333,9 +336,7 @@ class CanvasClient:
     def get_course(self, course_id: UserId) -> Course:
         return Course.from_json(self._get_json(f"/api/v1/courses/{object_id(course_id)}"))
 
-    def list_user_courses(
-        self, user_id: UserId, *, state: str | Iterable[str] | None = None
-    ) -> Iterator[Course]:
+    def list_user_courses(self, user_id: UserId, *, state: str | Iterable[str] | None = None) -> Iterator[Course]:
         return self._paginate(
             f"/api/v1/users/{object_id(user_id)}/courses",
             {"state[]": _as_list(state)},
@@ -358,9 +359,7 @@ class CanvasClient:
             "course[sis_course_id]": sis_course_id,
             "offer": publish,
         }
-        body = self._request(
-            "POST", f"/api/v1/accounts/{object_id(account_id)}/courses", data=data, idempotent=False
-        )
+        body = self._request("POST", f"/api/v1/accounts/{object_id(account_id)}/courses", data=data, idempotent=False)
         return Course.from_json(body)
 
     # --------------------------------------------------------- enrollments
@@ -447,9 +446,7 @@ class CanvasClient:
         )
         return Enrollment.from_json(body)
 
-    def delete_enrollment(
-        self, course_id: UserId, enrollment_id: UserId, *, task: str = "delete"
-    ) -> Enrollment:
+    def delete_enrollment(self, course_id: UserId, enrollment_id: UserId, *, task: str = "delete") -> Enrollment:
         """End an enrollment. Canvas's default task is ``conclude``; the portal wants ``delete``."""
         if task not in {"conclude", "delete", "inactivate", "deactivate"}:
             raise ValueError(f"Unknown enrollment task {task!r}.")
@@ -536,9 +533,7 @@ class CanvasClient:
             query["purpose"] = purpose
         return f"{self.base_url}/login/oauth2/auth?{urlencode(query)}"
 
-    def oauth_exchange_code(
-        self, *, client_id: str, client_secret: str, redirect_uri: str, code: str
-    ) -> OAuthToken:
+    def oauth_exchange_code(self, *, client_id: str, client_secret: str, redirect_uri: str, code: str) -> OAuthToken:
         """Trade the one-time code for a token. Not retried: the code works once."""
         data = {
             "grant_type": "authorization_code",
@@ -547,14 +542,10 @@ class CanvasClient:
             "redirect_uri": redirect_uri,
             "code": code,
         }
-        body = self._request(
-            "POST", "/login/oauth2/token", data=data, idempotent=False, token=None, limited=False
-        )
+        body = self._request("POST", "/login/oauth2/token", data=data, idempotent=False, token=None, limited=False)
         return OAuthToken.from_json(body)
 
-    def oauth_refresh(
-        self, *, client_id: str, client_secret: str, refresh_token: str
-    ) -> OAuthToken:
+    def oauth_refresh(self, *, client_id: str, client_secret: str, refresh_token: str) -> OAuthToken:
         """A fresh access token; the refresh token stays valid (Canvas returns no new one)."""
         data = {
             "grant_type": "refresh_token",
@@ -563,9 +554,7 @@ class CanvasClient:
             "refresh_token": refresh_token,
         }
         # The refresh token is reusable, so a retry only mints one more short-lived token.
-        body = self._request(
-            "POST", "/login/oauth2/token", data=data, idempotent=True, token=None, limited=False
-        )
+        body = self._request("POST", "/login/oauth2/token", data=data, idempotent=True, token=None, limited=False)
         token = OAuthToken.from_json(body)
         if token.refresh_token is None:
             token = OAuthToken(
@@ -594,9 +583,7 @@ class CanvasClient:
     def _get_json(self, path: str, params: Params | None = None) -> Any:
         return self._request("GET", path, params=params, idempotent=True)
 
-    def _paginate(
-        self, path: str, params: Params | None, parse: Callable[[Mapping[str, Any]], T]
-    ) -> Iterator[T]:
+    def _paginate(self, path: str, params: Params | None, parse: Callable[[Mapping[str, Any]], T]) -> Iterator[T]:
         first_params = dict(_clean(params or {}))
         first_params["per_page"] = self.per_page
 
@@ -718,6 +705,9 @@ class CanvasClient:
                     raise
                 transient_attempts += 1
                 delay = self._backoff(transient_attempts)
+                if exc.retry_after is not None:
+                    # A 503 may say when to come back; honour it, within our own cap.
+                    delay = max(delay, min(exc.retry_after, self.backoff_cap))
                 error = exc
             logger.info(
                 "canvas retry %s %s after %s (%.2fs)",
@@ -766,9 +756,7 @@ class CanvasClient:
                 # The text of requests' exceptions can include the URL; ours never carries a token,
                 # but scrub anyway in case a caller's base_url or session added one.
                 reason = _scrub(f"{type(exc).__name__}: {exc}", bearer, self._token)
-                raise CanvasTransientError(
-                    reason, method=method, path=path, acting_as=self.acting_as
-                ) from exc
+                raise CanvasTransientError(reason, method=method, path=path, acting_as=self.acting_as) from exc
             remaining = _float_header(response, "X-Rate-Limit-Remaining")
             cost = _float_header(response, "X-Request-Cost")
             throttled = _is_throttled(response)
@@ -790,9 +778,7 @@ class CanvasClient:
         )
         if 200 <= response.status_code < 300:
             return self._decode(response, url=url, allow_empty=allow_empty, method=method), response
-        raise self._error(
-            response, method=method, path=path, throttled=throttled, secrets=(bearer,)
-        )
+        raise self._error(response, method=method, path=path, throttled=throttled, secrets=(bearer,))
 
     def _error(
         self,
@@ -808,23 +794,19 @@ class CanvasClient:
             body: Any = response.json()
         except ValueError:
             body = response.text
-        message = _scrub(
-            canvas_message(body, default=response.reason or f"HTTP {status}"), *secrets, self._token
-        )
+        message = _scrub(canvas_message(body, default=response.reason or f"HTTP {status}"), *secrets, self._token)
         kwargs: dict[str, Any] = {
             "status": status,
             "method": method,
             "path": path,
             "acting_as": self.acting_as,
+            "retry_after": _float_header(response, "Retry-After"),
         }
         if 300 <= status < 400:
             # Redirects are not followed: the bearer token must only go to CANVAS_BASE_URL.
-            return CanvasError(
-                "Canvas redirected the request; check CANVAS_BASE_URL (https, exact host)", **kwargs
-            )
+            return CanvasError("Canvas redirected the request; check CANVAS_BASE_URL (https, exact host)", **kwargs)
         if throttled:
-            retry_after = _float_header(response, "Retry-After")
-            return CanvasRateLimited(message, retry_after=retry_after, **kwargs)
+            return CanvasRateLimited(message, **kwargs)
         if status == 401:
             if "WWW-Authenticate" in response.headers:
                 return CanvasAuthError(message, **kwargs)

@@ -13,6 +13,11 @@ from typing import Literal
 ActingAs = Literal["portal", "user"]
 
 
+def _clause(text: str) -> str:
+    """Canvas's message without its final full stop, to sit inside one of our sentences."""
+    return text.strip().rstrip(".")
+
+
 class CanvasError(Exception):
     """Base class: Canvas refused the request or could not be reached."""
 
@@ -24,8 +29,11 @@ class CanvasError(Exception):
         method: str | None = None,
         path: str | None = None,
         acting_as: ActingAs = "portal",
+        retry_after: float | None = None,
     ) -> None:
         self.message = message
+        # Seconds from a Retry-After header, when Canvas (or a proxy) sent one.
+        self.retry_after = retry_after
         self.status = status
         self.method = method
         self.path = path
@@ -43,7 +51,7 @@ class CanvasError(Exception):
 
     @property
     def user_message(self) -> str:
-        return f"Canvas refused the request ({self.status_text}): {self.message}"
+        return f"Canvas refused the request ({self.status_text}): {_clause(self.message)}."
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}(status={self.status!r}, message={self.message!r})"
@@ -54,19 +62,6 @@ class CanvasRateLimited(CanvasError):
 
     A throttled request is rejected by Canvas's middleware before any action runs.
     """
-
-    def __init__(
-        self,
-        message: str,
-        *,
-        status: int | None = None,
-        method: str | None = None,
-        path: str | None = None,
-        acting_as: ActingAs = "portal",
-        retry_after: float | None = None,
-    ) -> None:
-        self.retry_after = retry_after
-        super().__init__(message, status=status, method=method, path=path, acting_as=acting_as)
 
     @property
     def user_message(self) -> str:
@@ -84,8 +79,14 @@ class CanvasTransientError(CanvasError):
     def user_message(self) -> str:
         if self.status is None:
             return (
-                f"Canvas could not be reached or did not answer in time ({self.message}). "
+                f"Canvas could not be reached or did not answer in time ({_clause(self.message)}). "
                 "The portal retries by itself; if this persists, check that Canvas is up."
+            )
+        if self.status < 300:
+            return (
+                f"Canvas sent an answer the portal could not read ({self.status}). "
+                "The portal retries reads by itself; if this persists, check CANVAS_BASE_URL "
+                "and any proxy in front of Canvas."
             )
         return (
             f"Canvas had a temporary problem ({self.status}). "
@@ -104,10 +105,10 @@ class CanvasAuthError(CanvasError):
         if self.acting_as == "user":
             return (
                 f"Canvas no longer accepts your Canvas sign-in "
-                f"({self.status_text}: {self.message}). Sign in with Canvas again."
+                f"({self.status_text}: {_clause(self.message)}). Sign in with Canvas again."
             )
         return (
-            f"Canvas rejected the portal's access token ({self.status_text}: {self.message}). "
+            f"Canvas rejected the portal's access token ({self.status_text}: {_clause(self.message)}). "
             "An administrator must replace CANVAS_TOKEN."
         )
 
@@ -119,11 +120,11 @@ class CanvasPermissionError(CanvasError):
     def user_message(self) -> str:
         if self.acting_as == "user":
             return (
-                f"Canvas says your account may not do this ({self.status_text}): {self.message}. "
+                f"Canvas says your account may not do this ({self.status_text}): {_clause(self.message)}. "
                 "Ask a coordinator to check your mentor link."
             )
         return (
-            f"The portal's Canvas account lacks a permission ({self.status_text}): {self.message}. "
+            f"The portal's Canvas account lacks a permission ({self.status_text}): {_clause(self.message)}. "
             "Ask a Canvas administrator to grant it (see docs/canvas.md), then retry."
         )
 
@@ -146,8 +147,7 @@ class CanvasValidationError(CanvasError):
     @property
     def user_message(self) -> str:
         return (
-            f"Canvas refused the request ({self.status_text}): {self.message}. "
-            "Correct the data, then retry."
+            f"Canvas refused the request ({self.status_text}): {_clause(self.message)}. Correct the data, then retry."
         )
 
 

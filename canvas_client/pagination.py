@@ -84,8 +84,7 @@ def paginate(
         # The bearer token goes with every page: never follow a link to another host.
         if not same_origin(next_url, base_url):
             raise CanvasError(
-                "Canvas sent a pagination link to another host (check CANVAS_BASE_URL); "
-                "not following it",
+                "Canvas sent a pagination link to another host (check CANVAS_BASE_URL); not following it",
                 path=urlsplit(url).path,
             )
         url = next_url

@@ -34,9 +34,7 @@ class Limiter(Protocol):
         """Block until this request may start; return a ticket handed back to ``release``."""
         ...
 
-    def release(
-        self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool
-    ) -> None:
+    def release(self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool) -> None:
         """Report how the request ended. All values are ``None`` when there was no response."""
         ...
 
@@ -47,9 +45,7 @@ class NullLimiter:
     def acquire(self) -> object:
         return None
 
-    def release(
-        self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool
-    ) -> None:
+    def release(self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool) -> None:
         return None
 
 
@@ -114,9 +110,7 @@ class AdaptiveWindow:
         now = self._clock()
         if cost is not None and cost >= 0:
             self.avg_cost = (
-                cost
-                if self.avg_cost is None
-                else (1 - s.cost_smoothing) * self.avg_cost + s.cost_smoothing * cost
+                cost if self.avg_cost is None else (1 - s.cost_smoothing) * self.avg_cost + s.cost_smoothing * cost
             )
         if throttled:
             self._decrease(now)
@@ -207,9 +201,7 @@ class AdaptiveLimiter:
             self.max_in_flight_seen = max(self.max_in_flight_seen, self._in_flight)
             return Ticket(started=self._clock())
 
-    def release(
-        self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool
-    ) -> None:
+    def release(self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool) -> None:
         with self._cond:
             self._in_flight = max(0, self._in_flight - 1)
             if throttled or remaining is not None or cost is not None:

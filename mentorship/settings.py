@@ -11,6 +11,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
@@ -39,9 +40,7 @@ SECRET_KEY = _required_in_production("SECRET_KEY", "dev-insecure-mentor-link-sec
 DEBUG = env.bool("DEBUG", default=not PRODUCTION)
 if PRODUCTION and DEBUG:
     raise ImproperlyConfigured("DEBUG must be off when DJANGO_ENV=production.")
-ALLOWED_HOSTS = env.list(
-    "ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"]
-)
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.0.1", "localhost", "testserver"])
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DJANGO_ENV=production.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
@@ -69,10 +68,12 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    # Outside WhiteNoise so static files get the security headers too.
+    "mentorship.core.middleware.SecurityHeadersMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "mentorship.core.middleware.RequestIdMiddleware",
-    "mentorship.core.middleware.SecurityHeadersMiddleware",
     "csp.middleware.CSPMiddleware",
+    "mentorship.core.middleware.BadInputMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
@@ -120,7 +121,7 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }
     )
-    DATABASES["default"]["TEST"] = {"NAME": str(VAR_DIR / "test_db.sqlite3")}
+    DATABASES["default"]["TEST"] = {"NAME": env.str("SQLITE_TEST_NAME", default=str(VAR_DIR / "test_db.sqlite3"))}
 else:
     DATABASES["default"].setdefault("CONN_MAX_AGE", env.int("CONN_MAX_AGE", default=60))
     DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
@@ -172,7 +173,9 @@ SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else
 SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
 SECURE_HSTS_SECONDS = 31536000
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
-SECURE_HSTS_PRELOAD = False
+# The `preload` token does nothing until someone submits the school's registrable domain to the browsers' list
+# (a deliberate, domain-wide step); sending it keeps `check --deploy` clean. Set false to leave it out.
+SECURE_HSTS_PRELOAD = env.bool("SECURE_HSTS_PRELOAD", default=True)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 SECURE_CROSS_ORIGIN_OPENER_POLICY = "same-origin"
@@ -199,7 +202,8 @@ CONTENT_SECURITY_POLICY = {
 # --- Static files -------------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = BASE_DIR / "staticfiles"
+STATIC_ROOT = VAR_DIR / "staticfiles"
+STATIC_ROOT.mkdir(exist_ok=True)
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -275,6 +279,32 @@ RECONCILE_REMOVAL_THRESHOLD = env.int("RECONCILE_REMOVAL_THRESHOLD", default=50)
 SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=6)
 SWEEPER_STALE_SECONDS = env.int("SWEEPER_STALE_SECONDS", default=120)
 SWEEPER_INTERVAL_SECONDS = env.int("SWEEPER_INTERVAL_SECONDS", default=60)
+
+# Beat jobs of the sync engine (DESIGN.md section 5). The sweeper and the circuit probe run every
+# SWEEPER_INTERVAL_SECONDS; the others at fixed, unhurried intervals.
+CELERY_BEAT_SCHEDULE.update(
+    {
+        # `expires`: a sweep or probe still queued when the next one is due is dropped, not run late twice.
+        "sync-sweep": {
+            "task": "sync.sweep",
+            "schedule": float(SWEEPER_INTERVAL_SECONDS),
+            "options": {"expires": float(SWEEPER_INTERVAL_SECONDS)},
+        },
+        "sync-circuit-probe": {
+            "task": "sync.circuit_probe",
+            "schedule": float(SWEEPER_INTERVAL_SECONDS),
+            "options": {"expires": float(SWEEPER_INTERVAL_SECONDS)},
+        },
+        "sync-pairing-codes": {"task": "sync.pairing_codes_watch", "schedule": 300.0},
+        "sync-dates": {"task": "sync.dates", "schedule": 900.0},
+        "sync-reconcile": {"task": "sync.reconcile", "schedule": 6 * 3600.0},
+    }
+)
+# Coordinators' weekly digest of assignments ending soon (mentorship/assignments/tasks.py).
+CELERY_BEAT_SCHEDULE["assignments-weekly-digest"] = {
+    "task": "assignments.weekly_digest",
+    "schedule": crontab(minute=0, hour=7, day_of_week="mon"),
+}
 
 # --- Logging: no tokens, no pairing codes, no student data -----------------------------------------------------
 LOGGING = {

@@ -55,10 +55,19 @@ def _wheel_tag() -> str:
 
 
 def _via_pypi() -> bool:
-    with urllib.request.urlopen(f"https://pypi.org/pypi/uv/{UV_VERSION}/json", timeout=60) as response:  # noqa: S310
-        release = json.load(response)
+    # The simple index (PEP 691 JSON) is what every PyPI mirror serves; its entries carry the sha256.
+    request = urllib.request.Request(
+        "https://pypi.org/simple/uv/", headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
+    with urllib.request.urlopen(request, timeout=60) as response:  # noqa: S310
+        index = json.load(response)
     tag = _wheel_tag()
-    wheel = next(f for f in release["urls"] if f["filename"].endswith(".whl") and tag in f["filename"])
+    wheel = next(
+        f
+        for f in index["files"]
+        if f["filename"].startswith(f"uv-{UV_VERSION}-") and f["filename"].endswith(".whl") and tag in f["filename"]
+    )
+    wheel["digests"] = wheel["hashes"]
     with tempfile.TemporaryDirectory() as tmp:
         path = Path(tmp) / wheel["filename"]
         urllib.request.urlretrieve(wheel["url"], path)  # noqa: S310

@@ -10,6 +10,7 @@ the database is not PostgreSQL or the broker is not a reachable Redis: a missing
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -27,9 +28,9 @@ from django.conf import settings
 from tests.helpers import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
-ADMIN_TOKEN = "test-admin-token"  # noqa: S105 - the fake Canvas's token in tests
+ADMIN_TOKEN = "test-admin-token"
 OAUTH_CLIENT_ID = "test-client-id"
-OAUTH_CLIENT_SECRET = "test-client-secret"  # noqa: S105
+OAUTH_CLIENT_SECRET = "test-client-secret"
 
 
 def services_required() -> bool:
@@ -93,7 +94,7 @@ def _start_canvas(seed: str, log_dir: Path) -> CanvasServer:
     port = free_port()
     log_path = log_dir / f"fake-canvas-{port}.log"
     log = log_path.open("wb")
-    process = subprocess.Popen(  # noqa: S603 - our own module, fixed arguments
+    process = subprocess.Popen(
         [
             sys.executable,
             "-m",
@@ -133,10 +134,8 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
             os.killpg(process.pid, signal.SIGTERM)
             process.wait(timeout=15)
         except (ProcessLookupError, subprocess.TimeoutExpired):
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
             process.wait(timeout=15)
 
 
@@ -227,7 +226,7 @@ class CeleryProcess:
             ]
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
-        self.process = subprocess.Popen(  # noqa: S603
+        self.process = subprocess.Popen(
             cmd, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
         )
         marker = "ready." if self.kind == "worker" else "beat: Starting"

@@ -40,3 +40,22 @@ class ProgramRole(models.Model):
 
     def __str__(self) -> str:
         return f"{self.user} is {self.get_role_display()} of {self.program}"
+
+
+class CanvasCredential(models.Model):
+    """The Canvas OAuth2 tokens of a user who signed in with Canvas, encrypted at rest (canvas_tokens.py).
+
+    One row per user: signing in again replaces it, signing out revokes the token in Canvas and deletes the row.
+    The columns hold Fernet tokens, never the plain values.
+    """
+
+    user = models.OneToOneField(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="canvas_credential")
+    canvas_user_id = models.BigIntegerField()
+    access_token_encrypted = models.TextField()
+    refresh_token_encrypted = models.TextField(blank=True, default="")
+    expires_at = models.DateTimeField(null=True, blank=True, help_text="When Canvas stops accepting the access token.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    refreshed_at = models.DateTimeField(null=True, blank=True)
+
+    def __str__(self) -> str:
+        return f"Canvas sign-in of {self.user}"

@@ -102,6 +102,8 @@ class MentorAssignment(models.Model):
             models.Index(fields=["status", "starts_on"], name="assignment_starts_idx"),
             models.Index(fields=["status", "ends_on"], name="assignment_ends_idx"),
             models.Index(fields=["program", "link_state"], name="assignment_link_state_idx"),
+            # The list's default order within a program (newest first), so the first page is a short index walk.
+            models.Index(fields=["program", "-proposed_at", "-id"], name="assignment_prog_newest_idx"),
         ]
 
     def __str__(self) -> str:
@@ -131,3 +133,22 @@ class AssignmentCourse(models.Model):
 
     def __str__(self) -> str:
         return self.name or str(self.canvas_course_id)
+
+
+class CsvImport(models.Model):
+    """An uploaded CSV of proposals waiting for the coordinator's confirmation (validated again on confirm)."""
+
+    program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="csv_imports")
+    uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    filename = models.CharField(max_length=255, blank=True, default="")
+    content = models.TextField()
+    row_count = models.PositiveIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    created_count = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.filename or 'CSV'} for {self.program}"

@@ -1,31 +1,279 @@
+"""Coordinator pages: dashboard, assignment list/create/detail and decisions, CSV import, programs and roles.
+
+Every object is loaded through a selector (404 outside the coordinator's programs); changes are POST only and go
+through services; every action ends with a message. htmx is an enhancement: each fragment endpoint has a plain
+page that does the same without JavaScript.
+"""
+
 from __future__ import annotations
 
+import datetime
+import functools
+from collections.abc import Callable
+from typing import Any
+
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
-from django.views.decorators.http import require_http_methods, require_POST
+from django.core.cache import cache
+from django.db.models import Q
+from django.http import Http404, HttpRequest, HttpResponse
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import reverse
+from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from mentorship.accounts import services as role_services
+from mentorship.accounts.models import ProgramRole, User
 from mentorship.accounts.selectors import programs_for_coordinator
+from mentorship.audit.actions import Action
+from mentorship.audit.models import AuditEvent
 
-from . import services
-from .forms import AssignmentCreateForm, DecisionForm
-from .selectors import assignment_for_coordinator, assignments_for_coordinator
+from . import charts, csv_import, selectors, services
+from .forms import (
+    AssignmentCreateForm,
+    BulkForm,
+    CsvUploadForm,
+    DecisionForm,
+    ListFilterForm,
+    ProgramForm,
+    ReasonForm,
+    RoleGrantForm,
+    default_dates,
+)
+from .models import AssignmentCourse, CsvImport, MentorAssignment, Program
+
+PICKER_LIMIT = 20
+COURSE_CACHE_SECONDS = 300
 
 
-@login_required
+def _user(request: HttpRequest) -> User:
+    return request.user  # type: ignore[return-value]
+
+
+def coordinator_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Coordinator pages answer 404 to anyone who coordinates no program (the same as a page that does not exist)."""
+
+    @functools.wraps(view)
+    @login_required
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not programs_for_coordinator(user=_user(request)).exists():
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    @functools.wraps(view)
+    @login_required
+    def wrapper(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        if not _user(request).is_portal_admin:
+            raise Http404
+        return view(request, *args, **kwargs)
+
+    return wrapper
+
+
+# --- dashboard -------------------------------------------------------------------------------------------------
+
+
+@coordinator_required
+@require_GET
+def dashboard(request: HttpRequest) -> HttpResponse:
+    numbers = selectors.dashboard_numbers(user=_user(request))
+    context = {
+        **numbers,
+        "status_chart": charts.bar_chart(
+            [(label, n) for label, n, _ in numbers["by_status"]], title="Assignments by status"
+        ),
+        "link_chart": charts.bar_chart(
+            [(label, n) for label, n, _ in numbers["by_link"]], title="Canvas links by state"
+        ),
+        "code_chart": charts.bar_chart(numbers["codes"], title="Pairing codes"),
+    }
+    return render(request, "assignments/dashboard.html", context)
+
+
+# --- list and bulk ---------------------------------------------------------------------------------------------
+
+
+def _filters_from(form: ListFilterForm) -> selectors.ListFilters:
+    if not form.is_valid():
+        return selectors.ListFilters()
+    d = form.cleaned_data
+    return selectors.ListFilters(
+        program=d["program"].pk if d.get("program") else None,
+        status=d.get("status") or "",
+        link_state=d.get("link_state") or "",
+        mentor=d.get("mentor"),
+        student=d.get("student"),
+        starts_from=d.get("starts_from"),
+        starts_to=d.get("starts_to"),
+        ends_from=d.get("ends_from"),
+        ends_to=d.get("ends_to"),
+        attention=bool(d.get("attention")),
+        q=d.get("q") or "",
+        sort=d.get("sort") or "newest",
+    )
+
+
+@coordinator_required
+@require_GET
 def assignment_list(request: HttpRequest) -> HttpResponse:
-    assignments = assignments_for_coordinator(user=request.user)[:100]  # type: ignore[arg-type]
-    return render(request, "assignments/list.html", {"assignments": assignments})
+    user = _user(request)
+    form = ListFilterForm(request.GET or None, programs=programs_for_coordinator(user=user))
+    filters = _filters_from(form) if request.GET else selectors.ListFilters()
+    qs = selectors.assignments_filtered(user=user, filters=filters)
+    try:
+        page_number = int(request.GET.get("page", "1"))
+    except ValueError:
+        page_number = 1
+    page = selectors.assignments_page(qs=qs, page=page_number)
+    query = request.GET.copy()
+    query.pop("page", None)
+    context = {
+        "form": form,
+        "page": page,
+        "query": query.urlencode(),
+        "filtered": any(v for k, v in request.GET.items() if k not in ("page", "sort")),
+        "bulk_form": BulkForm(),
+    }
+    template = "assignments/_results.html" if getattr(request, "htmx", False) else "assignments/list.html"
+    return render(request, template, context)
 
 
-@login_required
+@coordinator_required
+@require_POST
+def assignment_bulk(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    form = BulkForm(request.POST)
+    back = reverse("assignments:list") + ("?" + request.POST["next"] if request.POST.get("next") else "")
+    if not form.is_valid():
+        for errors in form.errors.values():
+            for error in errors:
+                messages.error(request, str(error))
+        return redirect(back)
+    ids = form.cleaned_data["ids"]
+    assignments = list(selectors.assignments_for_coordinator(user=user).filter(pk__in=ids).order_by("pk"))
+    if len(assignments) != len(set(ids)):
+        raise Http404
+    try:
+        results = services.assignments_bulk_decide(
+            assignments=assignments,
+            decision=form.cleaned_data["decision"],
+            actor=user,
+            reason=form.cleaned_data["reason"] or "",
+            acknowledged=form.cleaned_data["acknowledge"],
+            request=request,
+        )
+    except services.AssignmentError as exc:
+        messages.error(request, str(exc))
+        return redirect(back)
+    done = sum(1 for r in results if r.ok)
+    verb = "approved" if form.cleaned_data["decision"] == "approve" else "rejected"
+    level = messages.SUCCESS if done == len(results) else messages.WARNING
+    messages.add_message(request, level, f"{done} of {len(results)} selected assignments {verb}.")
+    for r in results:
+        messages.add_message(request, messages.INFO if r.ok else messages.ERROR, r.message)
+    return redirect(back)
+
+
+# --- create ----------------------------------------------------------------------------------------------------
+
+
+def _people_matching(term: str) -> list[Any]:
+    from mentorship.people.models import Person
+
+    term = term.strip()
+    if len(term) < 2:
+        return []
+    match = Q(name__icontains=term) | Q(sis_user_id__istartswith=term) | Q(login_id__istartswith=term)
+    if term.isdigit():
+        match |= Q(canvas_user_id=int(term))
+    return list(Person.objects.filter(match).order_by("sortable_name", "name", "id")[:PICKER_LIMIT])
+
+
+def student_courses(student_id: int | None) -> dict[str, tuple[int, str, str]]:
+    """The student's current Canvas courses {id: (id, sis id, name)}, cached briefly; empty when Canvas is down."""
+    from mentorship.people.models import Person
+    from mentorship.people.services import lookup_client
+
+    if not student_id:
+        return {}
+    key = f"assignments:student-courses:{student_id}"
+    cached = cache.get(key)
+    if cached is not None:
+        return dict(cached)
+    person = Person.objects.filter(pk=student_id).first()
+    if person is None:
+        return {}
+    try:
+        courses = {
+            str(c.id): (c.id, c.sis_course_id or "", c.name)
+            for c in lookup_client().list_user_courses(person.canvas_user_id, state=["available"])
+        }
+    except Exception:  # the page says "Canvas could not be reached" and offers all-courses scope
+        return {}
+    cache.set(key, courses, COURSE_CACHE_SECONDS)
+    return courses
+
+
+@coordinator_required
+@require_GET
+def person_options(request: HttpRequest) -> HttpResponse:
+    """htmx: <option>s for a person picker (the plain page does the same with its Search button)."""
+    field = request.GET.get("field", "mentor")
+    term = request.GET.get(f"{field}_q", "") or request.GET.get("q", "")
+    return render(request, "assignments/_person_options.html", {"people": _people_matching(term), "term": term})
+
+
+@coordinator_required
+@require_GET
+def course_options(request: HttpRequest) -> HttpResponse:
+    """htmx: the course checkboxes for the chosen student."""
+    raw = request.GET.get("student", "")
+    student_id = int(raw) if raw.isdigit() else None
+    courses = student_courses(student_id)
+    return render(
+        request,
+        "assignments/_course_options.html",
+        {"courses": sorted(courses.values(), key=lambda c: c[2]), "student_id": student_id, "checked": []},
+    )
+
+
+@coordinator_required
 @require_http_methods(["GET", "POST"])
 def assignment_create(request: HttpRequest) -> HttpResponse:
-    programs = programs_for_coordinator(user=request.user)  # type: ignore[arg-type]
-    form = AssignmentCreateForm(request.POST or None, programs=programs)
-    if request.method == "POST" and form.is_valid():
+    user = _user(request)
+    programs = programs_for_coordinator(user=user)
+    source = request.POST if request.method == "POST" else request.GET
+    raw_student = source.get("student", "")
+    courses = student_courses(int(raw_student)) if raw_student.isdigit() else {}
+    course_list = sorted(courses.values(), key=lambda c: c[2])
+    course_choices = [(str(c[0]), c[2]) for c in course_list]
+    # The plain-HTML picker: the "Search" buttons post the form with search=1; the page comes back with the
+    # matches as options and everything typed so far kept (no CSRF token ever lands in a URL).
+    searching = request.method == "POST" and bool(request.POST.get("search"))
+    extra = {
+        "mentor": _people_matching(source.get("mentor_q", "")),
+        "student": _people_matching(source.get("student_q", "")),
+    }
+    if request.method == "POST" and not searching:
+        form = AssignmentCreateForm(request.POST, programs=programs, course_choices=course_choices)
+    else:
+        first = programs.first()
+        starts, ends = default_dates(first)
+        initial: dict[str, Any] = {"program": first.pk if first else None, "starts_on": starts, "ends_on": ends}
+        initial.update({k: v for k, v in source.items() if k in AssignmentCreateForm.base_fields and v})
+        form = AssignmentCreateForm(
+            initial=initial, programs=programs, course_choices=course_choices, extra_people=extra
+        )
+    if request.method == "POST" and not searching and form.is_valid():
         data = form.cleaned_data
+        picked = [
+            AssignmentCourse(canvas_course_id=courses[c][0], sis_course_id=courses[c][1], name=courses[c][2])
+            for c in data.get("courses") or []
+        ]
         try:
             assignment = services.assignment_propose(
                 program=data["program"],
@@ -33,44 +281,301 @@ def assignment_create(request: HttpRequest) -> HttpResponse:
                 student=data["student"],
                 starts_on=data["starts_on"],
                 ends_on=data["ends_on"],
-                link_method=data["link_method"],
+                link_method=data["link_method"] or None,
+                courses=picked,
                 reason=data["reason"],
-                actor=request.user,  # type: ignore[arg-type]
+                actor=user,
                 request=request,
             )
         except services.AssignmentError as exc:
             form.add_error(None, str(exc))
         else:
-            messages.success(request, "Assignment proposed.")
+            messages.success(request, "Assignment proposed. It waits for approval.")
             return redirect("assignments:detail", pk=assignment.pk)
-    return render(request, "assignments/create.html", {"form": form})
+    context = {
+        "form": form,
+        "mentor_q": source.get("mentor_q", ""),
+        "student_q": source.get("student_q", ""),
+        "courses": course_list,
+        "student_id": int(raw_student) if raw_student.isdigit() else None,
+        "checked": source.getlist("courses"),
+    }
+    return render(request, "assignments/create.html", context)
+
+
+# --- detail and decisions --------------------------------------------------------------------------------------
+
+
+def _detail_context(request: HttpRequest, assignment: MentorAssignment) -> dict[str, Any]:
+    from mentorship.sync.selectors import links_for_assignment
+
+    labels = dict(Action.choices)
+    links = list(links_for_assignment(assignment=assignment))
+    # The assignment's own events and the Canvas outcomes of its links, in chain order.
+    events = AuditEvent.objects.filter(
+        Q(object_type="mentorassignment", object_id=str(assignment.pk))
+        | Q(object_type="observerlink", object_id__in=[str(link.pk) for link in links])
+    ).order_by("seq")
+    timeline = [(event, labels.get(event.action, event.action)) for event in events]
+    return {
+        "assignment": assignment,
+        "links": links,
+        "timeline": timeline,
+        "decision_form": DecisionForm(),
+        "reason_form": ReasonForm(),
+        "courses": assignment.courses.all(),
+        "can_approve": not (
+            assignment.program.requires_second_approver and assignment.proposed_by_id == _user(request).pk
+        ),
+        "polling": assignment.link_state in ("pending", "awaiting_redemption"),
+    }
+
+
+@coordinator_required
+@require_GET
+def assignment_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    assignment = selectors.assignment_for_coordinator(user=_user(request), pk=pk)
+    return render(request, "assignments/detail.html", _detail_context(request, assignment))
+
+
+@coordinator_required
+@require_POST
+def assignment_approve_view(request: HttpRequest, pk: int) -> HttpResponse:
+    assignment = selectors.assignment_for_coordinator(user=_user(request), pk=pk)
+    form = DecisionForm(request.POST)
+    form.fields["acknowledge"].choices = [(v, v) for v in request.POST.getlist("acknowledge")]  # type: ignore[attr-defined]
+    if not form.is_valid():
+        messages.error(request, "The approval could not be read; please try again.")
+        return redirect("assignments:detail", pk=assignment.pk)
+    try:
+        services.assignment_approve(
+            assignment=assignment,
+            actor=_user(request),
+            note=form.cleaned_data["note"],
+            acknowledged=form.cleaned_data["acknowledge"],
+            request=request,
+        )
+    except services.NeedsConfirmation as exc:
+        return render(
+            request,
+            "assignments/confirm_approve.html",
+            {"assignment": assignment, "warnings": exc.warnings, "note": form.cleaned_data["note"]},
+        )
+    except services.AssignmentError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, "Assignment approved. The Canvas link is on its way.")
+    return redirect("assignments:detail", pk=assignment.pk)
+
+
+def _reasoned_action(
+    request: HttpRequest, pk: int, action: Callable[..., MentorAssignment], done: str, *, required: bool = True
+) -> HttpResponse:
+    assignment = selectors.assignment_for_coordinator(user=_user(request), pk=pk)
+    form = ReasonForm(request.POST)
+    if required and not form.is_valid():
+        messages.error(request, "Say why: the reason is required. Nothing was changed.")
+        return redirect("assignments:detail", pk=assignment.pk)
+    reason = form.cleaned_data.get("reason", "") if form.is_valid() else ""
+    try:
+        action(assignment=assignment, actor=_user(request), reason=reason, request=request)
+    except services.AssignmentError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, done)
+    return redirect("assignments:detail", pk=assignment.pk)
+
+
+@coordinator_required
+@require_POST
+def assignment_reject_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _reasoned_action(request, pk, services.assignment_reject, "Assignment rejected.")
+
+
+@coordinator_required
+@require_POST
+def assignment_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _reasoned_action(request, pk, services.assignment_cancel, "Proposal cancelled.", required=False)
+
+
+@coordinator_required
+@require_POST
+def assignment_end_view(request: HttpRequest, pk: int) -> HttpResponse:
+    return _reasoned_action(request, pk, services.assignment_end, "Assignment ended. The Canvas link is being removed.")
+
+
+# --- CSV import ------------------------------------------------------------------------------------------------
+
+
+@coordinator_required
+@require_http_methods(["GET", "POST"])
+def import_upload(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    programs = programs_for_coordinator(user=user)
+    form = CsvUploadForm(request.POST or None, request.FILES or None, programs=programs)
+    if request.method == "POST" and form.is_valid():
+        upload = form.cleaned_data["file"]
+        program = form.cleaned_data["program"]
+        if upload.size and upload.size > int(settings.CSV_IMPORT_MAX_BYTES):
+            form.add_error("file", csv_import.size_message(upload.size))  # not read: the size alone decides
+        else:
+            data = upload.read()
+            try:
+                records = csv_import.read_csv(data)
+            except csv_import.ImportFileError as exc:
+                form.add_error("file", str(exc))
+            else:
+                preview = csv_import.validate(program=program, records=records)
+                batch = CsvImport.objects.create(
+                    program=program,
+                    uploaded_by=user,
+                    filename=(upload.name or "")[:255],
+                    content=data.decode("utf-8-sig"),
+                    row_count=len(preview.rows),
+                )
+                return render(request, "assignments/import_preview.html", _preview_context(preview, batch))
+    return render(request, "assignments/import_upload.html", {"form": form})
+
+
+def _preview_context(preview: csv_import.Preview, batch: CsvImport) -> dict[str, Any]:
+    return {
+        "preview": preview,
+        "batch": batch,
+        "too_many": len(preview.rows) > csv_import.WEB_MAX_ROWS,
+        "web_max_rows": csv_import.WEB_MAX_ROWS,
+    }
+
+
+@coordinator_required
+@require_POST
+def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    batch = get_object_or_404(
+        CsvImport, pk=pk, uploaded_by=user, confirmed_at__isnull=True, program__in=programs_for_coordinator(user=user)
+    )
+    # Validate again: people, rules and other proposals may have changed since the preview.
+    preview = csv_import.validate(program=batch.program, records=csv_import.read_csv(batch.content.encode()))
+    if len(preview.rows) > csv_import.WEB_MAX_ROWS:
+        messages.error(request, "This file is too big to create from the page. Nothing was created.")
+        return render(request, "assignments/import_preview.html", _preview_context(preview, batch))
+    if not preview.ok:
+        messages.error(request, "Something changed since the preview: some rows now have errors. Nothing was created.")
+        return render(request, "assignments/import_preview.html", _preview_context(preview, batch))
+    try:
+        result = csv_import.commit(preview=preview, actor=user, request=request, source=f"upload:{batch.filename}")
+    except services.AssignmentError as exc:
+        messages.error(request, str(exc))
+        return redirect("assignments:import")
+    won = CsvImport.objects.filter(pk=batch.pk, confirmed_at__isnull=True).update(
+        confirmed_at=datetime.datetime.now(tz=datetime.UTC), created_count=len(result.created)
+    )
+    if not won:  # pragma: no cover - the row is only ever confirmed here, and the commit above is one transaction
+        raise Http404
+    messages.success(
+        request,
+        f"Imported {len(result.created)} proposed assignment(s); {result.people_added} new people added from Canvas.",
+    )
+    return redirect(reverse("assignments:list") + f"?status=proposed&program={batch.program_id}")
+
+
+# --- programs and roles (admins manage, coordinators read theirs) ----------------------------------------------
 
 
 @login_required
-def assignment_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    assignment = assignment_for_coordinator(user=request.user, pk=pk)  # type: ignore[arg-type]
+@require_GET
+def program_list(request: HttpRequest) -> HttpResponse:
+    user = _user(request)
+    if user.is_portal_admin:
+        programs = Program.objects.all()
+    else:
+        programs = programs_for_coordinator(user=user)
+        if not programs.exists():
+            raise Http404
+    return render(request, "assignments/programs.html", {"programs": programs, "is_admin": user.is_portal_admin})
+
+
+@admin_required
+@require_http_methods(["GET", "POST"])
+def program_create_view(request: HttpRequest) -> HttpResponse:
+    form = ProgramForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        try:
+            program = services.program_create(actor=_user(request), request=request, **form.cleaned_data)
+        except services.AssignmentError as exc:
+            form.add_error("slug", str(exc))
+        else:
+            messages.success(request, f"Program {program.name} created. Now give it coordinators.")
+            return redirect("assignments:program", pk=program.pk)
+    return render(request, "assignments/program_form.html", {"form": form, "program": None})
+
+
+@login_required
+@require_http_methods(["GET", "POST"])
+def program_detail(request: HttpRequest, pk: int) -> HttpResponse:
+    user = _user(request)
+    if user.is_portal_admin:
+        program = get_object_or_404(Program, pk=pk)
+    else:
+        program = selectors.program_for_coordinator(user=user, pk=pk)
+    form = ProgramForm(request.POST or None, instance=program) if user.is_portal_admin else None
+    if request.method == "POST":
+        if form is None:
+            raise Http404
+        if form.is_valid():
+            try:
+                services.program_update(
+                    program=Program.objects.get(pk=program.pk), actor=user, request=request, **form.cleaned_data
+                )
+            except services.AssignmentError as exc:
+                form.add_error("slug", str(exc))
+            else:
+                messages.success(request, "Program settings saved.")
+                return redirect("assignments:program", pk=program.pk)
     return render(
         request,
-        "assignments/detail.html",
-        {"assignment": assignment, "links": assignment.links.all(), "decision_form": DecisionForm()},
+        "assignments/program_detail.html",
+        {
+            "program": program,
+            "form": form,
+            "roles": selectors.coordinators_of(program=program),
+            "grant_form": RoleGrantForm() if user.is_portal_admin else None,
+        },
     )
 
 
-@login_required
+@admin_required
 @require_POST
-def assignment_approve_view(request: HttpRequest, pk: int) -> HttpResponse:
-    assignment = assignment_for_coordinator(user=request.user, pk=pk)  # type: ignore[arg-type]
-    form = DecisionForm(request.POST)
+def role_grant_view(request: HttpRequest, pk: int) -> HttpResponse:
+    program = get_object_or_404(Program, pk=pk)
+    form = RoleGrantForm(request.POST)
     if form.is_valid():
         try:
-            services.assignment_approve(
-                assignment=assignment,
-                actor=request.user,  # type: ignore[arg-type]
-                note=form.cleaned_data["note"],
+            role_services.role_grant(
+                program=program,
+                user=form.cleaned_data["user"],
+                role=form.cleaned_data["role"],
+                actor=_user(request),
                 request=request,
             )
-        except services.AssignmentError as exc:
+        except role_services.RoleError as exc:
             messages.error(request, str(exc))
         else:
-            messages.success(request, "Assignment approved. The Canvas link is on its way.")
-    return redirect("assignments:detail", pk=assignment.pk)
+            messages.success(
+                request, f"{form.cleaned_data['user'].get_username()} is now {form.cleaned_data['role']} of {program}."
+            )
+    else:
+        messages.error(request, "Choose a user and a role.")
+    return redirect("assignments:program", pk=program.pk)
+
+
+@admin_required
+@require_POST
+def role_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
+    grant = get_object_or_404(ProgramRole.objects.select_related("program", "user"), pk=pk)
+    try:
+        role_services.role_revoke(grant=grant, actor=_user(request), request=request)
+    except role_services.RoleError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, f"{grant.user.get_username()} is no longer {grant.role} of {grant.program}.")
+    return redirect("assignments:program", pk=grant.program_id)

@@ -35,6 +35,7 @@ class Action(models.TextChoices):
     CANVAS_CIRCUIT_OPENED = "canvas.circuit_opened", "Canvas work stopped (token rejected)"
     CANVAS_CIRCUIT_CLOSED = "canvas.circuit_closed", "Canvas work resumed"
     SIS_IMPORT = "canvas.sis_import", "SIS import sent"
+    SIS_CSV_DOWNLOADED = "canvas.sis_csv_downloaded", "SIS observer CSV downloaded"
 
     PAIRING_CODE_ISSUED = "pairing_code.issued", "Pairing code issued"
     PAIRING_CODE_REDEEMED = "pairing_code.redeemed", "Pairing code redeemed"

@@ -59,3 +59,37 @@ class AuditChainHead(models.Model):
 
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default="0" * 64)
+
+    def __str__(self) -> str:
+        return f"audit chain head at #{self.seq}"
+
+
+class AuditVerification(models.Model):
+    """One run of the chain verification: who asked, when, and what it found (shown on the auditor's page).
+
+    Kept apart from AuditEvent so a run can be updated as it progresses; the run itself is also an audit event.
+    """
+
+    class State(models.TextChoices):
+        RUNNING = "running", "Running"
+        OK = "ok", "Chain intact"
+        BROKEN = "broken", "Chain broken"
+        ERROR = "error", "Could not finish"
+
+    requested_by = models.ForeignKey(
+        "accounts.User", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    requested_via = models.CharField(max_length=16, default="page", help_text="page, task or command.")
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(max_length=16, choices=State.choices, default=State.RUNNING)
+    events_checked = models.BigIntegerField(default=0)
+    last_seq = models.BigIntegerField(default=0, help_text="The chain head's seq when the run started.")
+    first_broken_seq = models.BigIntegerField(null=True, blank=True)
+    message = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at", "-pk"]
+
+    def __str__(self) -> str:
+        return f"verification {self.pk}: {self.state}"

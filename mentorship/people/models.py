@@ -14,6 +14,11 @@ class Person(models.Model):
     sortable_name = models.CharField(max_length=255, blank=True, default="")
     email = models.EmailField(blank=True, default="")
     refreshed_at = models.DateTimeField(null=True, blank=True, help_text="Last time the record was read from Canvas.")
+    # Cached answer to "does this person take courses as a student in Canvas?" (None: not asked yet). Approval
+    # warns when a student is linked to another student; asking Canvas on every approval would be slow.
+    is_canvas_student = models.BooleanField(null=True, blank=True)
+    canvas_student_course_ids = models.JSONField(default=list, blank=True)
+    student_checked_at = models.DateTimeField(null=True, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:

@@ -1,5 +1,13 @@
 from django.urls import path
 
+from . import views
+
 app_name = "people"
 
-urlpatterns: list = []
+urlpatterns = [
+    path("", views.people_list, name="list"),
+    path("add/", views.person_add, name="add"),
+    path("bulk/", views.people_bulk_add, name="bulk_add"),
+    path("<int:pk>/", views.person_detail, name="detail"),
+    path("<int:pk>/refresh/", views.person_refresh_view, name="refresh"),
+]

@@ -49,6 +49,9 @@ class ObserverLink(models.Model):
     synced_at = models.DateTimeField(null=True, blank=True)
     linked_at = models.DateTimeField(null=True, blank=True)
     sis_batch = models.ForeignKey("SisBatch", null=True, blank=True, on_delete=models.SET_NULL, related_name="links")
+    # Who holds the row right now: set by the conditional UPDATE that claims it, checked by the UPDATE that records
+    # the outcome, so a task whose claim was taken over (stale, re-enqueued by the sweeper) records nothing.
+    claim = models.CharField(max_length=32, blank=True, default="")
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -126,6 +129,7 @@ class SisBatch(models.Model):
     progress = models.PositiveSmallIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
@@ -148,6 +152,7 @@ class CanvasConnection(models.Model):
     last_success_at = models.DateTimeField(null=True, blank=True)
     last_checked_at = models.DateTimeField(null=True, blank=True)
     rate_limit_remaining = models.FloatField(null=True, blank=True)
+    alerted_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:
@@ -157,3 +162,82 @@ class CanvasConnection(models.Model):
     def get(cls) -> CanvasConnection:
         obj, _ = cls.objects.get_or_create(pk=1)
         return obj
+
+
+class ReconciliationRun(models.Model):
+    """One comparison of what was approved with what Canvas holds, for one program (or all of them)."""
+
+    class Status(models.TextChoices):
+        RUNNING = "running", "Running"
+        DONE = "done", "Done"
+        HELD = "held", "Waiting for a person to confirm the removals"
+        CONFIRMED = "confirmed", "Removals confirmed"
+        FAILED = "failed", "Failed"
+
+    program = models.ForeignKey(
+        "assignments.Program", null=True, blank=True, on_delete=models.CASCADE, related_name="reconciliation_runs"
+    )
+    dry_run = models.BooleanField(default=False)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.RUNNING)
+    started_at = models.DateTimeField()
+    finished_at = models.DateTimeField(null=True, blank=True)
+    started_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    confirmed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    confirmed_at = models.DateTimeField(null=True, blank=True)
+    counts = models.JSONField(default=dict, blank=True)
+    error = models.TextField(blank=True, default="")
+
+    class Meta:
+        ordering = ["-started_at", "-id"]
+
+    def __str__(self) -> str:
+        return f"reconciliation {self.pk} ({self.status})"
+
+
+class DriftItem(models.Model):
+    """One difference between the approved assignments and Canvas, found by a reconciliation run."""
+
+    class Kind(models.TextChoices):
+        MISSING = "missing", "Missing in Canvas"
+        UNEXPECTED = "unexpected", "In Canvas, never approved"
+        STALE = "stale", "Still in Canvas after the end"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        REPAIRED = "repaired", "Repaired"
+        REMOVED = "removed", "Removed from Canvas"
+        HELD = "held", "Waiting for confirmation"
+        PREVIEW = "preview", "Preview only"
+        FAILED = "failed", "Repair failed"
+
+    run = models.ForeignKey(ReconciliationRun, on_delete=models.CASCADE, related_name="items")
+    program = models.ForeignKey(
+        "assignments.Program", null=True, blank=True, on_delete=models.CASCADE, related_name="drift_items"
+    )
+    kind = models.CharField(max_length=12, choices=Kind.choices)
+    status = models.CharField(max_length=12, choices=Status.choices, default=Status.OPEN)
+    observer_canvas_id = models.BigIntegerField()
+    student_canvas_id = models.BigIntegerField()
+    canvas_course_id = models.BigIntegerField(null=True, blank=True)
+    canvas_enrollment_id = models.BigIntegerField(null=True, blank=True)
+    assignment = models.ForeignKey(
+        "assignments.MentorAssignment", null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    link = models.ForeignKey(ObserverLink, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    detail = models.TextField(blank=True, default="")
+    resolved_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
+    )
+    resolved_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["kind", "id"]
+        indexes = [models.Index(fields=["program", "kind", "status"], name="drift_program_idx")]
+
+    def __str__(self) -> str:
+        where = f" in course {self.canvas_course_id}" if self.canvas_course_id else ""
+        return f"{self.get_kind_display()}: {self.observer_canvas_id} observes {self.student_canvas_id}{where}"

@@ -1,12 +1,86 @@
-"""Celery tasks: thin, idempotent, arguments are ids and a generation only."""
+"""Celery tasks: thin, idempotent, arguments are ids and a generation only. Each loads by id and calls a service."""
 
 from __future__ import annotations
 
+import logging
+
 from celery import shared_task
+from django.utils import timezone
 
 from . import services
 
+logger = logging.getLogger(__name__)
+
 
 @shared_task(name="sync.sync_link")
-def sync_link(link_id: int, generation: int) -> None:
-    services.link_sync(link_id=link_id, generation=generation)
+def sync_link(link_id: int, generation: int) -> str:
+    return services.link_sync(link_id=link_id, generation=generation)
+
+
+@shared_task(name="sync.sweep")
+def sweep() -> int:
+    return services.links_sweep()
+
+
+@shared_task(name="sync.circuit_probe")
+def circuit_probe() -> bool:
+    from .circuit import circuit_probe as probe
+
+    return probe()
+
+
+@shared_task(name="sync.sis_push", soft_time_limit=600, time_limit=660)
+def sis_push() -> int | None:
+    batch = services.sis_push()
+    return batch.pk if batch else None
+
+
+@shared_task(name="sync.sis_poll")
+def sis_poll(batch_id: int) -> bool:
+    return services.sis_poll(batch_id=batch_id)
+
+
+@shared_task(name="sync.pairing_codes_watch", soft_time_limit=900, time_limit=960)
+def pairing_codes_watch() -> dict[str, int]:
+    return services.pairing_codes_watch()
+
+
+@shared_task(name="sync.dates")
+def apply_dates() -> dict[str, int]:
+    """Start assignments whose start date arrived and end those whose end date passed (their links follow)."""
+    from mentorship.assignments.services import assignments_activate_due, assignments_end_due
+
+    today = timezone.localdate()
+    activated = assignments_activate_due(today=today)
+    ended = assignments_end_due(today=today)
+    return {"activated": _count(activated), "ended": _count(ended)}
+
+
+def _count(value: object) -> int:
+    if isinstance(value, int):
+        return value
+    try:
+        return len(value)  # type: ignore[arg-type]
+    except TypeError:
+        return 0
+
+
+@shared_task(name="sync.reconcile")
+def reconcile() -> list[int]:
+    """One run per active program, each in its own task (a big program must not hold the others up)."""
+    from mentorship.assignments.models import Program
+
+    from .reconcile import reconcile_start
+
+    run_ids = [reconcile_start(program=program).pk for program in Program.objects.filter(is_active=True)]
+    for run_id in run_ids:
+        reconcile_run.delay(run_id)
+    return run_ids
+
+
+# Reading every observer link of a large program takes longer than the default task limit (settings: 120 s).
+@shared_task(name="sync.reconcile_run", soft_time_limit=1800, time_limit=1900)
+def reconcile_run(run_id: int) -> str:
+    from .reconcile import reconcile_execute
+
+    return reconcile_execute(run_id=run_id).status

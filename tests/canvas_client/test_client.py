@@ -119,9 +119,7 @@ class RecordingLimiter:
         self.events.append(("acquire", None))
         return len(self.events)
 
-    def release(
-        self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool
-    ) -> None:
+    def release(self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool) -> None:
         self.events.append(("release", (ticket, remaining, cost, throttled)))
 
 
@@ -268,9 +266,7 @@ def test_list_params_go_on_the_first_page_only() -> None:
     )
     client, _ = make_client(stub, per_page=50)
 
-    enrollments = list(
-        client.list_user_enrollments(7, type="StudentEnrollment", state=["active", "invited"])
-    )
+    enrollments = list(client.list_user_enrollments(7, type="StudentEnrollment", state=["active", "invited"]))
 
     assert [e.id for e in enrollments] == [1]
     assert stub.calls[0].query == {
@@ -298,9 +294,7 @@ def test_pagination_refuses_a_link_to_another_host() -> None:
 
 def test_pagination_stops_a_self_referencing_loop() -> None:
     same = f"{BASE}/api/v1/users/7/observers?page=2"
-    stub = StubCanvas().on(
-        "GET", "/api/v1/users/7/observers", _page([{"id": 1, "name": "A"}], same)
-    )
+    stub = StubCanvas().on("GET", "/api/v1/users/7/observers", _page([{"id": 1, "name": "A"}], same))
     client, _ = make_client(stub)
 
     with pytest.raises(CanvasError, match="loop"):
@@ -435,7 +429,7 @@ def test_errors_are_typed_with_status_and_canvas_message(
         ({"errors": "Invalid as_user_id"}, "Invalid as_user_id"),
         (
             {"error": "invalid_grant", "error_description": "authorization code expired"},
-            "authorization code expired",
+            "invalid_grant: authorization code expired",
         ),
         ({"error": "invalid_client"}, "invalid_client"),
         ("plain text problem\n", "plain text problem"),
@@ -448,24 +442,24 @@ def test_canvas_message_reads_every_body_shape(body: Any, expected: str) -> None
 
 def test_user_messages_are_sentences_a_coordinator_can_act_on() -> None:
     assert CanvasNotFound("x", status=404).user_message == (
-        "Canvas says this user or link does not exist (404). "
-        "Check the person's Canvas account, then retry."
+        "Canvas says this user or link does not exist (404). Check the person's Canvas account, then retry."
     )
     assert CanvasAuthError("Invalid access token.", status=401).user_message.startswith(
         "Canvas rejected the portal's access token (401"
     )
     assert "CANVAS_TOKEN" in CanvasAuthError("x", status=401).user_message
-    assert (
-        "Sign in with Canvas again"
-        in CanvasAuthError("x", status=401, acting_as="user").user_message
-    )
+    assert "Sign in with Canvas again" in CanvasAuthError("x", status=401, acting_as="user").user_message
     assert CanvasPermissionError("user not authorized", status=401).user_message.startswith(
         "The portal's Canvas account lacks a permission (401): user not authorized"
     )
-    assert (
-        "Invalid pairing code."
-        in CanvasValidationError("Invalid pairing code.", status=422).user_message
-    )
+    assert "Invalid pairing code." in CanvasValidationError("Invalid pairing code.", status=422).user_message
+    for error in (
+        CanvasValidationError("Invalid pairing code.", status=422),
+        CanvasAuthError("Revoked access token.", status=401),
+        CanvasPermissionError("user not authorized to perform that action", status=403),
+        CanvasError("Something odd.", status=418),
+    ):
+        assert error.user_message.endswith(".") and ".." not in error.user_message
     assert "retries by itself" in CanvasRateLimited("x", status=403).user_message
     assert "retries by itself" in CanvasTransientError("x", status=503).user_message
     assert "could not be reached" in CanvasTransientError("ConnectTimeout").user_message
@@ -507,6 +501,20 @@ def test_backoff_is_capped() -> None:
     assert len(stub.calls) == 8
 
 
+def test_retry_after_on_5xx_is_honoured_within_the_cap() -> None:
+    stub = StubCanvas().on(
+        "GET",
+        "/api/v1/users/7",
+        (503, "busy", {"Retry-After": "2"}),
+        (503, "busy", {"Retry-After": "3600"}),
+        (200, USER, {}),
+    )
+    client, sleeps = make_client(stub, random=lambda: 0.0)
+
+    assert client.get_user(7).id == 7
+    assert sleeps == [2.0, 8.0]  # an hour-long Retry-After is clipped to backoff_cap
+
+
 def test_transient_retries_are_bounded() -> None:
     stub = StubCanvas().on("GET", "/api/v1/users/7", UNAVAILABLE)
     client, sleeps = make_client(stub)
@@ -525,9 +533,7 @@ def test_throttled_calls_retry_up_to_their_own_limit_and_honour_retry_after() ->
         client.get_user(7)
     assert len(stub.calls) == 6 and sleeps == [0.0] * 5
 
-    stub2 = StubCanvas().on(
-        "GET", "/api/v1/users/7", (429, "slow down", {"Retry-After": "3"}), (200, USER, {})
-    )
+    stub2 = StubCanvas().on("GET", "/api/v1/users/7", (429, "slow down", {"Retry-After": "3"}), (200, USER, {}))
     client2, sleeps2 = make_client(stub2, random=lambda: 0.0)
     assert client2.get_user(7).id == 7
     assert sleeps2 == [3.0]
@@ -557,14 +563,10 @@ def test_throttle_and_transient_budgets_are_separate() -> None:
         lambda c: c.create_observer_enrollment(3, 5, 7),
         lambda c: c.start_sis_import(1, b"observer_id,student_id,status\r\nA,B,active\r\n"),
         lambda c: c.create_pairing_code(7),
-        lambda c: c.oauth_exchange_code(
-            client_id="1", client_secret="s", redirect_uri="http://p/cb", code="c"
-        ),
+        lambda c: c.oauth_exchange_code(client_id="1", client_secret="s", redirect_uri="http://p/cb", code="c"),
     ],
 )
-def test_non_idempotent_calls_never_retry(
-    reply: Reply, call: Callable[[CanvasClient], Any]
-) -> None:
+def test_non_idempotent_calls_never_retry(reply: Reply, call: Callable[[CanvasClient], Any]) -> None:
     stub = StubCanvas()
     for path in (
         "/api/v1/users/self/observees",
@@ -603,9 +605,7 @@ def test_connection_errors_and_timeouts_become_transient_errors_without_the_toke
 
 
 def test_invalid_json_on_success_is_transient_and_retried_for_reads() -> None:
-    stub = StubCanvas().on(
-        "GET", "/api/v1/users/7", (200, b"<html>proxy</html>", {}), (200, USER, {})
-    )
+    stub = StubCanvas().on("GET", "/api/v1/users/7", (200, b"<html>proxy</html>", {}), (200, USER, {}))
     client, sleeps = make_client(stub)
     assert client.get_user(7).id == 7
     assert len(sleeps) == 1
@@ -649,9 +649,7 @@ def test_oauth_calls_use_their_own_credentials_and_skip_the_limiter() -> None:
         "refresh_token": "refresh-1",
         "expires_in": 3600,
     }
-    refreshed = {k: v for k, v in token_json.items() if k != "refresh_token"} | {
-        "access_token": "user-access-2"
-    }
+    refreshed = {k: v for k, v in token_json.items() if k != "refresh_token"} | {"access_token": "user-access-2"}
     stub = (
         StubCanvas()
         .on("POST", "/login/oauth2/token", (200, token_json, {}), (200, refreshed, {}))
@@ -719,14 +717,10 @@ def test_observer_enrollment_form_fields() -> None:
         "enrollment_state": "active",
         "course_section_id": 31,
     }
-    stub = StubCanvas().on(
-        "POST", "/api/v1/courses/sis_course_id:ALG1-P3/enrollments", (200, enrollment, {})
-    )
+    stub = StubCanvas().on("POST", "/api/v1/courses/sis_course_id:ALG1-P3/enrollments", (200, enrollment, {}))
     client, _ = make_client(stub)
 
-    result = client.create_observer_enrollment(
-        "sis_course_id:ALG1-P3", 5, 7, start_at=datetime(2026, 9, 1, tzinfo=UTC)
-    )
+    result = client.create_observer_enrollment("sis_course_id:ALG1-P3", 5, 7, start_at=datetime(2026, 9, 1, tzinfo=UTC))
 
     assert (result.id, result.associated_user_id, result.course_section_id) == (900, 7, 31)
     assert stub.calls[0].form == {
@@ -760,9 +754,7 @@ def test_sis_import_status_parses_warnings() -> None:
         "id": 77,
         "workflow_state": "imported_with_messages",
         "progress": 100,
-        "processing_warnings": [
-            ["user_observers.csv", "A student referenced a non-existent user S-1"]
-        ],
+        "processing_warnings": [["user_observers.csv", "A student referenced a non-existent user S-1"]],
         "processing_errors": [],
     }
     stub = StubCanvas().on("GET", "/api/v1/accounts/1/sis_imports/77", (200, payload, {}))
@@ -771,9 +763,7 @@ def test_sis_import_status_parses_warnings() -> None:
     result = client.get_sis_import(1, 77)
 
     assert result.finished and result.succeeded and result.progress == 100
-    assert result.processing_warnings == (
-        ("user_observers.csv", "A student referenced a non-existent user S-1"),
-    )
+    assert result.processing_warnings == (("user_observers.csv", "A student referenced a non-existent user S-1"),)
 
 
 def test_observee_calls_pass_root_account_id() -> None:

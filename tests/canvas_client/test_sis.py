@@ -17,12 +17,8 @@ from canvas_client.sis import (
 
 
 def test_builds_header_and_rows_as_utf8_crlf() -> None:
-    data = build_user_observers_csv(
-        [UserObserverRow("AIDE-014", "S-2044"), ("T-0042", "S-2102", "deleted")]
-    )
-    assert data == (
-        b"observer_id,student_id,status\r\nAIDE-014,S-2044,active\r\nT-0042,S-2102,deleted\r\n"
-    )
+    data = build_user_observers_csv([UserObserverRow("AIDE-014", "S-2044"), ("T-0042", "S-2102", "deleted")])
+    assert data == (b"observer_id,student_id,status\r\nAIDE-014,S-2044,active\r\nT-0042,S-2102,deleted\r\n")
     assert not data.startswith(b"\xef\xbb\xbf")  # no BOM: Canvas sniffs the header
 
 

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import pytest
+from canvas_client.fake.seed import demo_people
 from django.core.management import call_command
 
-from canvas_client.fake.seed import demo_people
 from mentorship.accounts.models import ProgramRole, User
 from mentorship.assignments.models import MentorAssignment, Program
 from mentorship.audit.models import AuditEvent
@@ -43,6 +43,7 @@ def test_seed_demo_matches_the_fake_canvas_people() -> None:
     assert ProgramRole.objects.filter(user__username="auditor", role="auditor").count() == 2
     assert MentorAssignment.objects.filter(status="approved").count() >= 2
     # Every seeded decision went through the services, so it is on the audit log.
-    assert AuditEvent.objects.filter(action="assignment.approved").count() == MentorAssignment.objects.filter(
-        status="approved"
-    ).count()
+    assert (
+        AuditEvent.objects.filter(action="assignment.approved").count()
+        == MentorAssignment.objects.filter(status="approved").count()
+    )

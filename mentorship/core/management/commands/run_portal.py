@@ -7,6 +7,7 @@ a Celery worker, and Celery beat.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import socket
@@ -116,13 +117,37 @@ class Command(BaseCommand):
             )
             self._spawn(
                 "worker",
-                [sys.executable, "-m", "celery", "-A", "mentorship", "worker", "-l", "INFO", "--concurrency", "2",
-                 "-Q", settings.CELERY_TASK_DEFAULT_QUEUE, "--without-gossip", "--without-mingle"],
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "mentorship",
+                    "worker",
+                    "-l",
+                    "INFO",
+                    "--concurrency",
+                    "2",
+                    "-Q",
+                    settings.CELERY_TASK_DEFAULT_QUEUE,
+                    "--without-gossip",
+                    "--without-mingle",
+                ],
             )
             self._spawn(
                 "beat",
-                [sys.executable, "-m", "celery", "-A", "mentorship", "beat", "-l", "INFO",
-                 "-s", settings.CELERY_BEAT_SCHEDULE_FILENAME],
+                [
+                    sys.executable,
+                    "-m",
+                    "celery",
+                    "-A",
+                    "mentorship",
+                    "beat",
+                    "-l",
+                    "INFO",
+                    "-s",
+                    settings.CELERY_BEAT_SCHEDULE_FILENAME,
+                ],
             )
             _wait_http(f"http://{WEB_HOST}:{WEB_PORT}/healthz", 60, web, "The web server")
             self._banner()
@@ -131,7 +156,7 @@ class Command(BaseCommand):
             self._stop_all()
 
     def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(cmd, cwd=settings.BASE_DIR, start_new_session=True)  # noqa: S603
+        proc = subprocess.Popen(cmd, cwd=settings.BASE_DIR, start_new_session=True)
         self.children.append((name, proc))
         return proc
 
@@ -168,19 +193,15 @@ class Command(BaseCommand):
     def _stop_all(self) -> None:
         for _name, proc in reversed(self.children):
             if proc.poll() is None:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGTERM)
-                except ProcessLookupError:
-                    pass
         deadline = time.monotonic() + 15
         for _name, proc in self.children:
             try:
                 proc.wait(timeout=max(0.1, deadline - time.monotonic()))
             except subprocess.TimeoutExpired:
-                try:
+                with contextlib.suppress(ProcessLookupError):
                     os.killpg(proc.pid, signal.SIGKILL)
-                except ProcessLookupError:
-                    pass
         if self.children:
             self.stdout.write("All Mentor Link processes stopped.")
 

@@ -1,0 +1,252 @@
+"""The Canvas OAuth2 tokens of mentors who signed in with Canvas: encrypted at rest, refreshed, revoked.
+
+Tokens are encrypted with Fernet (the `cryptography` package). Keys come from settings.FIELD_ENCRYPTION_KEYS, newest
+first: MultiFernet encrypts with the first key and decrypts with any, so a key rotation is "put the new key first,
+run `manage.py rotate_canvas_token_keys`, then drop the old key". In development, with no keys configured, one key is
+derived from SECRET_KEY so `make run` needs no setup (settings refuses production without keys).
+
+No function here logs or raises a message that contains a token.
+"""
+
+from __future__ import annotations
+
+import base64
+import datetime
+import hashlib
+import logging
+from functools import lru_cache
+
+import requests
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from canvas_client import CanvasAuthError, CanvasClient, CanvasError, CanvasValidationError, OAuthToken
+
+from .models import CanvasCredential, User
+
+logger = logging.getLogger(__name__)
+
+# Refresh a little before Canvas's expiry so a token never dies between our check and Canvas's.
+REFRESH_MARGIN = datetime.timedelta(seconds=60)
+# Pages a mentor is waiting on: fail fast and show cached data rather than hang on a slow Canvas.
+USER_TIMEOUT = (3.0, 10.0)
+
+
+class TokenDecryptError(Exception):
+    """A stored token cannot be decrypted with any configured key (a key was dropped before rotation)."""
+
+
+# --- encryption -------------------------------------------------------------------------------------------------
+
+
+def _derived_dev_key(secret_key: str) -> bytes:
+    digest = hashlib.sha256(("mentor-link canvas tokens:" + secret_key).encode()).digest()
+    return base64.urlsafe_b64encode(digest)
+
+
+@lru_cache(maxsize=4)
+def _fernet_for(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
+    raw = [k.encode() for k in keys if k] or [_derived_dev_key(secret_key)]
+    return MultiFernet([Fernet(k) for k in raw])
+
+
+def fernet() -> MultiFernet:
+    """The MultiFernet for the configured keys (newest first)."""
+    return _fernet_for(tuple(settings.FIELD_ENCRYPTION_KEYS), str(settings.SECRET_KEY))
+
+
+def encrypt(value: str) -> str:
+    return fernet().encrypt(value.encode()).decode()
+
+
+def decrypt(value: str) -> str:
+    try:
+        return fernet().decrypt(value.encode()).decode()
+    except InvalidToken:
+        raise TokenDecryptError(
+            "A stored Canvas token cannot be decrypted with the configured keys. "
+            "Put the old key back in FIELD_ENCRYPTION_KEYS (after the new one) and rotate."
+        ) from None
+
+
+def credentials_rotate() -> int:
+    """Re-encrypt every stored token with the newest key. Returns how many rows changed."""
+    multi = fernet()
+    count = 0
+    for credential in CanvasCredential.objects.all().iterator():
+        access = multi.rotate(credential.access_token_encrypted.encode()).decode()
+        refresh = (
+            multi.rotate(credential.refresh_token_encrypted.encode()).decode()
+            if credential.refresh_token_encrypted
+            else ""
+        )
+        CanvasCredential.objects.filter(pk=credential.pk).update(
+            access_token_encrypted=access, refresh_token_encrypted=refresh
+        )
+        count += 1
+    return count
+
+
+# --- clients ----------------------------------------------------------------------------------------------------
+
+
+def canvas_session() -> requests.Session | None:
+    """The HTTP session for Canvas calls made on a mentor's behalf. None: the client makes its own.
+
+    Tests replace this to route calls to the in-process fake Canvas.
+    """
+    return None
+
+
+def oauth_client() -> CanvasClient:
+    """A client for the OAuth endpoints (they authenticate with the client id/secret or the user's own token)."""
+    return CanvasClient(
+        settings.CANVAS_BASE_URL, "", timeout=USER_TIMEOUT, session=canvas_session(), max_retries=1, acting_as="user"
+    )
+
+
+def user_client(access_token: str) -> CanvasClient:
+    return CanvasClient(
+        settings.CANVAS_BASE_URL,
+        access_token,
+        timeout=USER_TIMEOUT,
+        session=canvas_session(),
+        max_retries=1,
+        max_throttle_retries=2,
+        acting_as="user",
+    )
+
+
+# --- storing, refreshing, revoking ------------------------------------------------------------------------------
+
+
+def _expiry(token: OAuthToken) -> datetime.datetime | None:
+    return timezone.now() + datetime.timedelta(seconds=token.expires_in) if token.expires_in else None
+
+
+def credential_save(*, user: User, token: OAuthToken) -> CanvasCredential:
+    """Store (or replace) the user's Canvas tokens, encrypted. Call inside the sign-in transaction."""
+    credential, _ = CanvasCredential.objects.update_or_create(
+        user=user,
+        defaults={
+            "canvas_user_id": token.user_id or 0,
+            "access_token_encrypted": encrypt(token.access_token),
+            "refresh_token_encrypted": encrypt(token.refresh_token) if token.refresh_token else "",
+            "expires_at": _expiry(token),
+            "refreshed_at": None,
+        },
+    )
+    return credential
+
+
+def _needs_refresh(credential: CanvasCredential) -> bool:
+    return credential.expires_at is not None and credential.expires_at - REFRESH_MARGIN <= timezone.now()
+
+
+def credential_refresh(*, user: User, force: bool = False) -> CanvasCredential | None:
+    """A credential whose access token Canvas accepts (refreshed when expired, or always with `force`).
+
+    Returns None when the user has no credential, or when Canvas refuses the refresh token (revoked or deleted in
+    Canvas): the row is then deleted and the mentor reads through the portal until they sign in with Canvas again.
+    Raises CanvasError (transient) when Canvas could not be reached: the caller shows that Canvas is unavailable.
+    """
+    current = CanvasCredential.objects.filter(user=user).first()
+    if current is None or (not force and not _needs_refresh(current)):
+        # The common case takes no lock (on SQLite a write transaction would block every other writer).
+        return current
+    with transaction.atomic():
+        # The row lock makes concurrent page loads refresh once: Canvas replaces the access token on refresh, so two
+        # refreshes racing would leave one request holding a token that no longer works.
+        credential = CanvasCredential.objects.select_for_update().filter(user=user).first()
+        if credential is None:
+            return None
+        if not force and not _needs_refresh(credential):
+            return credential  # another request refreshed it while we waited for the lock
+        if not credential.refresh_token_encrypted:
+            credential.delete()
+            return None
+        try:
+            refresh_token = decrypt(credential.refresh_token_encrypted)
+        except TokenDecryptError:
+            logger.warning("Canvas credential of user %s could not be decrypted; it was discarded.", user.pk)
+            credential.delete()
+            return None
+        client = oauth_client()
+        try:
+            token = client.oauth_refresh(
+                client_id=settings.CANVAS_OAUTH_CLIENT_ID,
+                client_secret=settings.CANVAS_OAUTH_CLIENT_SECRET,
+                refresh_token=refresh_token,
+            )
+        except (CanvasAuthError, CanvasValidationError):
+            # invalid_grant: the mentor (or an admin) revoked the token in Canvas.
+            logger.info("Canvas refused to refresh the token of user %s; the credential was discarded.", user.pk)
+            credential.delete()
+            return None
+        finally:
+            client.close()
+        credential.access_token_encrypted = encrypt(token.access_token)
+        if token.refresh_token:
+            credential.refresh_token_encrypted = encrypt(token.refresh_token)
+        credential.expires_at = _expiry(token)
+        credential.refreshed_at = timezone.now()
+        credential.save(
+            update_fields=["access_token_encrypted", "refresh_token_encrypted", "expires_at", "refreshed_at"]
+        )
+        return credential
+
+
+def mentor_client(user: object, *, force_refresh: bool = False) -> CanvasClient | None:
+    """A CanvasClient acting with the mentor's own (refreshed) token, or None when they did not sign in with Canvas.
+
+    Raises CanvasError only when a needed refresh could not reach Canvas.
+    """
+    if not isinstance(user, User) or not user.is_authenticated:
+        return None
+    credential = credential_refresh(user=user, force=force_refresh)
+    if credential is None:
+        return None
+    try:
+        access = decrypt(credential.access_token_encrypted)
+    except TokenDecryptError:
+        logger.warning("Canvas credential of user %s could not be decrypted; it was discarded.", user.pk)
+        CanvasCredential.objects.filter(pk=credential.pk).delete()
+        return None
+    return user_client(access)
+
+
+def credential_revoke(*, user: User) -> bool:
+    """Revoke the user's Canvas token in Canvas (DELETE /login/oauth2/token) and forget it. Sign-out calls this.
+
+    Returns True when Canvas confirmed the revocation. The stored tokens are deleted either way: a token we can no
+    longer revoke is at least no longer kept.
+    """
+    credential = CanvasCredential.objects.filter(user=user).first()
+    if credential is None:
+        return False
+    revoked = False
+    try:
+        access = decrypt(credential.access_token_encrypted)
+    except TokenDecryptError:
+        access = ""
+    if access:
+        client = oauth_client()
+        try:
+            try:
+                client.oauth_revoke(access)
+                revoked = True
+            except CanvasAuthError:
+                # An expired access token cannot revoke itself; a fresh one revokes the whole grant (refresh
+                # token included).
+                refreshed = credential_refresh(user=user, force=True)
+                if refreshed is not None:
+                    client.oauth_revoke(decrypt(refreshed.access_token_encrypted))
+                    revoked = True
+        except CanvasError as exc:
+            logger.warning("Could not revoke the Canvas token of user %s at sign-out (%s).", user.pk, exc.status_text)
+        finally:
+            client.close()
+    CanvasCredential.objects.filter(user=user).delete()
+    return revoked

@@ -1,0 +1,187 @@
+"""Sign in with Canvas: the OAuth2 authorization-code flow (API.md section 6).
+
+The portal sends the browser to Canvas with a random `state` kept in the session and a fixed `redirect_uri`; the
+callback checks the state, trades the one-time code for tokens, maps the Canvas user to a Person and signs the
+matching portal account in. A first sign-in creates the account only for a person who mentors in some assignment
+(see SIGN_IN_STATUSES); anyone else is refused with a page that says why, and their token is revoked at once.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+import time
+from dataclasses import dataclass
+
+from django.conf import settings
+from django.db import transaction
+from django.http import HttpRequest
+
+from canvas_client import CanvasError, OAuthToken
+from mentorship.assignments.models import MentorAssignment
+from mentorship.audit.actions import Action, Outcome
+from mentorship.audit.services import audit_record
+from mentorship.people.models import Person
+
+from . import canvas_tokens
+from .models import User
+
+logger = logging.getLogger(__name__)
+
+STATE_SESSION_KEY = "canvas_oauth_state"
+SIGNED_IN_WITH_SESSION_KEY = "signed_in_with"
+# A sign-in started more than this long ago is refused at the callback (Canvas's own codes live 10 minutes).
+STATE_MAX_AGE_SECONDS = 600
+
+# Assignments that make a person a mentor for the purpose of creating their account: proposed (so they can sign in
+# on the day it is approved), approved (upcoming or active) and ended (their recent list stays reachable).
+# Rejected and cancelled assignments never granted anything, so they do not open an account (docs/decisions.md).
+SIGN_IN_STATUSES = (
+    MentorAssignment.Status.PROPOSED,
+    MentorAssignment.Status.APPROVED,
+    MentorAssignment.Status.ENDED,
+)
+
+
+class SignInError(Exception):
+    """The sign-in did not complete. The message is a sentence for the person signing in."""
+
+
+class SignInRefused(SignInError):
+    """Canvas knows the person, but the portal has no account for them and will not create one."""
+
+
+def redirect_uri() -> str:
+    """Fixed, so a stolen code cannot be redeemed through some other address."""
+    return f"{settings.PORTAL_BASE_URL}/accounts/canvas/callback/"
+
+
+def authorize_url(*, request: HttpRequest) -> str:
+    """Where to send the browser to sign in with Canvas; remembers a fresh state in the session."""
+    state = secrets.token_urlsafe(32)
+    request.session[STATE_SESSION_KEY] = {"value": state, "at": time.time()}
+    client = canvas_tokens.oauth_client()
+    try:
+        return client.oauth_authorize_url(
+            client_id=settings.CANVAS_OAUTH_CLIENT_ID,
+            redirect_uri=redirect_uri(),
+            state=state,
+            purpose="Mentor Link",
+        )
+    finally:
+        client.close()
+
+
+def state_check(*, request: HttpRequest, state: str | None) -> bool:
+    """True when `state` is the one this browser's session was given. Each state works once."""
+    saved = request.session.pop(STATE_SESSION_KEY, None)
+    if not isinstance(saved, dict) or not state:
+        return False
+    if time.time() - float(saved.get("at", 0)) > STATE_MAX_AGE_SECONDS:
+        return False
+    return secrets.compare_digest(str(saved.get("value", "")), state)
+
+
+@dataclass(frozen=True)
+class SignInResult:
+    user: User
+    account_created: bool
+
+
+def _revoke_quietly(token: OAuthToken) -> None:
+    client = canvas_tokens.oauth_client()
+    try:
+        client.oauth_revoke(token.access_token)
+    except CanvasError as exc:
+        logger.warning("Could not revoke the Canvas token of a refused sign-in (%s).", exc.status_text)
+    finally:
+        client.close()
+
+
+def _refuse(*, request: HttpRequest, canvas_user_id: int | None, reason: str, message: str) -> SignInRefused:
+    audit_record(
+        action=Action.SIGN_IN_REFUSED,
+        outcome=Outcome.REFUSED,
+        request=request,
+        details={"method": "canvas", "canvas_user_id": canvas_user_id, "reason": reason},
+    )
+    return SignInRefused(message)
+
+
+def canvas_sign_in(*, request: HttpRequest, code: str) -> SignInResult:
+    """Trade the code for tokens and find (or create) the portal account. Does not log the user in (the view does).
+
+    Raises SignInError when Canvas refuses the code, SignInRefused (audited) when the person may not sign in.
+    """
+    client = canvas_tokens.oauth_client()
+    try:
+        token = client.oauth_exchange_code(
+            client_id=settings.CANVAS_OAUTH_CLIENT_ID,
+            client_secret=settings.CANVAS_OAUTH_CLIENT_SECRET,
+            redirect_uri=redirect_uri(),
+            code=code,
+        )
+    except CanvasError as exc:
+        audit_record(
+            action=Action.SIGN_IN_FAILED,
+            outcome=Outcome.FAILED,
+            request=request,
+            details={"method": "canvas", "reason": "code_exchange", "status": exc.status},
+        )
+        raise SignInError(
+            "Canvas did not confirm your sign-in (the link may have been used already or expired). "
+            "Please start again with “Sign in with Canvas”."
+        ) from None
+    finally:
+        client.close()
+
+    refused: SignInRefused | None = None
+    with transaction.atomic():
+        person = Person.objects.filter(canvas_user_id=token.user_id).first() if token.user_id else None
+        user = User.objects.filter(person=person).first() if person is not None else None
+        created = False
+        if user is not None and not user.is_active:
+            refused = _refuse(
+                request=request,
+                canvas_user_id=token.user_id,
+                reason="account_disabled",
+                message="Your Mentor Link account has been switched off. Ask your program coordinator.",
+            )
+        elif user is None and (
+            person is None or not MentorAssignment.objects.filter(mentor=person, status__in=SIGN_IN_STATUSES).exists()
+        ):
+            refused = _refuse(
+                request=request,
+                canvas_user_id=token.user_id,
+                reason="not_a_mentor",
+                message=(
+                    "Mentor Link is for mentors with an assignment in a mentor program, and we found none for your "
+                    "Canvas account. If you expected one, ask your program coordinator to check your assignment."
+                ),
+            )
+        else:
+            if user is None:
+                assert person is not None
+                first, _, last = person.name.partition(" ")
+                user = User(
+                    username=f"canvas-{person.canvas_user_id}",
+                    first_name=first[:150],
+                    last_name=last[:150],
+                    email=person.email,
+                    person=person,
+                )
+                user.set_unusable_password()
+                user.save()
+                created = True
+            canvas_tokens.credential_save(user=user, token=token)
+            audit_record(
+                action=Action.SIGN_IN,
+                actor=user,
+                request=request,
+                details={"method": "canvas", "account_created": created},
+            )
+    if refused is not None or user is None:
+        # We keep no token of a person we refused.
+        _revoke_quietly(token)
+        raise refused or SignInError("The sign-in did not complete. Please try again.")
+    return SignInResult(user=user, account_created=created)

@@ -1,0 +1,117 @@
+"""Email notifications (console backend in the demo). Called after commit; a mail failure never undoes a change.
+
+No pairing codes or tokens ever go into these messages: the mentor reads a code on the portal's own page.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from typing import Any
+
+from django.conf import settings
+from django.core.mail import send_mail, send_mass_mail
+from django.urls import reverse
+from django.utils import timezone
+
+from mentorship.accounts.models import ProgramRole, User
+
+from .models import MentorAssignment, Program
+
+logger = logging.getLogger(__name__)
+DIGEST_DAYS = 14
+
+
+def _portal_url(path: str) -> str:
+    base = str(getattr(settings, "PORTAL_BASE_URL", "") or "").rstrip("/")
+    return f"{base}{path}"
+
+
+def _coordinator_emails(program: Program) -> list[str]:
+    emails = (
+        User.objects.filter(program_roles__program=program, program_roles__role=ProgramRole.Role.COORDINATOR)
+        .filter(is_active=True)
+        .exclude(email="")
+        .values_list("email", flat=True)
+        .distinct()
+    )
+    return sorted(emails)
+
+
+def notify_assignment_approved(*, assignment_id: int) -> bool:
+    """Tell the mentor their assignment was approved. Returns whether a mail was sent."""
+    assignment = (
+        MentorAssignment.objects.select_related("program", "mentor", "student").filter(pk=assignment_id).first()
+    )
+    if assignment is None:
+        return False
+    mentor = assignment.mentor
+    user = getattr(mentor, "user", None)
+    email = mentor.email or (user.email if user is not None else "")
+    if not email:
+        return False
+    body = (
+        f"Hello {mentor.name},\n\n"
+        f"You have been approved as a mentor for {assignment.student.name} in {assignment.program.name}, "
+        f"from {assignment.starts_on:%Y-%m-%d} to {assignment.ends_on:%Y-%m-%d}.\n"
+        "Canvas will show you the student's courses once the link is made; sign in to the portal to see them.\n\n"
+        f"{_portal_url(reverse('mentors:students'))}\n"
+    )
+    try:
+        send_mail(f"Mentor assignment approved: {assignment.student.name}", body, None, [email])
+    except Exception:
+        logger.warning("could not mail the mentor of assignment %s", assignment_id, exc_info=True)
+        return False
+    return True
+
+
+def notify_link_failed(*, link: Any) -> int:
+    """Tell the program's coordinators a Canvas link failed (called by the sync engine). Returns mails sent."""
+    assignment = link.assignment
+    recipients = _coordinator_emails(assignment.program)
+    if not recipients:
+        return 0
+    body = (
+        f"The Canvas link for {assignment.mentor.name} → {assignment.student.name} ({assignment.program.name}) "
+        f"failed.\n\nWhat Canvas said: {link.last_error or 'no details'}\n\n"
+        f"Open the assignment to retry: {_portal_url(reverse('assignments:detail', args=[assignment.pk]))}\n"
+    )
+    send_mail(f"Canvas link failed: {assignment.student.name}", body, None, recipients)
+    return len(recipients)
+
+
+def send_weekly_digest(*, today: datetime.date | None = None) -> int:
+    """Mail every coordinator the assignments of their programs that end in the next 14 days. Returns mails sent."""
+    today = today or timezone.localdate()
+    until = today + datetime.timedelta(days=DIGEST_DAYS)
+    ending = list(
+        MentorAssignment.objects.filter(status=MentorAssignment.Status.APPROVED, ends_on__gte=today, ends_on__lte=until)
+        .select_related("program", "mentor", "student")
+        .order_by("ends_on", "pk")
+    )
+    by_program: dict[int, list[MentorAssignment]] = {}
+    for a in ending:
+        by_program.setdefault(a.program_id, []).append(a)
+    roles = (
+        ProgramRole.objects.filter(role=ProgramRole.Role.COORDINATOR, program_id__in=by_program, user__is_active=True)
+        .exclude(user__email="")
+        .select_related("user", "program")
+    )
+    per_user: dict[str, list[MentorAssignment]] = {}
+    for role in roles:
+        per_user.setdefault(role.user.email, []).extend(by_program[role.program_id])
+    messages = []
+    for email, items in sorted(per_user.items()):
+        lines = [
+            f"- {a.ends_on:%Y-%m-%d}  {a.mentor.name} → {a.student.name} ({a.program.name})"
+            for a in sorted(items, key=lambda a: (a.ends_on, a.pk))
+        ]
+        body = (
+            f"{len(items)} mentor assignment(s) end in the next {DIGEST_DAYS} days:\n\n"
+            + "\n".join(lines)
+            + f"\n\nExtend them by proposing new dates: {_portal_url(reverse('assignments:list'))}\n"
+        )
+        messages.append((f"Mentor assignments ending soon ({len(items)})", body, settings.DEFAULT_FROM_EMAIL, [email]))
+    if messages:
+        send_mass_mail(messages)
+    return len(messages)

@@ -1,0 +1,141 @@
+"""The mentor's pages: my students, one student's courses and work, and linking by pairing code."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from mentorship.accounts.models import CanvasCredential, User
+from mentorship.assignments.models import LinkMethod, MentorAssignment
+
+from . import selectors, services
+
+
+def _user(request: HttpRequest) -> User:
+    assert isinstance(request.user, User)
+    return request.user
+
+
+def _link_context(
+    request: HttpRequest,
+    assignment: MentorAssignment,
+    *,
+    error: str = "",
+    notice: str = "",
+    can_link_now: bool | None = None,
+) -> dict[str, Any]:
+    user = _user(request)
+    if can_link_now is None:
+        can_link_now = CanvasCredential.objects.filter(user=user).exists()
+    label = selectors.link_state_label(assignment)
+    code = (
+        selectors.pairing_code_for_mentor(user=user, assignment=assignment)
+        if assignment.link_method == LinkMethod.PAIRING_CODE
+        else None
+    )
+    return {
+        "a": assignment,
+        "label": label,
+        "linked": label == selectors.STATE_LINKED,
+        "waiting": label == selectors.STATE_WAITING_FOR_CODE or code is not None,
+        "code": code,
+        "can_link_now": can_link_now,
+        "observees_url": f"{settings.CANVAS_BASE_URL}/profile/observees",
+        "canvas_base_url": settings.CANVAS_BASE_URL,
+        "error": error,
+        "notice": notice,
+    }
+
+
+@require_GET
+@login_required
+@never_cache
+def students(request: HttpRequest) -> HttpResponse:
+    groups = selectors.assignments_for_mentor(user=request.user)
+    can_link_now = CanvasCredential.objects.filter(user=_user(request)).exists()
+    contacts: dict[tuple[int, int | None], list[dict[str, str]]] = {}
+
+    def card(a: MentorAssignment) -> dict[str, Any]:
+        key = (a.program_id, a.decided_by_id)
+        if key not in contacts:
+            contacts[key] = selectors.coordinator_contacts(assignment=a)
+        return {
+            **_link_context(request, a, can_link_now=can_link_now),
+            "contacts": contacts[key],
+            "courses": list(a.courses.all()),
+        }
+
+    cards = {
+        "active": [card(a) for a in groups.active],
+        "upcoming": [card(a) for a in groups.upcoming],
+        "recently_ended": [card(a) for a in groups.recently_ended],
+    }
+    return render(
+        request,
+        "mentors/students.html",
+        {"groups": groups, "cards": cards, "recent_days": selectors.RECENTLY_ENDED_DAYS},
+    )
+
+
+@require_GET
+@login_required
+@never_cache
+def student(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    assignment = selectors.assignment_for_mentor(user=request.user, assignment_id=assignment_id)
+    data = services.student_data_view(user=_user(request), assignment=assignment, request=request)
+    return render(
+        request,
+        "mentors/student.html",
+        {
+            "a": assignment,
+            "data": data,
+            "label": selectors.link_state_label(assignment),
+            "upcoming_days": services.UPCOMING_DAYS,
+            "scope_courses": list(assignment.courses.all()),
+        },
+    )
+
+
+@require_GET
+@login_required
+@never_cache
+def link_status(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    """The small fragment htmx polls while a link is awaited; a plain request goes back to the full page."""
+    assignment = selectors.assignment_for_mentor(user=request.user, assignment_id=assignment_id)
+    if not getattr(request, "htmx", False):
+        return redirect(reverse("mentors:students") + f"#assignment-{assignment.pk}")
+    return render(request, "mentors/_link.html", _link_context(request, assignment))
+
+
+@require_POST
+@login_required
+def link_now(request: HttpRequest, assignment_id: int) -> HttpResponse:
+    """Redeem the mentor's pairing code with their own Canvas token (a real form POST; htmx gets the fragment)."""
+    user = _user(request)
+    assignment = selectors.assignment_for_mentor(user=user, assignment_id=assignment_id)
+    code = selectors.pairing_code_for_mentor(user=user, assignment=assignment)
+    error = ""
+    if code is None:
+        error = "There is no valid pairing code for this student any more. Ask your coordinator for a new one."
+    else:
+        try:
+            services.pairing_code_link_now(user=user, assignment=assignment, code=code)
+        except services.LinkNowError as exc:
+            error = str(exc)
+    assignment.refresh_from_db()
+    notice = "" if error else f"You are now linked to {assignment.student.name} in Canvas."
+    if getattr(request, "htmx", False):
+        return render(request, "mentors/_link.html", _link_context(request, assignment, error=error, notice=notice))
+    if error:
+        messages.error(request, error)
+    else:
+        messages.success(request, notice)
+    return redirect(reverse("mentors:students") + f"#assignment-{assignment.pk}")

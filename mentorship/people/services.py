@@ -1,0 +1,299 @@
+"""Writes to Person records, and the Canvas look-ups that feed them.
+
+People come from Canvas: a coordinator searches Canvas by name, login or SIS id and adds the match, or uploads a
+list of SIS ids. A refresh re-reads the record from Canvas. Each write is audited.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.db.models.functions import Lower
+from django.http import HttpRequest
+from django.utils import timezone
+
+from canvas_client import CanvasClient, CanvasError, CanvasNotFound, CanvasUser
+from mentorship.audit.actions import Action
+from mentorship.audit.services import audit_record
+
+from .models import Person
+
+logger = logging.getLogger(__name__)
+
+# A Canvas look-up made while a coordinator waits (search, approval checks): fail fast rather than hang the page.
+LOOKUP_TIMEOUT = (2.0, 5.0)
+STUDENT_STATUS_MAX_AGE = datetime.timedelta(hours=12)
+
+
+class PersonError(Exception):
+    """A look-up or change could not be done; the message is a sentence for the coordinator."""
+
+
+def lookup_client() -> CanvasClient:
+    """The portal's Canvas client with a short timeout and no retries, for look-ups a person waits on."""
+    from mentorship.sync.canvas import portal_client
+
+    return portal_client(timeout=LOOKUP_TIMEOUT, max_retries=0, max_throttle_retries=1)
+
+
+def _canvas_problem(exc: Exception) -> str:
+    if isinstance(exc, CanvasError):
+        return f"Canvas could not answer ({exc.status_text}). Try again in a minute."
+    return "Canvas could not be reached. Try again in a minute."
+
+
+# --- reads from Canvas -----------------------------------------------------------------------------------------
+
+
+def people_search_canvas(*, term: str, client: CanvasClient | None = None, limit: int = 20) -> list[CanvasUser]:
+    """Canvas users matching a name, login or SIS id (Canvas needs 3 characters). Raises PersonError."""
+    from mentorship.sync.canvas import account_id
+
+    term = term.strip()
+    if len(term) < 3:
+        raise PersonError("Type at least 3 characters to search Canvas.")
+    client = client or lookup_client()
+    found: list[CanvasUser] = []
+    try:
+        for user in client.search_users(account_id(), term):
+            found.append(user)
+            if len(found) >= limit:
+                break
+    except Exception as exc:  # any failure is reported to the person as a sentence
+        raise PersonError(_canvas_problem(exc)) from exc
+    return found
+
+
+def parse_identifier(identifier: str) -> tuple[str, str]:
+    """("sis" | "login" | "canvas" | "any", value) for "sis_user_id:X", "sis_login_id:X", "canvas_id:N" or "X"."""
+    text = identifier.strip()
+    prefix, sep, rest = text.partition(":")
+    kinds = {"sis_user_id": "sis", "sis_login_id": "login", "canvas_id": "canvas", "canvas_user_id": "canvas"}
+    if sep and prefix.lower() in kinds and rest.strip():
+        return kinds[prefix.lower()], rest.strip()
+    return "any", text
+
+
+def canvas_user_lookup(identifier: str, *, client: CanvasClient) -> CanvasUser | None:
+    """Find one Canvas user by SIS id, login id or Canvas id (in that order). None when Canvas knows nobody.
+
+    Raises CanvasError (other than not-found) so the caller can tell "unknown" from "Canvas is down".
+    """
+    kind, value = parse_identifier(identifier)
+    attempts = []
+    if kind in ("sis", "any"):
+        attempts.append(f"sis_user_id:{value}")
+    if kind in ("login", "any"):
+        attempts.append(f"sis_login_id:{value}")
+    if kind in ("canvas", "any") and value.isdigit():
+        attempts.append(value)
+    for ref in attempts:
+        try:
+            return client.get_user(ref)
+        except CanvasNotFound:
+            continue
+    return None
+
+
+# --- writes ----------------------------------------------------------------------------------------------------
+
+
+def _fields_from_canvas(user: CanvasUser) -> dict[str, Any]:
+    return {
+        "sis_user_id": user.sis_user_id or "",
+        "login_id": user.login_id or "",
+        "name": user.name or f"Canvas user {user.id}",
+        "sortable_name": user.sortable_name or "",
+        "email": user.email or "",
+        "refreshed_at": timezone.now(),
+    }
+
+
+def person_upsert_from_canvas(
+    *, canvas_user: CanvasUser, actor: Any = None, system_actor: str = "", request: HttpRequest | None = None
+) -> tuple[Person, bool]:
+    """Create or update the Person for a Canvas user; audited as person.added or person.refreshed."""
+    with transaction.atomic():
+        person, created = Person.objects.update_or_create(
+            canvas_user_id=canvas_user.id, defaults=_fields_from_canvas(canvas_user)
+        )
+        audit_record(
+            action=Action.PERSON_ADDED if created else Action.PERSON_REFRESHED,
+            actor=actor,
+            system_actor=system_actor,
+            obj=person,
+            request=request,
+            details={"canvas_user_id": person.canvas_user_id, "sis_user_id": person.sis_user_id},
+        )
+    return person, created
+
+
+def person_add_from_canvas(
+    *, canvas_user_id: int, actor: Any, request: HttpRequest | None = None, client: CanvasClient | None = None
+) -> tuple[Person, bool]:
+    """Read one user from Canvas and add (or refresh) the Person. Raises PersonError."""
+    client = client or lookup_client()
+    try:
+        user = client.get_user(canvas_user_id)
+    except CanvasNotFound as exc:
+        raise PersonError("Canvas has no user with that id.") from exc
+    except Exception as exc:
+        raise PersonError(_canvas_problem(exc)) from exc
+    return person_upsert_from_canvas(canvas_user=user, actor=actor, request=request)
+
+
+def person_refresh(
+    *, person: Person, actor: Any, request: HttpRequest | None = None, client: CanvasClient | None = None
+) -> Person:
+    """Re-read the person (and whether they study as a student) from Canvas. Raises PersonError."""
+    client = client or lookup_client()
+    try:
+        user = client.get_user(person.canvas_user_id)
+    except CanvasNotFound as exc:
+        raise PersonError(f"Canvas no longer has a user with id {person.canvas_user_id}.") from exc
+    except Exception as exc:
+        raise PersonError(_canvas_problem(exc)) from exc
+    person, _ = person_upsert_from_canvas(canvas_user=user, actor=actor, request=request)
+    person_student_status(person=person, client=client, max_age=datetime.timedelta(0))
+    return person
+
+
+@dataclass
+class SisAddRow:
+    sis_user_id: str
+    person: Person | None = None
+    created: bool = False
+    error: str = ""
+
+
+def people_add_by_sis_ids(
+    *, sis_ids: Iterable[str], actor: Any, request: HttpRequest | None = None, client: CanvasClient | None = None
+) -> list[SisAddRow]:
+    """Add every listed SIS id from Canvas (ids already known are left alone). One result per id."""
+    ids = list(dict.fromkeys(s.strip() for s in sis_ids if s and s.strip()))
+    known = {p.sis_user_id: p for p in Person.objects.filter(sis_user_id__in=ids)}
+    client = client or lookup_client()
+    rows: list[SisAddRow] = []
+    for sis_id in ids:
+        row = SisAddRow(sis_user_id=sis_id)
+        if sis_id in known:
+            row.person = known[sis_id]
+        else:
+            try:
+                user = client.get_user(f"sis_user_id:{sis_id}")
+            except CanvasNotFound:
+                row.error = "Canvas has no user with this SIS id."
+            except Exception as exc:
+                row.error = _canvas_problem(exc)
+            else:
+                row.person, row.created = person_upsert_from_canvas(canvas_user=user, actor=actor, request=request)
+        rows.append(row)
+    return rows
+
+
+def person_student_status(
+    *, person: Person, client: CanvasClient | None = None, max_age: datetime.timedelta = STUDENT_STATUS_MAX_AGE
+) -> bool | None:
+    """Whether the person takes courses as a student in Canvas, cached on the Person for `max_age`.
+
+    Returns None when Canvas could not be asked (the caller says so as a warning rather than failing).
+    """
+    now = timezone.now()
+    if (
+        person.student_checked_at
+        and now - person.student_checked_at <= max_age
+        and person.is_canvas_student is not None
+    ):
+        return person.is_canvas_student
+    try:
+        client = client or lookup_client()
+        course_ids = sorted(
+            {
+                e.course_id
+                for e in client.list_user_enrollments(
+                    person.canvas_user_id, type="StudentEnrollment", state=["active", "invited"]
+                )
+            }
+        )
+    except Exception:  # Canvas down, token refused, Redis down: all mean "unknown"
+        logger.info("could not read student enrollments of person %s", person.pk, exc_info=True)
+        return None
+    person.is_canvas_student = bool(course_ids)
+    person.canvas_student_course_ids = course_ids
+    person.student_checked_at = now
+    Person.objects.filter(pk=person.pk).update(
+        is_canvas_student=person.is_canvas_student, canvas_student_course_ids=course_ids, student_checked_at=now
+    )
+    return person.is_canvas_student
+
+
+# --- batch resolution (CSV import) -----------------------------------------------------------------------------
+
+
+@dataclass
+class Resolution:
+    """People found for a list of identifiers: known Persons, Canvas users not yet added, and sentences."""
+
+    known: dict[str, Person] = field(default_factory=dict)
+    from_canvas: dict[str, CanvasUser] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+
+def people_resolve(*, identifiers: Iterable[str], client: CanvasClient | None = None) -> Resolution:
+    """Resolve SIS ids, login ids or Canvas ids to people with three queries, then Canvas for the rest.
+
+    Matching order for each identifier: SIS id, login id (case-insensitive), Canvas id.
+    """
+    wanted = list(dict.fromkeys(i.strip() for i in identifiers if i and i.strip()))
+    result = Resolution()
+    if not wanted:
+        return result
+    parsed = {w: parse_identifier(w) for w in wanted}
+    values = {v for _, v in parsed.values()}
+    by_sis = {p.sis_user_id: p for p in Person.objects.filter(sis_user_id__in=values)}
+    lowered = {v.lower() for v in values}
+    by_login_qs = Person.objects.annotate(login_lower=Lower("login_id")).filter(login_lower__in=lowered)
+    by_login = {p.login_id.lower(): p for p in by_login_qs}
+    numeric = [int(v) for v in values if v.isdigit() and len(v) < 19]
+    by_canvas = {str(p.canvas_user_id): p for p in Person.objects.filter(canvas_user_id__in=numeric)}
+    missing = []
+    for ident in wanted:
+        kind, value = parsed[ident]
+        person = None
+        if kind in ("sis", "any"):
+            person = by_sis.get(value)
+        if person is None and kind in ("login", "any"):
+            person = by_login.get(value.lower())
+        if person is None and kind in ("canvas", "any"):
+            person = by_canvas.get(value)
+        if person is not None:
+            result.known[ident] = person
+        else:
+            missing.append(ident)
+    if missing:
+        try:
+            client = client or lookup_client()
+        except Exception:
+            client = None
+        canvas_down = client is None
+        for ident in missing:
+            if canvas_down:
+                result.errors[ident] = f"{ident} is not known to the portal and Canvas could not be reached."
+                continue
+            assert client is not None
+            try:
+                user = canvas_user_lookup(ident, client=client)
+            except Exception:
+                canvas_down = True
+                result.errors[ident] = f"{ident} is not known to the portal and Canvas could not be reached."
+                continue
+            if user is None:
+                result.errors[ident] = f"No one in Canvas has the SIS id, login or Canvas id {ident}."
+            else:
+                result.from_canvas[ident] = user
+    return result

@@ -1,0 +1,1 @@
+from tests.accounts.canvas_world import world  # noqa: F401

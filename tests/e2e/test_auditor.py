@@ -1,0 +1,73 @@
+"""The auditor's journey in a real browser: sign in, filter the log, verify the chain, open an evidence report."""
+
+from __future__ import annotations
+
+import pytest
+from django.utils import timezone
+
+from mentorship.assignments.models import MentorAssignment
+from mentorship.audit.actions import Action
+from mentorship.audit.models import AuditEvent
+from mentorship.audit.services import audit_record
+from tests.conftest import PASSWORD
+from tests.e2e.axe import assert_no_serious_violations
+from tests.e2e.shots import screenshot
+from tests.factories import AssignmentFactory
+
+pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
+
+
+def test_auditor_filters_verifies_and_reads_an_evidence_report(
+    live_server, browser_page, auditor, coordinator, second_coordinator, program, mentor_person, student_person
+) -> None:
+    assignment: MentorAssignment = AssignmentFactory(  # type: ignore[assignment]  # factory_boy returns the model
+        program=program,
+        mentor=mentor_person,
+        student=student_person,
+        proposed_by=coordinator,
+        status="approved",
+        decided_by=second_coordinator,
+        decided_at=timezone.now(),
+    )
+    audit_record(action=Action.ASSIGNMENT_APPROVED, actor=second_coordinator, program=program, student=student_person)
+    audit_record(
+        action=Action.CANVAS_LINKED,
+        system_actor="worker",
+        program=program,
+        student=student_person,
+        obj=assignment,
+        details={"assignment": assignment.pk, "kind": "observee"},
+    )
+    audit_record(
+        action=Action.STUDENT_DATA_VIEWED,
+        system_actor="mentor",
+        program=program,
+        student=student_person,
+        details={"assignment": assignment.pk, "page": "courses"},
+    )
+    page = browser_page
+    page.goto(f"{live_server.url}/accounts/login/")
+    page.get_by_label("Username").fill("auditor")
+    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_role("button", name="Sign in").click()
+    page.get_by_role("heading", name="Audit log").wait_for()
+    assert_no_serious_violations(page)
+
+    page.get_by_label("Action").select_option(Action.STUDENT_DATA_VIEWED.value)
+    page.get_by_role("button", name="Filter").click()
+    page.wait_for_url("**action=student_data.viewed**")
+    rows = page.locator("table tbody tr")
+    assert rows.count() == 1
+
+    page.get_by_role("button", name="Verify the chain now").click()
+    page.get_by_text("Verified: All").wait_for()
+    assert page.get_by_text("Chain intact").is_visible()
+    screenshot(page, "audit-log")
+
+    page.get_by_role("link", name=str(student_person.pk)).first.click()
+    page.get_by_role("heading", name="Who could see this student's work").wait_for()
+    assert page.get_by_text("coordinator2").first.is_visible()
+    assert page.get_by_text("still linked").is_visible()
+    assert_no_serious_violations(page)
+    screenshot(page, "audit-evidence")
+    assert AuditEvent.objects.filter(action=Action.EVIDENCE_REPORT, actor=auditor).exists()

@@ -1,0 +1,80 @@
+"""The SIS bulk transport through the real worker: above the threshold, one user_observers.csv import carries the
+links (sis_push task -> Canvas import -> sis_poll tasks until Canvas finishes), instead of one call per link."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from mentorship.audit.models import AuditEvent
+from mentorship.sync import services
+from mentorship.sync.models import ObserverLink, SisBatch
+from tests.helpers import wait_until
+from tests.integration.test_sync_reliability import SWEEP_ENV, RedisBroker, Rig, _switch_broker, quiesce
+from tests.stack import CanvasServer, CeleryProcess
+from tests.sync.conftest import make_program
+
+pytestmark = [pytest.mark.integration]
+
+THRESHOLD = 5
+
+
+@pytest.fixture(scope="module")
+def sis_worker(
+    celery_worker_session: CeleryProcess, canvas_server_session: CanvasServer, stack_log_dir: Path
+) -> Iterator[tuple[CeleryProcess, RedisBroker]]:
+    from django.conf import settings
+
+    broker = RedisBroker(stack_log_dir)
+    broker.start()
+    original = settings.CELERY_BROKER_URL
+    _switch_broker(broker.url)
+    worker = celery_worker_session
+    saved = dict(worker.env)
+    worker.env.update(SWEEP_ENV, SIS_BULK_THRESHOLD=str(THRESHOLD), CELERY_BROKER_URL=broker.url)
+    worker.restart()
+    yield worker, broker
+    worker.stop()
+    worker.env.clear()
+    worker.env.update(saved)
+    _switch_broker(original)
+    broker.stop()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_many_pending_links_go_through_one_sis_import(
+    sis_worker: tuple[CeleryProcess, RedisBroker], canvas_server: CanvasServer, settings: Any
+) -> None:
+    worker, broker = sis_worker
+    try:
+        _push_through_sis(worker, canvas_server, settings)
+    finally:
+        quiesce(broker.url)
+
+
+def _push_through_sis(worker: CeleryProcess, canvas_server: CanvasServer, settings: Any) -> None:
+    settings.SIS_BULK_THRESHOLD = THRESHOLD
+    canvas_server.control("POST", "config", {"throttle": {"enabled": False}, "error_rate": 0, "drop_rate": 0})
+    rig = Rig(canvas_server, worker, worker)
+    program = make_program()
+    links, expected = rig.grid(program, 3, 4, "SIS")
+    canvas_server.control("POST", "requests/clear")
+    services.links_enqueue(links=links)
+    ids = [link.pk for link in links]
+    wait_until(
+        lambda: ObserverLink.objects.filter(pk__in=ids, state="linked").count() == 12,
+        timeout=60,
+        interval=0.5,
+        message="the SIS import to link all 12",
+    )
+    batch = SisBatch.objects.get()
+    assert batch.rows == 12 and batch.finished_at is not None and batch.workflow_state == "imported"
+    assert set(ObserverLink.objects.filter(pk__in=ids).values_list("sis_batch", flat=True)) == {batch.pk}
+    assert expected <= canvas_server.observer_links()
+    log = canvas_server.control("GET", "requests")["requests"]
+    assert sum(1 for r in log if r["method"] == "POST" and r["path"].endswith("/sis_imports")) == 1
+    assert not [r for r in log if r["method"] == "PUT"], "links went one by one instead of through the import"
+    assert AuditEvent.objects.filter(action="canvas.linked").count() == 12

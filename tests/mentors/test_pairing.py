@@ -1,0 +1,152 @@
+"""Pairing codes on the mentor's page: only their own code, "Link now" with their token, the polled fragment."""
+
+from __future__ import annotations
+
+import pytest
+
+from canvas_client import CanvasClient
+from mentorship.accounts.models import User
+from mentorship.assignments.models import LinkMethod, MentorAssignment
+from mentorship.audit.actions import Action
+from mentorship.audit.models import AuditEvent
+from mentorship.sync.models import PairingCode
+from mentorship.sync.services import pairing_code_issue
+from tests.accounts.canvas_world import ADMIN_TOKEN, BASE, World
+from tests.conftest import login
+from tests.factories import AssignmentFactory, UserFactory
+
+HTMX = {"HTTP_HX_REQUEST": "true"}
+
+
+@pytest.fixture
+def coded(world: World, program, coordinator) -> tuple[MentorAssignment, PairingCode]:  # type: ignore[no-untyped-def]
+    assignment = AssignmentFactory(
+        program=program,
+        mentor=world.mentor_person,
+        student=world.student_person,
+        status=MentorAssignment.Status.APPROVED,
+        link_method=LinkMethod.PAIRING_CODE,
+        proposed_by=coordinator,
+        decided_by=coordinator,
+    )
+    admin = CanvasClient(BASE, ADMIN_TOKEN, session=world.session())
+    code = pairing_code_issue(assignment=assignment, actor=coordinator, client=admin)
+    assignment.refresh_from_db()
+    assert assignment.link_state == MentorAssignment.LinkState.AWAITING_REDEMPTION
+    return assignment, code
+
+
+def _canvas_mentor(world: World, client) -> User:  # type: ignore[no-untyped-def]
+    assert world.canvas_sign_in(client).status_code == 302
+    return User.objects.get(person=world.mentor_person)
+
+
+def test_mentor_sees_their_code_expiry_link_now_and_instructions(world, coded, client) -> None:
+    assignment, code = coded
+    _canvas_mentor(world, client)
+    html = client.get("/my/").content.decode()
+    assert code.code in html
+    assert "Waiting for you to enter your pairing code" in html
+    assert f'action="/my/students/{assignment.pk}/link/now/"' in html
+    assert "Link now" in html
+    assert f"{BASE}/profile/observees" in html
+    assert "Observing" in html
+    # Polls the small fragment while waiting.
+    assert f'hx-get="/my/students/{assignment.pk}/link/"' in html
+    assert 'hx-trigger="every 5s"' in html
+
+
+def test_other_mentor_never_sees_the_code(world, coded, client, other_mentor) -> None:
+    assignment, code = coded
+    login(client, other_mentor)
+    assert code.code not in client.get("/my/").content.decode()
+    assert client.get(f"/my/students/{assignment.pk}/link/", **HTMX).status_code == 404
+
+
+def test_local_sign_in_gets_instructions_but_no_link_now_button(world, coded, client) -> None:
+    _, code = coded
+    login(client, UserFactory(username="local", person=world.mentor_person))
+    html = client.get("/my/").content.decode()
+    assert code.code in html
+    assert "Link now" not in html
+    assert "/profile/observees" in html
+
+
+def test_link_now_redeems_with_the_mentors_token_and_the_fragment_confirms(world, coded, client) -> None:
+    assignment, code = coded
+    user = _canvas_mentor(world, client)
+
+    response = client.post(f"/my/students/{assignment.pk}/link/now/", **HTMX)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Linked" in html
+    assert "You are now linked to Sasha Student in Canvas." in html
+    assert "hx-trigger" not in html  # polling stops once linked
+    assert (world.mentor["id"], world.student["id"]) in world.fake.observer_links()
+    code.refresh_from_db()
+    assert code.status == PairingCode.Status.REDEEMED
+    assert code.redeemed_by_canvas_id == world.mentor["id"]
+    assignment.refresh_from_db()
+    assert assignment.link_state == MentorAssignment.LinkState.LINKED
+    redeemed = AuditEvent.objects.get(action=Action.PAIRING_CODE_REDEEMED)
+    assert redeemed.actor_id == user.pk
+    assert code.code not in str(redeemed.details)
+    # Canvas saw the redemption on the mentor's own behalf.
+    assert any(r["method"] == "POST" and r["path"] == "/api/v1/users/self/observees" for r in world.fake.request_log)
+
+
+def test_link_now_without_htmx_redirects_with_a_message(world, coded, client) -> None:
+    assignment, _ = coded
+    _canvas_mentor(world, client)
+    response = client.post(f"/my/students/{assignment.pk}/link/now/", follow=True)
+    html = response.content.decode()
+    assert "You are now linked to Sasha Student in Canvas." in html
+    assert "Linked" in html
+
+
+def test_link_now_with_local_sign_in_explains_what_to_do(world, coded, client) -> None:
+    assignment, code = coded
+    login(client, UserFactory(username="local", person=world.mentor_person))
+    response = client.post(f"/my/students/{assignment.pk}/link/now/", **HTMX)
+    html = response.content.decode()
+    assert "needs you to sign in with Canvas" in html
+    assert "hx-trigger" not in html  # the sentence stays until the mentor reloads or clicks "Check again"
+    assert "Check again" in html
+    code.refresh_from_db()
+    assert code.status == PairingCode.Status.ISSUED
+    assert world.fake.observer_links() == set()
+
+
+def test_link_status_fragment_follows_the_link(world, coded, client) -> None:
+    assignment, _ = coded
+    _canvas_mentor(world, client)
+    waiting = client.get(f"/my/students/{assignment.pk}/link/", **HTMX).content.decode()
+    assert "Waiting for you to enter your pairing code" in waiting
+    assert "hx-trigger" in waiting
+    assert "<html" not in waiting  # a fragment, not a page
+
+    # The mentor entered the code in Canvas; the sync engine recorded the link.
+    MentorAssignment.objects.filter(pk=assignment.pk).update(link_state=MentorAssignment.LinkState.LINKED)
+    PairingCode.objects.filter(assignment=assignment).update(status=PairingCode.Status.REDEEMED)
+    linked = client.get(f"/my/students/{assignment.pk}/link/", **HTMX).content.decode()
+    assert "Linked" in linked
+    assert "hx-trigger" not in linked
+
+
+def test_link_status_without_htmx_goes_back_to_the_page(world, coded, client) -> None:
+    assignment, _ = coded
+    _canvas_mentor(world, client)
+    response = client.get(f"/my/students/{assignment.pk}/link/")
+    assert response.status_code == 302
+    assert response["Location"] == f"/my/#assignment-{assignment.pk}"
+
+
+def test_expired_code_is_not_shown_and_cannot_be_redeemed(world, coded, client) -> None:
+    assignment, code = coded
+    PairingCode.objects.filter(pk=code.pk).update(status=PairingCode.Status.EXPIRED)
+    _canvas_mentor(world, client)
+    assert code.code not in client.get("/my/").content.decode()
+    response = client.post(f"/my/students/{assignment.pk}/link/now/", **HTMX)
+    assert "no valid pairing code" in response.content.decode()
+    assert world.fake.observer_links() == set()
