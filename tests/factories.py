@@ -12,7 +12,7 @@ from mentorship.assignments.models import LinkMethod, MentorAssignment, Program
 from mentorship.people.models import Person
 
 
-class PersonFactory(factory.django.DjangoModelFactory):
+class PersonFactory(factory.django.DjangoModelFactory[Person]):
     class Meta:
         model = Person
 
@@ -24,7 +24,7 @@ class PersonFactory(factory.django.DjangoModelFactory):
     email = factory.LazyAttribute(lambda o: o.login_id)
 
 
-class UserFactory(factory.django.DjangoModelFactory):
+class UserFactory(factory.django.DjangoModelFactory[User]):
     class Meta:
         model = User
         django_get_or_create = ("username",)
@@ -34,7 +34,7 @@ class UserFactory(factory.django.DjangoModelFactory):
     password = factory.django.Password("correct-horse-battery")
 
 
-class ProgramFactory(factory.django.DjangoModelFactory):
+class ProgramFactory(factory.django.DjangoModelFactory[Program]):
     class Meta:
         model = Program
 
@@ -43,7 +43,7 @@ class ProgramFactory(factory.django.DjangoModelFactory):
     default_link_method = LinkMethod.OBSERVEE
 
 
-class ProgramRoleFactory(factory.django.DjangoModelFactory):
+class ProgramRoleFactory(factory.django.DjangoModelFactory[ProgramRole]):
     class Meta:
         model = ProgramRole
 
@@ -52,7 +52,7 @@ class ProgramRoleFactory(factory.django.DjangoModelFactory):
     role = ProgramRole.Role.COORDINATOR
 
 
-class AssignmentFactory(factory.django.DjangoModelFactory):
+class AssignmentFactory(factory.django.DjangoModelFactory[MentorAssignment]):
     class Meta:
         model = MentorAssignment
 

@@ -820,7 +820,15 @@ def pairing_code_redeem(*, pairing_code: PairingCode, mentor_user: User, canvas_
     except (CanvasTransientError, CanvasValidationError) as exc:
         # Lost answer (or an "invalid code" because our first, unanswered try consumed it): ask Canvas who observes
         # the student now, with the portal's token.
-        if _observes(code.student.canvas_user_id, mentor.canvas_user_id):
+        try:
+            confirmed = _observes(code.student.canvas_user_id, mentor.canvas_user_id)
+        except CanvasError:
+            # Canvas cannot say either way; the pairing-code watch records the redemption if it did happen.
+            raise SyncError(
+                "Canvas is not answering right now, so the portal cannot tell whether the code was used. "
+                "Your link will show here as soon as Canvas confirms it; otherwise try again in a minute."
+            ) from None
+        if confirmed:
             _mark_redeemed(code, by_canvas_id=mentor.canvas_user_id, actor=mentor_user)
             return True
         raise SyncError(

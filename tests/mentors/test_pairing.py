@@ -150,3 +150,18 @@ def test_expired_code_is_not_shown_and_cannot_be_redeemed(world, coded, client) 
     response = client.post(f"/my/students/{assignment.pk}/link/now/", **HTMX)
     assert "no valid pairing code" in response.content.decode()
     assert world.fake.observer_links() == set()
+
+
+def test_link_now_while_canvas_is_down_says_so_and_changes_nothing(world, coded, client) -> None:
+    assignment, code = coded
+    _canvas_mentor(world, client)
+    world.fake.configure(error_rate=1.0)  # every Canvas request answers 503, the confirmation too
+
+    response = client.post(f"/my/students/{assignment.pk}/link/now/", **HTMX)
+
+    html = response.content.decode()
+    assert response.status_code == 200
+    assert "Canvas is not answering right now" in html or "Canvas did not accept the pairing code" in html
+    code.refresh_from_db()
+    assert code.status == PairingCode.Status.ISSUED
+    assert world.fake.observer_links() == set()

@@ -6,27 +6,30 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('accounts', '0001_initial'),
-        ('assignments', '0001_initial'),
+        ("accounts", "0001_initial"),
+        ("assignments", "0001_initial"),
     ]
 
     operations = [
         migrations.AddField(
-            model_name='programrole',
-            name='program',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='roles', to='assignments.program'),
+            model_name="programrole",
+            name="program",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="roles", to="assignments.program"
+            ),
         ),
         migrations.AddField(
-            model_name='programrole',
-            name='user',
-            field=models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='program_roles', to=settings.AUTH_USER_MODEL),
+            model_name="programrole",
+            name="user",
+            field=models.ForeignKey(
+                on_delete=django.db.models.deletion.CASCADE, related_name="program_roles", to=settings.AUTH_USER_MODEL
+            ),
         ),
         migrations.AddConstraint(
-            model_name='programrole',
-            constraint=models.UniqueConstraint(fields=('program', 'user', 'role'), name='program_role_unique'),
+            model_name="programrole",
+            constraint=models.UniqueConstraint(fields=("program", "user", "role"), name="program_role_unique"),
         ),
     ]

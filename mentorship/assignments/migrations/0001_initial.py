@@ -7,107 +7,235 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('people', '0001_initial'),
+        ("people", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='Program',
+            name="Program",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('name', models.CharField(max_length=200)),
-                ('slug', models.SlugField(max_length=80, unique=True)),
-                ('description', models.TextField(blank=True, default='')),
-                ('default_link_method', models.CharField(choices=[('observee', "All the student's courses (observer link)"), ('courses', 'Only the courses in scope (course enrollments)'), ('pairing_code', 'Pairing code the mentor redeems')], default='observee', max_length=20)),
-                ('requires_second_approver', models.BooleanField(default=False, help_text='The coordinator who proposes an assignment may not approve it.')),
-                ('max_assignment_days', models.PositiveIntegerField(default=366)),
-                ('mentor_capacity', models.PositiveIntegerField(default=6, help_text='Most active assignments per mentor.')),
-                ('is_active', models.BooleanField(default=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("name", models.CharField(max_length=200)),
+                ("slug", models.SlugField(max_length=80, unique=True)),
+                ("description", models.TextField(blank=True, default="")),
+                (
+                    "default_link_method",
+                    models.CharField(
+                        choices=[
+                            ("observee", "All the student's courses (observer link)"),
+                            ("courses", "Only the courses in scope (course enrollments)"),
+                            ("pairing_code", "Pairing code the mentor redeems"),
+                        ],
+                        default="observee",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "requires_second_approver",
+                    models.BooleanField(
+                        default=False, help_text="The coordinator who proposes an assignment may not approve it."
+                    ),
+                ),
+                ("max_assignment_days", models.PositiveIntegerField(default=366)),
+                (
+                    "mentor_capacity",
+                    models.PositiveIntegerField(default=6, help_text="Most active assignments per mentor."),
+                ),
+                ("is_active", models.BooleanField(default=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['name'],
+                "ordering": ["name"],
             },
         ),
         migrations.CreateModel(
-            name='MentorAssignment',
+            name="MentorAssignment",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('scope', models.CharField(choices=[('all_courses', 'All courses'), ('courses', 'Selected courses')], default='all_courses', max_length=20)),
-                ('starts_on', models.DateField()),
-                ('ends_on', models.DateField()),
-                ('link_method', models.CharField(choices=[('observee', "All the student's courses (observer link)"), ('courses', 'Only the courses in scope (course enrollments)'), ('pairing_code', 'Pairing code the mentor redeems')], max_length=20)),
-                ('reason', models.TextField()),
-                ('status', models.CharField(choices=[('proposed', 'Proposed'), ('approved', 'Approved'), ('rejected', 'Rejected'), ('cancelled', 'Cancelled'), ('ended', 'Ended')], default='proposed', max_length=20)),
-                ('link_state', models.CharField(choices=[('none', 'Not in Canvas'), ('pending', 'Waiting to sync'), ('awaiting_redemption', "Waiting for the mentor's pairing code"), ('linked', 'Linked in Canvas'), ('unlinked', 'Removed from Canvas'), ('failed', 'Failed')], default='none', max_length=24)),
-                ('generation', models.PositiveIntegerField(default=0, help_text='Bumped on every change of what Canvas should hold; tasks carry it to detect staleness.')),
-                ('warnings_acknowledged', models.JSONField(blank=True, default=list)),
-                ('proposed_at', models.DateTimeField(default=django.utils.timezone.now)),
-                ('decided_at', models.DateTimeField(blank=True, null=True)),
-                ('decision_note', models.TextField(blank=True, default='')),
-                ('ended_at', models.DateTimeField(blank=True, null=True)),
-                ('end_reason', models.TextField(blank=True, default='')),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('decided_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='decided_assignments', to=settings.AUTH_USER_MODEL)),
-                ('ended_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.PROTECT, related_name='ended_assignments', to=settings.AUTH_USER_MODEL)),
-                ('mentor', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='mentor_assignments', to='people.person')),
-                ('proposed_by', models.ForeignKey(null=True, on_delete=django.db.models.deletion.PROTECT, related_name='proposed_assignments', to=settings.AUTH_USER_MODEL)),
-                ('student', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='student_assignments', to='people.person')),
-                ('program', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='assignments', to='assignments.program')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "scope",
+                    models.CharField(
+                        choices=[("all_courses", "All courses"), ("courses", "Selected courses")],
+                        default="all_courses",
+                        max_length=20,
+                    ),
+                ),
+                ("starts_on", models.DateField()),
+                ("ends_on", models.DateField()),
+                (
+                    "link_method",
+                    models.CharField(
+                        choices=[
+                            ("observee", "All the student's courses (observer link)"),
+                            ("courses", "Only the courses in scope (course enrollments)"),
+                            ("pairing_code", "Pairing code the mentor redeems"),
+                        ],
+                        max_length=20,
+                    ),
+                ),
+                ("reason", models.TextField()),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("proposed", "Proposed"),
+                            ("approved", "Approved"),
+                            ("rejected", "Rejected"),
+                            ("cancelled", "Cancelled"),
+                            ("ended", "Ended"),
+                        ],
+                        default="proposed",
+                        max_length=20,
+                    ),
+                ),
+                (
+                    "link_state",
+                    models.CharField(
+                        choices=[
+                            ("none", "Not in Canvas"),
+                            ("pending", "Waiting to sync"),
+                            ("awaiting_redemption", "Waiting for the mentor's pairing code"),
+                            ("linked", "Linked in Canvas"),
+                            ("unlinked", "Removed from Canvas"),
+                            ("failed", "Failed"),
+                        ],
+                        default="none",
+                        max_length=24,
+                    ),
+                ),
+                (
+                    "generation",
+                    models.PositiveIntegerField(
+                        default=0,
+                        help_text="Bumped on every change of what Canvas should hold; tasks carry it to detect staleness.",
+                    ),
+                ),
+                ("warnings_acknowledged", models.JSONField(blank=True, default=list)),
+                ("proposed_at", models.DateTimeField(default=django.utils.timezone.now)),
+                ("decided_at", models.DateTimeField(blank=True, null=True)),
+                ("decision_note", models.TextField(blank=True, default="")),
+                ("ended_at", models.DateTimeField(blank=True, null=True)),
+                ("end_reason", models.TextField(blank=True, default="")),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "decided_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="decided_assignments",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "ended_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="ended_assignments",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "mentor",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="mentor_assignments",
+                        to="people.person",
+                    ),
+                ),
+                (
+                    "proposed_by",
+                    models.ForeignKey(
+                        null=True,
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="proposed_assignments",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "student",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="student_assignments",
+                        to="people.person",
+                    ),
+                ),
+                (
+                    "program",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT,
+                        related_name="assignments",
+                        to="assignments.program",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-proposed_at', '-id'],
+                "ordering": ["-proposed_at", "-id"],
             },
         ),
         migrations.CreateModel(
-            name='AssignmentCourse',
+            name="AssignmentCourse",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('canvas_course_id', models.BigIntegerField()),
-                ('sis_course_id', models.CharField(blank=True, default='', max_length=255)),
-                ('name', models.CharField(blank=True, default='', max_length=255)),
-                ('assignment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='courses', to='assignments.mentorassignment')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("canvas_course_id", models.BigIntegerField()),
+                ("sis_course_id", models.CharField(blank=True, default="", max_length=255)),
+                ("name", models.CharField(blank=True, default="", max_length=255)),
+                (
+                    "assignment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="courses",
+                        to="assignments.mentorassignment",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['name', 'canvas_course_id'],
-                'constraints': [models.UniqueConstraint(fields=('assignment', 'canvas_course_id'), name='assignment_course_unique')],
+                "ordering": ["name", "canvas_course_id"],
+                "constraints": [
+                    models.UniqueConstraint(fields=("assignment", "canvas_course_id"), name="assignment_course_unique")
+                ],
             },
         ),
         migrations.AddIndex(
-            model_name='mentorassignment',
-            index=models.Index(fields=['program', 'status', '-proposed_at'], name='assignment_prog_status_idx'),
+            model_name="mentorassignment",
+            index=models.Index(fields=["program", "status", "-proposed_at"], name="assignment_prog_status_idx"),
         ),
         migrations.AddIndex(
-            model_name='mentorassignment',
-            index=models.Index(fields=['mentor', 'status'], name='assignment_mentor_idx'),
+            model_name="mentorassignment",
+            index=models.Index(fields=["mentor", "status"], name="assignment_mentor_idx"),
         ),
         migrations.AddIndex(
-            model_name='mentorassignment',
-            index=models.Index(fields=['student', 'status'], name='assignment_student_idx'),
+            model_name="mentorassignment",
+            index=models.Index(fields=["student", "status"], name="assignment_student_idx"),
         ),
         migrations.AddIndex(
-            model_name='mentorassignment',
-            index=models.Index(fields=['status', 'starts_on'], name='assignment_starts_idx'),
+            model_name="mentorassignment",
+            index=models.Index(fields=["status", "starts_on"], name="assignment_starts_idx"),
         ),
         migrations.AddIndex(
-            model_name='mentorassignment',
-            index=models.Index(fields=['status', 'ends_on'], name='assignment_ends_idx'),
+            model_name="mentorassignment",
+            index=models.Index(fields=["status", "ends_on"], name="assignment_ends_idx"),
         ),
         migrations.AddIndex(
-            model_name='mentorassignment',
-            index=models.Index(fields=['program', 'link_state'], name='assignment_link_state_idx'),
+            model_name="mentorassignment",
+            index=models.Index(fields=["program", "link_state"], name="assignment_link_state_idx"),
         ),
         migrations.AddConstraint(
-            model_name='mentorassignment',
-            constraint=models.CheckConstraint(condition=models.Q(('mentor', models.F('student')), _negated=True), name='assignment_mentor_not_student'),
+            model_name="mentorassignment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("mentor", models.F("student")), _negated=True), name="assignment_mentor_not_student"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='mentorassignment',
-            constraint=models.CheckConstraint(condition=models.Q(('ends_on__gte', models.F('starts_on'))), name='assignment_dates_ordered'),
+            model_name="mentorassignment",
+            constraint=models.CheckConstraint(
+                condition=models.Q(("ends_on__gte", models.F("starts_on"))), name="assignment_dates_ordered"
+            ),
         ),
     ]

@@ -6,47 +6,91 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('assignments', '0001_initial'),
-        ('people', '0001_initial'),
+        ("assignments", "0001_initial"),
+        ("people", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='AuditChainHead',
+            name="AuditChainHead",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.BigIntegerField(default=0)),
-                ('hash', models.CharField(default='0000000000000000000000000000000000000000000000000000000000000000', max_length=64)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("seq", models.BigIntegerField(default=0)),
+                (
+                    "hash",
+                    models.CharField(
+                        default="0000000000000000000000000000000000000000000000000000000000000000", max_length=64
+                    ),
+                ),
             ],
         ),
         migrations.CreateModel(
-            name='AuditEvent',
+            name="AuditEvent",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('seq', models.BigIntegerField(help_text='Position in the hash chain, from 1.', unique=True)),
-                ('occurred_at', models.DateTimeField()),
-                ('actor_label', models.CharField(help_text='Username, or system:<name> for the workers.', max_length=150)),
-                ('action', models.CharField(max_length=64)),
-                ('object_type', models.CharField(blank=True, default='', max_length=64)),
-                ('object_id', models.CharField(blank=True, default='', max_length=64)),
-                ('outcome', models.CharField(default='ok', max_length=16)),
-                ('ip', models.GenericIPAddressField(blank=True, null=True)),
-                ('request_id', models.CharField(blank=True, default='', max_length=64)),
-                ('details', models.JSONField(blank=True, default=dict)),
-                ('prev_hash', models.CharField(max_length=64)),
-                ('hash', models.CharField(max_length=64, unique=True)),
-                ('actor', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('program', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='assignments.program')),
-                ('student', models.ForeignKey(blank=True, db_constraint=False, null=True, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='people.person')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("seq", models.BigIntegerField(help_text="Position in the hash chain, from 1.", unique=True)),
+                ("occurred_at", models.DateTimeField()),
+                (
+                    "actor_label",
+                    models.CharField(help_text="Username, or system:<name> for the workers.", max_length=150),
+                ),
+                ("action", models.CharField(max_length=64)),
+                ("object_type", models.CharField(blank=True, default="", max_length=64)),
+                ("object_id", models.CharField(blank=True, default="", max_length=64)),
+                ("outcome", models.CharField(default="ok", max_length=16)),
+                ("ip", models.GenericIPAddressField(blank=True, null=True)),
+                ("request_id", models.CharField(blank=True, default="", max_length=64)),
+                ("details", models.JSONField(blank=True, default=dict)),
+                ("prev_hash", models.CharField(max_length=64)),
+                ("hash", models.CharField(max_length=64, unique=True)),
+                (
+                    "actor",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "program",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="assignments.program",
+                    ),
+                ),
+                (
+                    "student",
+                    models.ForeignKey(
+                        blank=True,
+                        db_constraint=False,
+                        null=True,
+                        on_delete=django.db.models.deletion.DO_NOTHING,
+                        related_name="+",
+                        to="people.person",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-seq'],
-                'indexes': [models.Index(fields=['action', '-seq'], name='audit_action_idx'), models.Index(fields=['program', '-seq'], name='audit_program_idx'), models.Index(fields=['student', '-seq'], name='audit_student_idx'), models.Index(fields=['actor', '-seq'], name='audit_actor_idx'), models.Index(fields=['object_type', 'object_id', '-seq'], name='audit_object_idx'), models.Index(fields=['occurred_at'], name='audit_time_idx')],
+                "ordering": ["-seq"],
+                "indexes": [
+                    models.Index(fields=["action", "-seq"], name="audit_action_idx"),
+                    models.Index(fields=["program", "-seq"], name="audit_program_idx"),
+                    models.Index(fields=["student", "-seq"], name="audit_student_idx"),
+                    models.Index(fields=["actor", "-seq"], name="audit_actor_idx"),
+                    models.Index(fields=["object_type", "object_id", "-seq"], name="audit_object_idx"),
+                    models.Index(fields=["occurred_at"], name="audit_time_idx"),
+                ],
             },
         ),
     ]

@@ -5,29 +5,36 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
-    dependencies = [
-    ]
+    dependencies = []
 
     operations = [
         migrations.CreateModel(
-            name='Person',
+            name="Person",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('canvas_user_id', models.BigIntegerField(unique=True)),
-                ('sis_user_id', models.CharField(blank=True, default='', max_length=255)),
-                ('login_id', models.CharField(blank=True, default='', max_length=255)),
-                ('name', models.CharField(max_length=255)),
-                ('sortable_name', models.CharField(blank=True, default='', max_length=255)),
-                ('email', models.EmailField(blank=True, default='', max_length=254)),
-                ('refreshed_at', models.DateTimeField(blank=True, help_text='Last time the record was read from Canvas.', null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("canvas_user_id", models.BigIntegerField(unique=True)),
+                ("sis_user_id", models.CharField(blank=True, default="", max_length=255)),
+                ("login_id", models.CharField(blank=True, default="", max_length=255)),
+                ("name", models.CharField(max_length=255)),
+                ("sortable_name", models.CharField(blank=True, default="", max_length=255)),
+                ("email", models.EmailField(blank=True, default="", max_length=254)),
+                (
+                    "refreshed_at",
+                    models.DateTimeField(blank=True, help_text="Last time the record was read from Canvas.", null=True),
+                ),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
             ],
             options={
-                'ordering': ['sortable_name', 'name', 'id'],
-                'indexes': [models.Index(fields=['sis_user_id'], name='person_sis_idx'), models.Index(fields=['login_id'], name='person_login_idx'), models.Index(django.db.models.functions.text.Lower('sortable_name'), name='person_sortable_lower_idx')],
+                "ordering": ["sortable_name", "name", "id"],
+                "indexes": [
+                    models.Index(fields=["sis_user_id"], name="person_sis_idx"),
+                    models.Index(fields=["login_id"], name="person_login_idx"),
+                    models.Index(
+                        django.db.models.functions.text.Lower("sortable_name"), name="person_sortable_lower_idx"
+                    ),
+                ],
             },
         ),
     ]

@@ -6,112 +6,218 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     initial = True
 
     dependencies = [
-        ('assignments', '0001_initial'),
-        ('people', '0001_initial'),
+        ("assignments", "0001_initial"),
+        ("people", "0001_initial"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='CanvasConnection',
+            name="CanvasConnection",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('circuit', models.CharField(choices=[('closed', 'Working'), ('open', 'Stopped: Canvas rejected the token')], default='closed', max_length=10)),
-                ('opened_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True, default='')),
-                ('last_success_at', models.DateTimeField(blank=True, null=True)),
-                ('last_checked_at', models.DateTimeField(blank=True, null=True)),
-                ('rate_limit_remaining', models.FloatField(blank=True, null=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "circuit",
+                    models.CharField(
+                        choices=[("closed", "Working"), ("open", "Stopped: Canvas rejected the token")],
+                        default="closed",
+                        max_length=10,
+                    ),
+                ),
+                ("opened_at", models.DateTimeField(blank=True, null=True)),
+                ("last_error", models.TextField(blank=True, default="")),
+                ("last_success_at", models.DateTimeField(blank=True, null=True)),
+                ("last_checked_at", models.DateTimeField(blank=True, null=True)),
+                ("rate_limit_remaining", models.FloatField(blank=True, null=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
             ],
         ),
         migrations.CreateModel(
-            name='SisBatch',
+            name="SisBatch",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('rows', models.PositiveIntegerField(default=0)),
-                ('canvas_import_id', models.BigIntegerField(blank=True, null=True)),
-                ('workflow_state', models.CharField(default='pending', max_length=40)),
-                ('progress', models.PositiveSmallIntegerField(default=0)),
-                ('errors', models.JSONField(blank=True, default=list)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('finished_at', models.DateTimeField(blank=True, null=True)),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                ("rows", models.PositiveIntegerField(default=0)),
+                ("canvas_import_id", models.BigIntegerField(blank=True, null=True)),
+                ("workflow_state", models.CharField(default="pending", max_length=40)),
+                ("progress", models.PositiveSmallIntegerField(default=0)),
+                ("errors", models.JSONField(blank=True, default=list)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("finished_at", models.DateTimeField(blank=True, null=True)),
             ],
             options={
-                'ordering': ['-created_at'],
+                "ordering": ["-created_at"],
             },
         ),
         migrations.CreateModel(
-            name='ObserverLink',
+            name="ObserverLink",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('kind', models.CharField(choices=[('observee', 'Observer link (all courses)'), ('course', 'Course enrollment')], max_length=20)),
-                ('observer_canvas_id', models.BigIntegerField()),
-                ('student_canvas_id', models.BigIntegerField()),
-                ('canvas_course_id', models.BigIntegerField(blank=True, null=True)),
-                ('canvas_enrollment_id', models.BigIntegerField(blank=True, null=True)),
-                ('desired', models.CharField(choices=[('present', 'Present'), ('absent', 'Absent')], default='present', max_length=10)),
-                ('state', models.CharField(choices=[('pending', 'Waiting to sync'), ('linking', 'Linking'), ('linked', 'Linked in Canvas'), ('awaiting_redemption', "Waiting for the mentor's pairing code"), ('unlinking', 'Removing'), ('unlinked', 'Removed from Canvas'), ('failed', 'Failed')], default='pending', max_length=24)),
-                ('generation', models.PositiveIntegerField(default=0)),
-                ('attempts', models.PositiveIntegerField(default=0)),
-                ('next_attempt_at', models.DateTimeField(blank=True, null=True)),
-                ('last_error', models.TextField(blank=True, default='', help_text='A sentence a coordinator can act on.')),
-                ('last_error_status', models.PositiveSmallIntegerField(blank=True, null=True)),
-                ('synced_at', models.DateTimeField(blank=True, null=True)),
-                ('linked_at', models.DateTimeField(blank=True, null=True)),
-                ('created_at', models.DateTimeField(auto_now_add=True)),
-                ('updated_at', models.DateTimeField(auto_now=True)),
-                ('assignment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='links', to='assignments.mentorassignment')),
-                ('sis_batch', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='links', to='sync.sisbatch')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "kind",
+                    models.CharField(
+                        choices=[("observee", "Observer link (all courses)"), ("course", "Course enrollment")],
+                        max_length=20,
+                    ),
+                ),
+                ("observer_canvas_id", models.BigIntegerField()),
+                ("student_canvas_id", models.BigIntegerField()),
+                ("canvas_course_id", models.BigIntegerField(blank=True, null=True)),
+                ("canvas_enrollment_id", models.BigIntegerField(blank=True, null=True)),
+                (
+                    "desired",
+                    models.CharField(
+                        choices=[("present", "Present"), ("absent", "Absent")], default="present", max_length=10
+                    ),
+                ),
+                (
+                    "state",
+                    models.CharField(
+                        choices=[
+                            ("pending", "Waiting to sync"),
+                            ("linking", "Linking"),
+                            ("linked", "Linked in Canvas"),
+                            ("awaiting_redemption", "Waiting for the mentor's pairing code"),
+                            ("unlinking", "Removing"),
+                            ("unlinked", "Removed from Canvas"),
+                            ("failed", "Failed"),
+                        ],
+                        default="pending",
+                        max_length=24,
+                    ),
+                ),
+                ("generation", models.PositiveIntegerField(default=0)),
+                ("attempts", models.PositiveIntegerField(default=0)),
+                ("next_attempt_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "last_error",
+                    models.TextField(blank=True, default="", help_text="A sentence a coordinator can act on."),
+                ),
+                ("last_error_status", models.PositiveSmallIntegerField(blank=True, null=True)),
+                ("synced_at", models.DateTimeField(blank=True, null=True)),
+                ("linked_at", models.DateTimeField(blank=True, null=True)),
+                ("created_at", models.DateTimeField(auto_now_add=True)),
+                ("updated_at", models.DateTimeField(auto_now=True)),
+                (
+                    "assignment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="links",
+                        to="assignments.mentorassignment",
+                    ),
+                ),
+                (
+                    "sis_batch",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="links",
+                        to="sync.sisbatch",
+                    ),
+                ),
             ],
             options={
-                'ordering': ['id'],
+                "ordering": ["id"],
             },
         ),
         migrations.CreateModel(
-            name='PairingCode',
+            name="PairingCode",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('code', models.CharField(help_text='Shown to the intended mentor only; masked elsewhere.', max_length=16)),
-                ('issued_at', models.DateTimeField()),
-                ('expires_at', models.DateTimeField()),
-                ('delivered_via', models.CharField(blank=True, default='', max_length=40)),
-                ('status', models.CharField(choices=[('issued', 'Issued'), ('redeemed', 'Redeemed'), ('expired', 'Expired'), ('superseded', 'Superseded')], default='issued', max_length=20)),
-                ('redeemed_at', models.DateTimeField(blank=True, null=True)),
-                ('redeemed_by_canvas_id', models.BigIntegerField(blank=True, null=True)),
-                ('reminded_at', models.DateTimeField(blank=True, null=True)),
-                ('assignment', models.ForeignKey(on_delete=django.db.models.deletion.CASCADE, related_name='pairing_codes', to='assignments.mentorassignment')),
-                ('issued_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
-                ('link', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='codes', to='sync.observerlink')),
-                ('student', models.ForeignKey(on_delete=django.db.models.deletion.PROTECT, related_name='pairing_codes', to='people.person')),
+                ("id", models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name="ID")),
+                (
+                    "code",
+                    models.CharField(help_text="Shown to the intended mentor only; masked elsewhere.", max_length=16),
+                ),
+                ("issued_at", models.DateTimeField()),
+                ("expires_at", models.DateTimeField()),
+                ("delivered_via", models.CharField(blank=True, default="", max_length=40)),
+                (
+                    "status",
+                    models.CharField(
+                        choices=[
+                            ("issued", "Issued"),
+                            ("redeemed", "Redeemed"),
+                            ("expired", "Expired"),
+                            ("superseded", "Superseded"),
+                        ],
+                        default="issued",
+                        max_length=20,
+                    ),
+                ),
+                ("redeemed_at", models.DateTimeField(blank=True, null=True)),
+                ("redeemed_by_canvas_id", models.BigIntegerField(blank=True, null=True)),
+                ("reminded_at", models.DateTimeField(blank=True, null=True)),
+                (
+                    "assignment",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.CASCADE,
+                        related_name="pairing_codes",
+                        to="assignments.mentorassignment",
+                    ),
+                ),
+                (
+                    "issued_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
+                (
+                    "link",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="codes",
+                        to="sync.observerlink",
+                    ),
+                ),
+                (
+                    "student",
+                    models.ForeignKey(
+                        on_delete=django.db.models.deletion.PROTECT, related_name="pairing_codes", to="people.person"
+                    ),
+                ),
             ],
             options={
-                'ordering': ['-issued_at'],
-                'indexes': [models.Index(fields=['status', 'expires_at'], name='pairing_code_status_idx')],
+                "ordering": ["-issued_at"],
+                "indexes": [models.Index(fields=["status", "expires_at"], name="pairing_code_status_idx")],
             },
         ),
         migrations.AddIndex(
-            model_name='observerlink',
-            index=models.Index(condition=models.Q(('state__in', ['pending', 'linking', 'unlinking'])), fields=['next_attempt_at', 'updated_at'], name='link_needs_work'),
+            model_name="observerlink",
+            index=models.Index(
+                condition=models.Q(("state__in", ["pending", "linking", "unlinking"])),
+                fields=["next_attempt_at", "updated_at"],
+                name="link_needs_work",
+            ),
         ),
         migrations.AddIndex(
-            model_name='observerlink',
-            index=models.Index(fields=['observer_canvas_id', 'student_canvas_id'], name='link_pair_idx'),
+            model_name="observerlink",
+            index=models.Index(fields=["observer_canvas_id", "student_canvas_id"], name="link_pair_idx"),
         ),
         migrations.AddIndex(
-            model_name='observerlink',
-            index=models.Index(fields=['state'], name='link_state_idx'),
+            model_name="observerlink",
+            index=models.Index(fields=["state"], name="link_state_idx"),
         ),
         migrations.AddConstraint(
-            model_name='observerlink',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'observee')), fields=('assignment',), name='observer_link_one_observee'),
+            model_name="observerlink",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "observee")), fields=("assignment",), name="observer_link_one_observee"
+            ),
         ),
         migrations.AddConstraint(
-            model_name='observerlink',
-            constraint=models.UniqueConstraint(condition=models.Q(('kind', 'course')), fields=('assignment', 'canvas_course_id'), name='observer_link_one_per_course'),
+            model_name="observerlink",
+            constraint=models.UniqueConstraint(
+                condition=models.Q(("kind", "course")),
+                fields=("assignment", "canvas_course_id"),
+                name="observer_link_one_per_course",
+            ),
         ),
     ]
