@@ -30,6 +30,8 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy .
 
+PYTEST_ARGS ?= -n 2
+
 pytest: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

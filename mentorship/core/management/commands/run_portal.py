@@ -172,7 +172,7 @@ class Command(BaseCommand):
             "    coordinator2  - a second coordinator (Peer Mentoring needs two)",
             "    auditor       - reads the audit log",
             "    admin         - manages programs and roles",
-            "  Mentors use 'Sign in with Canvas' (on the fake Canvas: login aide014@riverside.example.edu,",
+            "  Mentors use 'Sign in with Canvas' (on the fake Canvas: login aide-014 (the SIS id in lower case),",
             "    or any demo login, password canvas-demo).",
             "",
             "Press Ctrl-C to stop every process.",
