@@ -35,10 +35,12 @@ def pytest_configure(config: pytest.Config) -> None:
         folder = Path(tempfile.mkdtemp(prefix="mentorlink-test-broker-"))
         (folder / "queue").mkdir()
         (folder / "processed").mkdir()
+        (folder / "control").mkdir()
         settings.CELERY_BROKER_TRANSPORT_OPTIONS = {
             "data_folder_in": str(folder / "queue"),
             "data_folder_out": str(folder / "queue"),
             "processed_folder": str(folder / "processed"),
+            "control_folder": str(folder / "control"),
             "store_processed": False,
         }
         os.environ["CELERY_BROKER_DIR"] = str(folder)

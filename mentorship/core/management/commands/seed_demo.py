@@ -10,11 +10,11 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from canvas_client.fake.seed import demo_people
 from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
+from canvas_client.fake.seed import demo_people
 from mentorship.accounts.models import ProgramRole, User
 from mentorship.assignments import services as assignment_services
 from mentorship.assignments.models import LinkMethod, Program
