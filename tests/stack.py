@@ -179,6 +179,19 @@ def database_url_for_subprocess() -> str:
     return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
 
 
+RUNNING: list[CeleryProcess] = []
+
+
+def stop_running_celery() -> None:
+    """Stop every worker and beat this test process started (the `celery_worker` fixture restarts its own).
+
+    For in-process tests that hold one long transaction: a live worker appending audit events would wait on the
+    audit chain head that transaction holds, and the test could end up waiting on the worker in turn.
+    """
+    for proc in list(RUNNING):
+        proc.stop()
+
+
 @dataclass
 class CeleryProcess:
     """A real `celery worker` or `celery beat` process, in its own process group so kill() takes its children."""
@@ -239,6 +252,8 @@ class CeleryProcess:
             return marker in text
 
         wait_until(ready, timeout=60, message=f"celery {self.kind} to start")
+        if self not in RUNNING:
+            RUNNING.append(self)
 
     def kill(self) -> None:
         """SIGKILL the whole process group: the worker gets no chance to ack, requeue or clean up."""

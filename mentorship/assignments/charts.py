@@ -10,7 +10,7 @@ from django.utils.safestring import SafeString
 
 BAR_COLOUR = "#1f5f8b"  # 7:1 against white, the page background
 ROW_HEIGHT = 22
-LABEL_WIDTH = 240
+LABEL_WIDTH = 290  # fits the longest state label ("Waiting for the mentor's pairing code") at 14px
 BAR_WIDTH = 160
 
 

@@ -22,8 +22,22 @@ PRODUCTION_ENV = {
 }
 
 
+SETTINGS_VARIABLES = {
+    "DEBUG",
+    "DATABASE_URL",
+    "CELERY_BROKER_URL",
+    "CELERY_BROKER_DIR",
+    "CELERY_TASK_DEFAULT_QUEUE",
+    "REDIS_URL",
+    "CANVAS_BASE_URL",
+    "SQLITE_TEST_NAME",
+}
+
+
 def _settings_probe(env: dict[str, str], expr: str = "settings.DEBUG") -> subprocess.CompletedProcess[str]:
-    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and k not in {"DEBUG"}}
+    # Start from the process environment minus everything settings.py reads, so CI's own DATABASE_URL or
+    # CELERY_BROKER_URL cannot leak into a probe of the defaults.
+    clean = {k: v for k, v in os.environ.items() if k not in PRODUCTION_ENV and k not in SETTINGS_VARIABLES}
     clean.update(env)
     code = f"import django; django.setup(); from django.conf import settings; print({expr})"
     return subprocess.run(
