@@ -414,7 +414,10 @@ def _others_present(link: ObserverLink) -> bool:
     ).exclude(pk=link.pk)
     if link.kind == ObserverLink.Kind.COURSE:
         others = others.filter(Q(kind=ObserverLink.Kind.OBSERVEE) | Q(canvas_course_id=link.canvas_course_id))
-    return others.exclude(state__in=[State.FAILED, State.UNLINKED]).exists()
+    # Only a row that has made the link counts. A row still waiting to run makes it itself later (PUT is
+    # idempotent, enrollments are looked up before they are created); counting it would leave our link in Canvas
+    # for ever if that row is retired before it runs, since a row that never reached Canvas retires without a call.
+    return others.filter(state=State.LINKED).exists()
 
 
 def _find_observer_enrollment(client: CanvasClient, link: ObserverLink) -> int | None:
