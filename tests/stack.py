@@ -141,9 +141,26 @@ def _stop(process: subprocess.Popen[bytes]) -> None:
 
 @pytest.fixture(scope="session")
 def stack_log_dir() -> Path:
+    global _log_dir
     folder = Path(os.environ.get("MENTORLINK_TEST_LOG_DIR", "") or tempfile.mkdtemp(prefix="mentorlink-stack-"))
     folder.mkdir(parents=True, exist_ok=True)
+    _log_dir = folder
     return folder
+
+
+_log_dir: Path | None = None
+LOG_TAIL_LINES = 40
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo[None]) -> Iterator[None]:
+    """When an integration test fails, show the last lines the worker, beat, fake Canvas and broker wrote."""
+    report: Any = yield
+    if report.when == "call" and report.failed and _log_dir is not None and item.get_closest_marker("integration"):
+        for path in sorted(_log_dir.glob("*.log")):
+            lines = path.read_text(errors="replace").splitlines()[-LOG_TAIL_LINES:]
+            report.sections.append((f"last {len(lines)} lines of {path.name}", "\n".join(lines)))
+    return report
 
 
 @pytest.fixture(scope="session")

@@ -290,10 +290,12 @@ def links_sweep(*, now: datetime.datetime | None = None) -> int:
     candidates = ObserverLink.objects.filter(updated_at__lt=stale_before).filter(
         Q(state__in=WORKING) | (Q(state=State.PENDING) & due)
     )
-    if queue_depth() > 0:
-        # Messages are still flowing: a pending row is most likely waiting in that queue, and re-publishing it would
-        # only double the backlog. Claims that went stale (a worker died holding them) are re-published at once;
-        # pending rows whose message was lost are re-published once the queue drains.
+    depth = queue_depth()
+    if depth > 0 and depth >= candidates.filter(state=State.PENDING).count():
+        # The queue holds at least as many messages as there are stale pending rows: each may well be waiting in it,
+        # and re-publishing would only double the backlog. Claims that went stale (a worker died holding them) are
+        # re-published at once; the pending rows once the queue is shorter than they are many (so a few beat
+        # messages in the queue never hold back rows whose messages were lost with a restarted broker).
         candidates = candidates.filter(state__in=WORKING)
     rows = list(candidates.order_by("updated_at").values_list("pk", "generation")[:5000])
     if rows:

@@ -264,6 +264,28 @@ def test_sweeper_leaves_pending_rows_to_a_busy_queue_but_takes_back_dead_claims(
     assert services.link_sync(link_id=stuck.pk, generation=stuck.generation) == "linked"
 
 
+def test_sweeper_republishes_lost_rows_when_the_queue_is_shorter_than_they_are_many(
+    fake, school, portal, program, settings, monkeypatch
+):
+    """A broker restarted without its messages: two beat messages in the queue must not hold back three lost rows."""
+    settings.SWEEPER_STALE_SECONDS = 60
+    lost = [
+        approved(program, school.person(f"M{i}", f"AIDE-3{i}"), school.person(f"S{i}", f"S-3{i}", student=True))
+        .links.get()
+        .pk
+        for i in range(3)
+    ]
+    ObserverLink.objects.filter(pk__in=lost).update(updated_at=timezone.now() - datetime.timedelta(minutes=5))
+    published: list[int] = []
+    monkeypatch.setattr(services, "_publish", lambda pk, gen, countdown=None: _record_publish(published, pk))
+    monkeypatch.setattr(services, "queue_depth", lambda: 3)
+    assert services.links_sweep() == 0, "as many queued messages as rows: they may all be in the queue"
+    ObserverLink.objects.filter(pk__in=lost).update(updated_at=timezone.now() - datetime.timedelta(minutes=5))
+    monkeypatch.setattr(services, "queue_depth", lambda: 2)
+    assert services.links_sweep() == 3
+    assert sorted(published) == sorted(lost)
+
+
 def test_pairing_code_issued_delivered_redeemed_and_watched(
     fake, school, portal, program, django_capture_on_commit_callbacks, session
 ):
