@@ -220,11 +220,13 @@ USE_I18N = True
 USE_TZ = True
 
 # --- Email --------------------------------------------------------------------------------------------------
-EMAIL_CONFIG = env.email_url("EMAIL_URL", default="consolemail://")
+# The embedded default writes each message to a file under var/mail/ rather than printing it: a pairing code in a
+# message must never end up in a console or log.
+EMAIL_CONFIG = env.email_url("EMAIL_URL", default=f"filemail:///{VAR_DIR / 'mail'}")  # environ drops one "/"
 vars().update(EMAIL_CONFIG)
 DEFAULT_FROM_EMAIL = env.str("DEFAULT_FROM_EMAIL", default="Mentor Link <mentor-link@example.edu>")
-if PRODUCTION and EMAIL_CONFIG["EMAIL_BACKEND"].endswith("console.EmailBackend"):
-    raise ImproperlyConfigured("EMAIL_URL must name a real mail server when DJANGO_ENV=production.")
+if PRODUCTION and not EMAIL_CONFIG["EMAIL_BACKEND"].endswith("smtp.EmailBackend"):
+    raise ImproperlyConfigured("EMAIL_URL must name a real mail server (smtp://...) when DJANGO_ENV=production.")
 
 # --- Celery -------------------------------------------------------------------------------------------------
 BROKER_DIR = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))

@@ -83,3 +83,21 @@ def test_production_refuses_debug_on() -> None:
     result = _settings_probe({**PRODUCTION_ENV, "DEBUG": "true"})
     assert result.returncode != 0
     assert "DEBUG must be off" in result.stderr
+
+
+def test_embedded_default_writes_email_to_files_not_the_console() -> None:
+    """Messages may carry pairing codes: the default must never print them where logs are collected."""
+    result = _settings_probe(
+        {"DJANGO_ENV": "development"}, "settings.EMAIL_BACKEND + ' ' + str(settings.EMAIL_FILE_PATH)"
+    )
+    assert result.returncode == 0, result.stderr
+    backend, path = result.stdout.split()
+    assert backend == "django.core.mail.backends.filebased.EmailBackend"
+    assert Path(path) == ROOT / "var" / "mail"
+
+
+@pytest.mark.parametrize("url", ["consolemail://", "filemail:////tmp/mail", "memorymail://", "dummymail://"])
+def test_production_refuses_an_email_url_that_sends_nothing(url: str) -> None:
+    result = _settings_probe({**PRODUCTION_ENV, "EMAIL_URL": url})
+    assert result.returncode != 0
+    assert "EMAIL_URL must name a real mail server" in result.stderr

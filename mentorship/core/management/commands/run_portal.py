@@ -174,6 +174,7 @@ class Command(BaseCommand):
             "    admin         - manages programs and roles",
             "  Mentors use 'Sign in with Canvas' (on the fake Canvas: login aide-014 (the SIS id in lower case),",
             "    or any demo login, password canvas-demo).",
+            f"  Email (notices, pairing codes) is written to {settings.EMAIL_FILE_PATH}/, not sent.",
             "",
             "Press Ctrl-C to stop every process.",
             "",
