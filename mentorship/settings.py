@@ -304,6 +304,8 @@ CELERY_BEAT_SCHEDULE.update(
         "sync-reconcile": {"task": "sync.reconcile", "schedule": 6 * 3600.0},
     }
 )
+# Canvas grants of mentors who never signed out are revoked once no session can still use them.
+CELERY_BEAT_SCHEDULE["accounts-credentials-expire"] = {"task": "accounts.credentials_expire", "schedule": 3600.0}
 # Coordinators' weekly digest of assignments ending soon (mentorship/assignments/tasks.py).
 CELERY_BEAT_SCHEDULE["assignments-weekly-digest"] = {
     "task": "assignments.weekly_digest",

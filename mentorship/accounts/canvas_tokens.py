@@ -136,6 +136,7 @@ def credential_save(*, user: User, token: OAuthToken) -> CanvasCredential:
             "refresh_token_encrypted": encrypt(token.refresh_token) if token.refresh_token else "",
             "expires_at": _expiry(token),
             "refreshed_at": None,
+            "created_at": timezone.now(),  # this sign-in's time: credentials_expire() counts from it
         },
     )
     return credential
@@ -250,3 +251,26 @@ def credential_revoke(*, user: User) -> bool:
             client.close()
     CanvasCredential.objects.filter(user=user).delete()
     return revoked
+
+
+def credentials_expire(*, now: datetime.datetime | None = None) -> int:
+    """Revoke and forget every Canvas grant older than the longest possible session (SESSION_COOKIE_AGE).
+
+    A mentor who closes the browser instead of signing out leaves a grant behind; no session can use it once the
+    absolute session timeout has passed, and the next Canvas sign-in stores a new one. Beat runs this hourly.
+    """
+    from mentorship.audit.actions import Action
+    from mentorship.audit.services import audit_record
+
+    cutoff = (now or timezone.now()) - datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE)
+    expired = 0
+    for credential in CanvasCredential.objects.filter(created_at__lt=cutoff).select_related("user"):
+        revoked = credential_revoke(user=credential.user)
+        audit_record(
+            action=Action.CANVAS_TOKEN_EXPIRED,
+            system_actor="credential expiry",
+            obj=credential.user,
+            details={"user": credential.user.username, "revoked_in_canvas": revoked},
+        )
+        expired += 1
+    return expired

@@ -45,7 +45,8 @@ class ProgramRole(models.Model):
 class CanvasCredential(models.Model):
     """The Canvas OAuth2 tokens of a user who signed in with Canvas, encrypted at rest (canvas_tokens.py).
 
-    One row per user: signing in again replaces it, signing out revokes the token in Canvas and deletes the row.
+    One row per user: signing in again replaces it, signing out revokes the token in Canvas and deletes the row, and
+    a grant older than the longest session (`created_at` is the sign-in's time) is revoked by an hourly job.
     The columns hold Fernet tokens, never the plain values.
     """
 

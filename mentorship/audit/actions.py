@@ -11,6 +11,7 @@ class Action(models.TextChoices):
     SIGN_IN_LOCKED = "auth.locked_out", "Sign-in locked out"
     SIGN_IN_REFUSED = "auth.sign_in_refused", "Sign-in refused"
     SIGN_OUT = "auth.sign_out", "Signed out"
+    CANVAS_TOKEN_EXPIRED = "auth.canvas_token_expired", "Canvas sign-in token revoked (session over)"
     ACCESS_DENIED = "auth.access_denied", "Access denied"
 
     PROGRAM_CREATED = "program.created", "Program created"

@@ -8,6 +8,7 @@ import io
 import pytest
 from cryptography.fernet import Fernet
 from django.core.management import call_command
+from django.test import Client
 from django.utils import timezone
 
 from mentorship.accounts import canvas_tokens
@@ -245,6 +246,36 @@ def test_sign_out_with_an_expired_token_refreshes_then_revokes(world, program, c
     oauth_tokens = [t for t in world.fake.state.tokens.values() if t.get("kind") == "oauth"]
     assert oauth_tokens and all(t["state"] == "revoked" for t in oauth_tokens)
     assert not CanvasCredential.objects.exists()
+
+
+def test_a_grant_outliving_every_possible_session_is_revoked_and_audited(world, program, client, settings) -> None:
+    """A mentor who closes the browser instead of signing out: the hourly job revokes the grant in Canvas."""
+    user = _signed_in_mentor(world, program, client)
+    access = canvas_tokens.decrypt(CanvasCredential.objects.get(user=user).access_token_encrypted)
+    signed_in = CanvasCredential.objects.get(user=user).created_at
+
+    just_inside = signed_in + datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE - 60)
+    assert canvas_tokens.credentials_expire(now=just_inside) == 0
+    assert _token_record(world, access)["state"] != "revoked"
+
+    after = signed_in + datetime.timedelta(seconds=settings.SESSION_COOKIE_AGE + 60)
+    assert canvas_tokens.credentials_expire(now=after) == 1
+    assert _token_record(world, access)["state"] == "revoked"
+    assert not CanvasCredential.objects.filter(user=user).exists()
+    event = AuditEvent.objects.get(action=Action.CANVAS_TOKEN_EXPIRED)
+    assert event.details == {"user": user.username, "revoked_in_canvas": True}
+    assert canvas_tokens.credentials_expire(now=after) == 0
+
+
+def test_signing_in_again_restarts_the_grants_clock(world, program, client) -> None:
+    user = _signed_in_mentor(world, program, client)
+    long_ago = timezone.now() - datetime.timedelta(days=2)
+    CanvasCredential.objects.filter(user=user).update(created_at=long_ago)
+    first = CanvasCredential.objects.get(user=user).pk
+    assert world.canvas_sign_in(Client()).status_code == 302  # another browser; the row is replaced in place
+    assert CanvasCredential.objects.get(user=user).pk == first
+    assert CanvasCredential.objects.get(user=user).created_at > long_ago
+    assert canvas_tokens.credentials_expire() == 0
 
 
 # --- keys -------------------------------------------------------------------------------------------------------
