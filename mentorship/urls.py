@@ -11,3 +11,5 @@ urlpatterns = [
     path("audit/", include("mentorship.audit.urls")),
     path("django-admin/", admin.site.urls),
 ]
+
+handler500 = "mentorship.core.views.server_error"

@@ -1,8 +1,12 @@
 from __future__ import annotations
 
+import sys
+
 from django.contrib.auth.decorators import login_required
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import redirect, render
+from django.template import loader
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
@@ -35,3 +39,14 @@ def home(request: HttpRequest) -> HttpResponse:
         if caps.is_admin:
             return redirect("assignments:programs")
     return render(request, "core/no_role.html")
+
+
+def server_error(request: HttpRequest) -> HttpResponse:
+    """handler500: a database that stopped answering is a 503 with Retry-After (nothing was changed: every service
+    writes inside one transaction); anything else the plain 500 page. Neither page touches the database."""
+    exc = sys.exc_info()[1]
+    if isinstance(exc, OperationalError | InterfaceError):
+        response = HttpResponse(loader.get_template("503.html").render(), status=503)
+        response["Retry-After"] = "60"
+        return response
+    return HttpResponse(loader.get_template("500.html").render(), status=500)

@@ -1,0 +1,46 @@
+"""Error pages a person can read, rendered without the database (which may be what failed)."""
+
+from __future__ import annotations
+
+import pytest
+from django.db import OperationalError
+from django.test import Client
+
+from mentorship.core import views
+
+
+@pytest.fixture
+def anonymous(settings) -> Client:
+    settings.DEBUG = False
+    return Client(raise_request_exception=False)
+
+
+def test_a_database_that_stops_answering_gives_503_with_retry_after(anonymous, monkeypatch, db) -> None:
+    def down() -> dict[str, object]:
+        raise OperationalError("connection to server at 127.0.0.1, port 5432 failed: Connection refused")
+
+    monkeypatch.setattr(views, "run_checks", down)
+    response = anonymous.get("/healthz")
+    assert response.status_code == 503
+    assert response["Retry-After"] == "60"
+    text = response.content.decode()
+    assert "database is not answering" in text and "nothing was changed" in text
+    assert "5432" not in text  # no connection details for the visitor
+
+
+def test_any_other_error_gives_the_500_page(anonymous, monkeypatch, db) -> None:
+    def broken() -> dict[str, object]:
+        raise RuntimeError("secret internal detail")
+
+    monkeypatch.setattr(views, "run_checks", broken)
+    response = anonymous.get("/healthz")
+    assert response.status_code == 500
+    text = response.content.decode()
+    assert "Something went wrong" in text and "secret internal detail" not in text
+
+
+def test_unknown_page_is_the_portals_404(anonymous, db) -> None:
+    response = anonymous.get("/no/such/page/")
+    assert response.status_code == 404
+    assert "Page not found" in response.content.decode()
+    assert 'lang="en"' in response.content.decode()
