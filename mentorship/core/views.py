@@ -50,3 +50,12 @@ def server_error(request: HttpRequest) -> HttpResponse:
         response["Retry-After"] = "60"
         return response
     return HttpResponse(loader.get_template("500.html").render(), status=500)
+
+
+def csrf_failure(request: HttpRequest, reason: str = "") -> HttpResponse:
+    """CSRF_FAILURE_VIEW: most often a form left open past the session's end. Say so; nothing was changed."""
+    message = (
+        "This form has expired (or was sent from another site), so nothing was changed. "
+        "Go back, reload the page and try again."
+    )
+    return HttpResponse(loader.get_template("403.html").render({"message": message}), status=403)

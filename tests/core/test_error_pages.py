@@ -44,3 +44,14 @@ def test_unknown_page_is_the_portals_404(anonymous, db) -> None:
     assert response.status_code == 404
     assert "Page not found" in response.content.decode()
     assert 'lang="en"' in response.content.decode()
+
+
+def test_an_expired_form_says_so_and_changes_nothing(db) -> None:
+    from mentorship.audit.models import AuditEvent
+
+    before = AuditEvent.objects.count()
+    client = Client(enforce_csrf_checks=True)
+    response = client.post("/accounts/login/", {"username": "x", "password": "y"})
+    assert response.status_code == 403
+    assert "This form has expired" in response.content.decode()
+    assert AuditEvent.objects.count() == before
