@@ -1,8 +1,13 @@
 """The whole sync engine pushing N links into the throttled fake Canvas: link_sync (claim, Canvas call through the
-shared limiter, record + audit) run by several threads, as worker processes would.
+shared limiter, record + audit) run by worker processes, as Celery's prefork workers would (each with a few threads,
+standing in for a larger pool: the push needs at least ~11 link_sync calls at once to fill the throttle's window).
 
     DATABASE_URL=postgres://postgres@127.0.0.1:5432/ml_bench [REDIS_URL=redis://127.0.0.1:6379/4] \\
-        .venv/bin/python benchmarks/push_pipeline.py --n 2000 --threads 16
+        .venv/bin/python benchmarks/push_pipeline.py --n 2000 --processes 4 --threads 4
+
+The fake Canvas is served from this process; the workers are separate processes (spawned), so the fake's CPU and
+the workers' share no interpreter lock. ``--processes 0`` runs the workers as threads of this process instead
+(everything under one interpreter lock: the fake, the HTTP client, the ORM).
 
 Migrates the database it is given (use a scratch one). Fake Canvas as documented: hwm 600, outflow 10/s, 50 units
 up front, cost uniform 0.05-0.3, 150 ms median latency. Prints links/minute, API calls per link, throttled
@@ -13,14 +18,17 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import multiprocessing
 import os
 import queue
 import sys
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "mentorship.settings")
 os.environ.setdefault("CELERY_TASK_DEFAULT_QUEUE", f"bench-{os.getpid()}")
 
@@ -32,9 +40,13 @@ from django.conf import settings  # noqa: E402
 from django.core.management import call_command  # noqa: E402
 from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
+from push_throughput import (  # noqa: E402  (the same settings)
+    ceiling_per_minute,
+    running_fake_server,
+    throttle_like_canvas,
+)
 
 from canvas_client.fake import FakeCanvas  # noqa: E402
-from canvas_client.fake.testing import running_fake_server  # noqa: E402
 from mentorship.assignments.models import MentorAssignment, Program  # noqa: E402
 from mentorship.audit.models import AuditEvent  # noqa: E402
 from mentorship.people.models import Person  # noqa: E402
@@ -45,18 +57,60 @@ from mentorship.sync.models import ObserverLink  # noqa: E402
 TOKEN = "bench-pipeline-token"
 
 
+def push_links(work: Any, threads: int) -> dict[str, int]:
+    """Run `threads` threads that take link ids from `work` (None: stop) and push each until it settles."""
+    outcomes: dict[str, int] = {}
+    lock = threading.Lock()
+
+    def run() -> None:
+        while True:
+            link_id = work.get()
+            if link_id is None:
+                break
+            while True:
+                result = services.link_sync(link_id=link_id, generation=1)
+                with lock:
+                    outcomes[result] = outcomes.get(result, 0) + 1
+                if result not in ("throttled", "retry"):
+                    break
+                time.sleep(1)
+        connection.close()
+
+    pool = [threading.Thread(target=run) for _ in range(threads)]
+    for t in pool:
+        t.start()
+    for t in pool:
+        t.join()
+    return outcomes
+
+
+def worker_process(base_url: str, work: Any, results: Any, go: Any, threads: int) -> None:
+    settings.CANVAS_BASE_URL = base_url
+    settings.CANVAS_TOKEN = TOKEN
+    services._publish = lambda *a, **k: True  # retries are driven by this script
+    connection.ensure_connection()
+    shared_limiter()
+    results.put("ready")
+    go.wait()
+    results.put(push_links(work, threads))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=2000)
-    parser.add_argument("--threads", type=int, default=16)
+    parser.add_argument("--processes", type=int, default=4, help="worker processes (0: threads of this process)")
+    parser.add_argument("--threads", type=int, default=4, help="threads per worker process")
+    parser.add_argument("--serial-n", type=int, default=100, help="links pushed one at a time afterwards (0: skip)")
     args = parser.parse_args()
+    ceiling = ceiling_per_minute()
+    total = args.n + args.serial_n
 
     call_command("migrate", verbosity=0)
     fake = FakeCanvas(admin_token=TOKEN, seed="empty", rng_seed=3)
     fake.configure(throttle={"enabled": False})
     run_id = int(time.time())
     people = []
-    for i in range(args.n):
+    for i in range(total):
         m = fake.add_user(name=f"Mentor {i}", sis_user_id=None, login_id=f"pm{run_id}-{i}@t")
         s = fake.add_user(name=f"Student {i}", sis_user_id=None, login_id=f"ps{run_id}-{i}@t")
         people.append((m["id"], s["id"]))
@@ -65,7 +119,7 @@ def main() -> None:
         [Person(canvas_user_id=offset + mid, name=f"M{mid}") for mid, _ in people]
         + [Person(canvas_user_id=offset + sid, name=f"S{sid}") for _, sid in people]
     )
-    mentors, students = persons[: args.n], persons[args.n :]
+    mentors, students = persons[:total], persons[total:]
     program = Program.objects.create(name=f"Bench {run_id}", slug=f"bench-{run_id}", mentor_capacity=10**6)
     today = timezone.localdate()
     assignments = MentorAssignment.objects.bulk_create(
@@ -96,55 +150,82 @@ def main() -> None:
             for a, (mid, sid) in zip(assignments, people, strict=True)
         ]
     )
-    fake.configure(
-        latency_median_ms=150,
-        throttle={"enabled": True, "hwm": 600, "outflow": 10, "up_front": 50, "cost_min": 0.05, "cost_max": 0.3},
-    )
+    links, serial_links = links[: args.n], links[args.n :]
+    throttle_like_canvas(fake)
     fake.clear_request_log()
     services._publish = lambda *a, **k: True  # retries are driven by this script
     audit_before = AuditEvent.objects.count()
 
+    outcomes: dict[str, int] = {}
     with running_fake_server(fake) as base_url:
         settings.CANVAS_BASE_URL = base_url
         settings.CANVAS_TOKEN = TOKEN
-        work: queue.Queue[int] = queue.Queue()
-        for link in links:
-            work.put(link.pk)
-        outcomes: dict[str, int] = {}
-        lock = threading.Lock()
-
-        def run() -> None:
-            while True:
-                try:
-                    link_id = work.get_nowait()
-                except queue.Empty:
-                    break
-                result = services.link_sync(link_id=link_id, generation=1)
-                if result in ("throttled", "retry"):
-                    time.sleep(1)
-                    work.put(link_id)
-                with lock:
-                    outcomes[result] = outcomes.get(result, 0) + 1
-            connection.close()
-
-        started = time.monotonic()
-        threads = [threading.Thread(target=run) for _ in range(args.threads)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join()
+        workers = max(1, args.processes) * args.threads
+        if args.processes <= 0:
+            local: queue.Queue[int | None] = queue.Queue()
+            for link in links:
+                local.put(link.pk)
+            for _ in range(workers):
+                local.put(None)
+            started = time.monotonic()
+            outcomes = push_links(local, args.threads)
+        else:
+            ctx = multiprocessing.get_context("spawn")
+            work: Any = ctx.Queue()
+            results: Any = ctx.Queue()
+            go = ctx.Event()
+            for link in links:
+                work.put(link.pk)
+            for _ in range(workers):
+                work.put(None)
+            connection.close()  # the children open their own
+            procs = [
+                ctx.Process(target=worker_process, args=(base_url, work, results, go, args.threads))
+                for _ in range(args.processes)
+            ]
+            for proc in procs:
+                proc.start()
+            for _ in procs:
+                results.get(timeout=120)  # "ready": Django set up, connections open
+            started = time.monotonic()
+            go.set()
+            for _ in procs:
+                for key, count in results.get().items():
+                    outcomes[key] = outcomes.get(key, 0) + count
+            for proc in procs:
+                proc.join()
         seconds = time.monotonic() - started
+        log = fake.request_log
+        audit_events = AuditEvent.objects.count() - audit_before
 
-    log = fake.request_log
+        serial_rate = None
+        if serial_links:
+            one: queue.Queue[int | None] = queue.Queue()
+            for link in serial_links:
+                one.put(link.pk)
+            one.put(None)
+            serial_started = time.monotonic()
+            push_links(one, 1)
+            serial_seconds = time.monotonic() - serial_started
+            serial_done = ObserverLink.objects.filter(pk__in=[link.pk for link in serial_links], state="linked").count()
+            serial_rate = serial_done / serial_seconds * 60
+
     throttled = sum(1 for r in log if r.get("throttled"))
     linked = ObserverLink.objects.filter(pk__in=[link.pk for link in links], state="linked").count()
+    rate = linked / seconds * 60
     print(
-        f"pipeline links={args.n} threads={args.threads} time={seconds:.1f}s links/min={linked / seconds * 60:.0f} "
+        f"pipeline links={args.n} processes={args.processes} threads={args.threads} time={seconds:.1f}s "
+        f"links/min={rate:.0f} ({rate / ceiling * 100:.0f}% of the ceiling) "
         f"calls={len(log)} calls/link={len(log) / args.n:.3f} throttled={throttled} "
         f"({throttled / max(1, len(log)) * 100:.2f}%) linked={linked} failed={outcomes.get('failed', 0)} "
-        f"outcomes={outcomes} audit_events={AuditEvent.objects.count() - audit_before} "
+        f"outcomes={outcomes} audit_events={audit_events} "
         f"limiter={shared_limiter().status()}"
     )
+    if serial_rate is not None:
+        print(
+            f"one at a time: links={len(serial_links)} links/min={serial_rate:.0f}; "
+            f"pipeline / one at a time = {rate / serial_rate:.1f}x"
+        )
 
 
 if __name__ == "__main__":

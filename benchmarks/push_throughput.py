@@ -6,12 +6,15 @@ The fake is set up as Canvas is documented (API.md section 5): high-water mark 6
 reserved up front per request in flight, a cost uniform in 0.05-0.3 units, and 150 ms median latency (lognormal).
 "Adaptive" runs several threads that share one SharedLimiter (the same object every worker process uses, here over
 a file store), so at most `window.limit` requests are in flight in total; "serial" sends one request at a time.
-Prints links/minute, throttled responses, calls per link, and the ceiling arithmetic.
+Prints links/minute, its share of the throttle's ceiling, the ratio to one at a time (same run), throttled
+responses, calls per link, and the ceiling arithmetic.
 """
 
 from __future__ import annotations
 
 import argparse
+import hashlib
+import math
 import queue
 import sys
 import tempfile
@@ -28,6 +31,24 @@ from canvas_client.throttle import ThrottleSettings
 from mentorship.sync.ratelimit import FileStore, SharedLimiter
 
 TOKEN = "bench-token"
+COST_MIN, COST_MAX = 0.05, 0.3
+LATENCY_MEDIAN, LATENCY_SIGMA = 0.150, 0.5  # seconds; the fake's default sigma
+
+
+def throttle_like_canvas(fake: FakeCanvas) -> None:
+    """The issue's settings: throttle on (hwm 600, outflow 10/s, 50 up front, cost 0.05-0.3), 150 ms median latency."""
+    fake.configure(
+        latency_median_ms=LATENCY_MEDIAN * 1000,
+        latency_sigma=LATENCY_SIGMA,
+        throttle={
+            "enabled": True,
+            "hwm": 600,
+            "outflow": 10,
+            "up_front": 50,
+            "cost_min": COST_MIN,
+            "cost_max": COST_MAX,
+        },
+    )
 
 
 def make_fake(n: int) -> tuple[FakeCanvas, list[tuple[int, int]]]:
@@ -38,11 +59,19 @@ def make_fake(n: int) -> tuple[FakeCanvas, list[tuple[int, int]]]:
         m = fake.add_user(name=f"Mentor {i}", sis_user_id=f"BM{i}", login_id=f"bm{i}@t")
         s = fake.add_user(name=f"Student {i}", sis_user_id=f"BS{i}", login_id=f"bs{i}@t")
         pairs.append((m["id"], s["id"]))
-    fake.configure(
-        latency_median_ms=150,
-        throttle={"enabled": True, "hwm": 600, "outflow": 10, "up_front": 50, "cost_min": 0.05, "cost_max": 0.3},
-    )
+    throttle_like_canvas(fake)
     fake.clear_request_log()
+    # Note each request's cost as charged (observation only; the throttle itself is untouched).
+    costs: list[float] = []
+    settle = fake.throttle.settle
+
+    def settle_and_note(key: str) -> tuple[float, float]:
+        cost, remaining = settle(key)
+        costs.append(cost)
+        return cost, remaining
+
+    fake.throttle.settle = settle_and_note  # type: ignore[method-assign]
+    fake.bench_costs = costs  # type: ignore[attr-defined]
     return fake, pairs
 
 
@@ -75,14 +104,33 @@ def push(base_url: str, pairs: list[tuple[int, int]], threads: int, limiter_fact
     return time.monotonic() - started, failures[0]
 
 
-def report(name: str, fake: FakeCanvas, n: int, seconds: float, failures: int, extra: str = "") -> None:
+def report(name: str, fake: FakeCanvas, n: int, seconds: float, failures: int, extra: str = "") -> float:
     log = fake.request_log
     throttled = sum(1 for r in log if r.get("throttled"))
+    per_minute = n / seconds * 60
     print(
-        f"{name:9s} links={n} time={seconds:7.1f}s links/min={n / seconds * 60:7.0f} calls={len(log)} "
+        f"{name:9s} links={n} time={seconds:7.1f}s links/min={per_minute:7.0f} calls={len(log)} "
         f"calls/link={len(log) / n:.3f} throttled={throttled} ({throttled / max(1, len(log)) * 100:.2f}%) "
         f"failures={failures} linked={len(fake.observer_links())}{extra}"
     )
+    return per_minute
+
+
+def ceiling_per_minute() -> float:
+    """The throttle's ceiling for the settings below, printed with its arithmetic."""
+    s = ThrottleSettings()
+    mean_cost = (COST_MIN + COST_MAX) / 2
+    mean_latency = LATENCY_MEDIAN * math.exp(LATENCY_SIGMA**2 / 2)  # lognormal mean
+    drain = s.outflow / mean_cost
+    reservations = s.max_limit / mean_latency
+    print(
+        f"ceiling: in flight <= hwm/up_front - 1 = {s.hwm:.0f}/{s.up_front:.0f} - 1 = {s.max_limit}; "
+        f"drain = outflow / mean cost = {s.outflow:.0f}/{mean_cost:.3f} = {drain:.1f} req/s; "
+        f"in-flight bound = {s.max_limit} / mean latency {mean_latency * 1000:.0f} ms = {reservations:.1f} req/s "
+        f"-> ceiling {min(drain, reservations):.1f} req/s = {min(drain, reservations) * 60:.0f} links/min "
+        f"(70% = {min(drain, reservations) * 60 * 0.7:.0f})"
+    )
+    return min(drain, reservations) * 60
 
 
 def main() -> None:
@@ -93,14 +141,7 @@ def main() -> None:
     parser.add_argument("--skip-serial", action="store_true")
     args = parser.parse_args()
 
-    s = ThrottleSettings()
-    mean_cost = (0.05 + 0.3) / 2
-    print(
-        f"ceiling: in flight <= hwm/up_front - 1 = {s.hwm:.0f}/{s.up_front:.0f} - 1 = {s.max_limit}; "
-        f"drain = outflow / mean cost = {s.outflow:.0f}/{mean_cost:.3f} = {s.outflow / mean_cost:.0f} req/s; "
-        f"latency bound = {s.max_limit}/0.15 s = {s.max_limit / 0.15:.0f} req/s "
-        f"-> at most ~{min(s.outflow / mean_cost, s.max_limit / 0.15) * 60:.0f} links/min"
-    )
+    ceiling = ceiling_per_minute()
 
     fake, pairs = make_fake(args.n)
     store_dir = Path(tempfile.mkdtemp(prefix="bench-ratelimit-"))
@@ -108,13 +149,22 @@ def main() -> None:
     with running_fake_server(fake) as base_url:
         seconds, failures = push(base_url, pairs, args.threads, lambda: shared)
         status = shared.status()
-        report("adaptive", fake, args.n, seconds, failures, f" max_in_flight={status['max_in_flight_seen']}")
+        # What the run left in Canvas's bucket: room spent beyond the drain (a finite run starts with an empty bucket).
+        backlog = fake.throttle.level("token:" + hashlib.sha256(TOKEN.encode()).hexdigest())
+        adaptive = report("adaptive", fake, args.n, seconds, failures, f" max_in_flight={status['max_in_flight_seen']}")
+    costs = getattr(fake, "bench_costs", [])
+    print(
+        f"adaptive: {adaptive / ceiling * 100:.0f}% of the ceiling; bucket left at {backlog:.0f} units "
+        f"(~{backlog / ((COST_MIN + COST_MAX) / 2):.0f} requests' cost above the drain)"
+        + (f"; mean cost seen {sum(costs) / len(costs):.3f}" if costs else "")
+    )
 
     if not args.skip_serial:
         fake, pairs = make_fake(args.serial_n)
         with running_fake_server(fake) as base_url:
             seconds, failures = push(base_url, pairs, 1, NullLimiter)
-            report("serial", fake, args.serial_n, seconds, failures)
+            serial = report("serial", fake, args.serial_n, seconds, failures)
+        print(f"adaptive / serial = {adaptive / serial:.1f}x")
 
 
 if __name__ == "__main__":

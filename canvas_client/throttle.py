@@ -8,9 +8,18 @@ refused (403 "Rate Limit Exceeded"). Responses tell us ``X-Rate-Limit-Remaining`
 
 So the number of requests we may keep in flight is bounded by the reservations alone: ``hwm /
 up_front - 1`` = 11 (twelve in flight would reserve the whole 600 and the next one is refused).
-Below that, the sustainable rate depends on what requests cost, which only the responses reveal;
-hence an AIMD window (grow by one per window of healthy responses, halve when the bucket fills) plus
-a pause when the bucket is nearly full, sized by how long the outflow takes to make room.
+Below that, the sustainable rate depends on what requests cost (the drain is ``outflow / mean cost``
+requests per second), which only the responses reveal.
+
+``X-Rate-Limit-Remaining`` counts our own reservations too: with ten other requests of ours in
+flight it reads at most 100 even when nothing else is in the bucket. So the window reads the
+*headroom* instead, the room the bucket would have if none of our requests were in flight
+(``remaining + up_front * others in flight``), and caps the window at what that headroom admits
+with one reservation to spare (``ceil(headroom / up_front) - 1``). When requests cost more than the
+outflow drains, the unreserved part of the bucket grows, the headroom shrinks and so does the cap:
+the window settles at the drain rate. Under the cap the window grows additively (it is a probe:
+costs are only known afterwards); a 403 halves it; a pause holds new requests while the headroom is
+below one reservation, sized by how long the outflow takes to make room.
 
 ``AdaptiveWindow`` is the pure state machine (injectable clock, state as a plain dict) so a shared,
 Redis- or database-backed limiter can run the same algorithm across worker processes;
@@ -56,16 +65,14 @@ class ThrottleSettings:
     hwm: float = 600.0  # bucket level at which Canvas refuses requests
     outflow: float = 10.0  # units drained per second
     up_front: float = 50.0  # units reserved per request in flight, refunded after
-    # Grow while at least half the bucket is free: room for several more reservations.
-    grow_above: float = 300.0
-    # Halve below three requests' worth of reservations: the next burst would hit the wall.
-    shrink_below: float = 150.0
-    # Below one reservation a new request would likely be refused: wait for the bucket to drain...
+    # Reservations the cap keeps free below the wall, for measurement noise and other users of the token.
+    spare: int = 1
+    # Headroom below one reservation: a new request would likely be refused; wait for the bucket to drain...
     pause_below: float = 50.0
     # ...until (by outflow) it should be back to two reservations' worth of room.
     resume_at: float = 100.0
-    # Responses to requests that were in flight together report the same full bucket; halve once
-    # per cooldown, not once per response.
+    # Answers to requests that were in flight together report the same 403; halve once per cooldown,
+    # not once per response.
     decrease_cooldown: float = 1.0
     # Weight of the newest X-Request-Cost in the moving average (reporting only).
     cost_smoothing: float = 0.2
@@ -74,6 +81,17 @@ class ThrottleSettings:
     def max_limit(self) -> int:
         """``hwm / up_front - 1``: the most requests whose reservations fit under the wall (11)."""
         return max(1, int(self.hwm // self.up_front) - 1)
+
+    def cap(self, headroom: float) -> int:
+        """The most requests in flight that ``headroom`` admits with ``spare`` reservations left over (0..max_limit).
+
+        The k-th request in flight is admitted while ``(hwm - headroom) + up_front * (k - 1) < hwm``; keeping
+        ``spare`` reservations free gives ``k < headroom / up_front - spare + 1``.
+        """
+        if headroom <= 0:
+            return 0
+        most = math.ceil(headroom / self.up_front) - self.spare
+        return max(0, min(self.max_limit, most))
 
 
 class AdaptiveWindow:
@@ -95,6 +113,8 @@ class AdaptiveWindow:
         self.paused_until = 0.0
         self.last_decrease = -math.inf
         self.avg_cost: float | None = None
+        # Room the bucket had at the last response with none of our requests in flight (reporting only).
+        self.headroom: float | None = None
 
     @property
     def limit(self) -> int:
@@ -104,8 +124,15 @@ class AdaptiveWindow:
         """Seconds a new request must still wait before it may start (0 when not paused)."""
         return max(0.0, self.paused_until - self._clock())
 
-    def on_response(self, remaining: float | None, cost: float | None, throttled: bool) -> int:
-        """Feed one response's headers; return the new concurrency limit."""
+    def on_response(
+        self, remaining: float | None, cost: float | None, throttled: bool, in_flight: int | None = None
+    ) -> int:
+        """Feed one response's headers; return the new concurrency limit.
+
+        ``in_flight`` is how many of our requests were in flight, this one included, when it ended (as the
+        limiter counts them). Unknown (``None``) counts as this one alone: the safe reading, since it attributes
+        every other reservation in the bucket to someone else.
+        """
         s = self.settings
         now = self._clock()
         if cost is not None and cost >= 0:
@@ -116,11 +143,16 @@ class AdaptiveWindow:
             self._decrease(now)
             self._pause(now, remaining if remaining is not None else 0.0)
         elif remaining is not None:
-            if remaining < s.pause_below:
-                self._pause(now, remaining)
-            if remaining < s.shrink_below:
-                self._decrease(now)
-            elif remaining >= s.grow_above:
+            others = max(0, (in_flight or 1) - 1)
+            headroom = min(s.hwm, max(0.0, remaining) + s.up_front * others)
+            self.headroom = headroom
+            if headroom < s.pause_below:
+                self._pause(now, headroom)
+            cap = s.cap(headroom)
+            if cap < self.limit:
+                # Cut straight to what the bucket admits: repeated answers from one burst cut to the same cap.
+                self.window = float(max(1, cap))
+            elif cap > self.limit:
                 # Additive increase: +1 after a full window of healthy responses.
                 self.window = min(float(s.max_limit), self.window + 1.0 / self.limit)
         return self.limit
@@ -143,6 +175,7 @@ class AdaptiveWindow:
             "paused_until": self.paused_until,
             "last_decrease": self.last_decrease if math.isfinite(self.last_decrease) else None,
             "avg_cost": self.avg_cost,
+            "headroom": self.headroom,
         }
 
     def load_state(self, state: dict[str, Any]) -> None:
@@ -152,6 +185,8 @@ class AdaptiveWindow:
         self.last_decrease = float(last) if last is not None else -math.inf
         cost = state.get("avg_cost")
         self.avg_cost = float(cost) if cost is not None else None
+        headroom = state.get("headroom")
+        self.headroom = float(headroom) if headroom is not None else None
 
 
 @dataclass(frozen=True)
@@ -203,9 +238,10 @@ class AdaptiveLimiter:
 
     def release(self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool) -> None:
         with self._cond:
+            in_flight = self._in_flight
             self._in_flight = max(0, self._in_flight - 1)
             if throttled or remaining is not None or cost is not None:
-                self.window.on_response(remaining, cost, throttled)
+                self.window.on_response(remaining, cost, throttled, in_flight=max(1, in_flight))
             self._cond.notify_all()
 
 

@@ -11,6 +11,8 @@ the database is not PostgreSQL or the broker is not a reachable Redis: a missing
 from __future__ import annotations
 
 import contextlib
+import email
+import email.policy
 import os
 import signal
 import subprocess
@@ -289,6 +291,23 @@ class CeleryProcess:
     def log(self) -> str:
         return self.log_path.read_text(errors="replace")
 
+    def mail(self) -> str:
+        """Every message the process sent (EMAIL_URL is a file backend in tests): headers and decoded bodies."""
+        url = self.env.get("EMAIL_URL", "")
+        folder = Path(url.removeprefix("filemail:///"))
+        if not url.startswith("filemail:///") or not folder.is_dir():
+            return ""
+        texts = []
+        for path in sorted(folder.iterdir()):
+            # The file backend writes one or more messages per file, each followed by a line of 79 dashes.
+            for raw in path.read_bytes().split(b"-" * 79):
+                if raw.strip():
+                    message = email.message_from_bytes(raw.strip(), policy=email.policy.default)
+                    body = message.get_body(preferencelist=("plain", "html"))
+                    headers = "".join(f"{name}: {value}\n" for name, value in message.items())
+                    texts.append(headers + (body.get_content() if body is not None else ""))
+        return "\n".join(texts)
+
 
 def stack_env(canvas: CanvasServer, **extra: str) -> dict[str, str]:
     env = dict(os.environ)
@@ -317,9 +336,10 @@ def stack_env(canvas: CanvasServer, **extra: str) -> dict[str, str]:
 def start_worker(
     canvas: CanvasServer, log_dir: Path, *, concurrency: int = 2, name: str = "worker", **extra_env: str
 ) -> CeleryProcess:
+    mail = {"EMAIL_URL": f"filemail:///{log_dir / f'mail-{name}-{os.getpid()}'}"}
     worker = CeleryProcess(
         "worker",
-        stack_env(canvas, **extra_env),
+        stack_env(canvas, **{**mail, **extra_env}),
         log_dir / f"celery-{name}-{os.getpid()}.log",
         args=["--concurrency", str(concurrency), "-P", "prefork"],
     )

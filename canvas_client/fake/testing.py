@@ -80,7 +80,9 @@ def running_fake_server(fake: FakeCanvas, threads: int = 48) -> Iterator[str]:
         host="127.0.0.1",
         port=0,
         threads=threads,
-        asyncore_loop_timeout=0.05,
+        # An int: waitress truncates 0.05 to 0 and its loop then spins a whole core. Replies never wait on this
+        # timeout (a trigger wakes the loop).
+        asyncore_loop_timeout=1,
         connection_limit=1000,
         ident="fake-canvas",
     )

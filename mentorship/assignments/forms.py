@@ -138,7 +138,9 @@ class ListFilterForm(forms.Form):
             ("ends", "End date"),
             ("-ends", "End date, latest first"),
             ("mentor", "Mentor name"),
+            ("-mentor", "Mentor name, Z to A"),
             ("student", "Student name"),
+            ("-student", "Student name, Z to A"),
         ],
     )
 

@@ -3,7 +3,10 @@
 from __future__ import annotations
 
 import datetime
+from collections.abc import Iterable
+from typing import Any
 
+from django.apps import apps
 from django.conf import settings
 from django.db import models
 from django.db.models import F, Q
@@ -34,6 +37,30 @@ class Program(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class AssignmentQuerySet(models.QuerySet["MentorAssignment"]):
+    def bulk_create(self, objs: Iterable[MentorAssignment], *args: Any, **kwargs: Any) -> list[MentorAssignment]:
+        """bulk_create skips save(): fill the people's sort keys here (one query per batch)."""
+        objs = list(objs)
+        missing = {o.mentor_id for o in objs if not o.mentor_sort} | {o.student_id for o in objs if not o.student_sort}
+        if missing:
+            keys = {
+                p.pk: p.sort_key
+                for p in apps.get_model("people", "Person")
+                .objects.filter(pk__in=missing)
+                .only("pk", "name", "sortable_name")
+            }
+            for o in objs:
+                o.mentor_sort = o.mentor_sort or keys.get(o.mentor_id, "")
+                o.student_sort = o.student_sort or keys.get(o.student_id, "")
+        return super().bulk_create(objs, *args, **kwargs)
+
+    def refresh_sort_keys(self, *, person: Any) -> None:
+        """After a person's name changed (called by Person.save, in its transaction)."""
+        key = person.sort_key
+        self.filter(mentor_id=person.pk).exclude(mentor_sort=key).update(mentor_sort=key)
+        self.filter(student_id=person.pk).exclude(student_sort=key).update(student_sort=key)
 
 
 class MentorAssignment(models.Model):
@@ -88,6 +115,12 @@ class MentorAssignment(models.Model):
     )
     end_reason = models.TextField(blank=True, default="")
     updated_at = models.DateTimeField(auto_now=True)
+    # Copies of Person.sort_key for the list's "sort by mentor/student name": sorting through the join cost a sort
+    # of every assignment; with the copy a page is an index walk. Filled on save/bulk_create, updated by Person.save.
+    mentor_sort = models.CharField(max_length=255, blank=True, default="", editable=False)
+    student_sort = models.CharField(max_length=255, blank=True, default="", editable=False)
+
+    objects = AssignmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-proposed_at", "-id"]
@@ -104,10 +137,23 @@ class MentorAssignment(models.Model):
             models.Index(fields=["program", "link_state"], name="assignment_link_state_idx"),
             # The list's default order within a program (newest first), so the first page is a short index walk.
             models.Index(fields=["program", "-proposed_at", "-id"], name="assignment_prog_newest_idx"),
+            # The list sorted by name, start or end date within a program (read forwards or backwards).
+            models.Index(fields=["program", "mentor_sort", "id"], name="assignment_prog_mentor_idx"),
+            models.Index(fields=["program", "student_sort", "id"], name="assignment_prog_student_idx"),
+            models.Index(fields=["program", "starts_on", "id"], name="assignment_prog_starts_idx"),
+            models.Index(fields=["program", "ends_on", "id"], name="assignment_prog_ends_idx"),
         ]
 
     def __str__(self) -> str:
         return f"{self.mentor} → {self.student} ({self.get_status_display()})"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self._state.adding or not (self.mentor_sort and self.student_sort):
+            self.mentor_sort = self.mentor.sort_key
+            self.student_sort = self.student.sort_key
+            if kwargs.get("update_fields") is not None:
+                kwargs["update_fields"] = {*kwargs["update_fields"], "mentor_sort", "student_sort"}
+        super().save(*args, **kwargs)
 
     def is_active_on(self, day: datetime.date) -> bool:
         return self.status == self.Status.APPROVED and self.starts_on <= day <= self.ends_on

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Count, Q, QuerySet
+from django.db.models.functions import Upper
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
@@ -21,6 +22,8 @@ LinkState = MentorAssignment.LinkState
 PAGE_SIZE = 50
 COUNT_CAP = 10_000  # counting every match at 100,000 rows costs more than the page itself; "10,000+" is enough
 
+# Every order ends with the id so pages are stable; each is an index walk within a program (see the model's
+# indexes). Names sort by the copies of Person.sort_key kept on the assignment.
 SORTS = {
     "newest": ("-proposed_at", "-id"),
     "oldest": ("proposed_at", "id"),
@@ -28,15 +31,24 @@ SORTS = {
     "-starts": ("-starts_on", "-id"),
     "ends": ("ends_on", "id"),
     "-ends": ("-ends_on", "-id"),
-    "mentor": ("mentor__sortable_name", "mentor__name", "id"),
-    "student": ("student__sortable_name", "student__name", "id"),
+    "mentor": ("mentor_sort", "id"),
+    "-mentor": ("-mentor_sort", "-id"),
+    "student": ("student_sort", "id"),
+    "-student": ("-student_sort", "-id"),
 }
+# A search matching more people (assignments) than this filters with subqueries instead of lists of ids.
+SEARCH_PEOPLE_LIMIT = 500
+SEARCH_ASSIGNMENTS_LIMIT = 2000
+MAX_PAGE = 100_000  # a larger ?page= would overflow the database's OFFSET
 
 
-def assignments_for_coordinator(*, user: User) -> QuerySet[MentorAssignment]:
+def assignments_for_coordinator(*, user: User, program_ids: list[int] | None = None) -> QuerySet[MentorAssignment]:
+    """`program_ids`: the user's programs when the caller already loaded them (they must come from
+    programs_for_coordinator)."""
     # The program ids as a literal list (one small query): the planner then uses the per-program indexes, where a
     # DISTINCT subquery made it sort every assignment at 100,000 rows.
-    program_ids = list(programs_for_coordinator(user=user).values_list("pk", flat=True))
+    if program_ids is None:
+        program_ids = list(programs_for_coordinator(user=user).values_list("pk", flat=True))
     return MentorAssignment.objects.filter(program_id__in=program_ids).select_related("program", "mentor", "student")
 
 
@@ -74,8 +86,10 @@ class ListFilters:
     sort: str = "newest"
 
 
-def assignments_filtered(*, user: User, filters: ListFilters) -> QuerySet[MentorAssignment]:
-    qs = assignments_for_coordinator(user=user)
+def assignments_filtered(
+    *, user: User, filters: ListFilters, program_ids: list[int] | None = None
+) -> QuerySet[MentorAssignment]:
+    qs = assignments_for_coordinator(user=user, program_ids=program_ids)
     if filters.program:
         qs = qs.filter(program_id=filters.program)
     if filters.status:
@@ -98,16 +112,46 @@ def assignments_filtered(*, user: User, filters: ListFilters) -> QuerySet[Mentor
         qs = qs.filter(needs_attention_q(timezone.localdate()))
     term = filters.q.strip()
     if term:
-        # Match people first (a small table) and then assignments by id: a LIKE across the join of 100,000
-        # assignments would scan them all.
-        people = Person.objects.filter(
-            Q(name__icontains=term) | Q(sis_user_id__iexact=term) | Q(login_id__iexact=term)
-        ).values("pk")
-        match = Q(mentor_id__in=people) | Q(student_id__in=people) | Q(reason__icontains=term)
-        if term.isdigit():
-            match |= Q(pk=int(term))
-        qs = qs.filter(match)
+        qs = qs.filter(search_q(term))
     return qs.order_by(*SORTS.get(filters.sort, SORTS["newest"]))
+
+
+def people_matching(term: str) -> QuerySet[Person]:
+    """Name contains the term, or the SIS id or login is the term (case-insensitive)."""
+    upper = term.upper()
+    return Person.objects.annotate(sis_upper=Upper("sis_user_id"), login_upper=Upper("login_id")).filter(
+        Q(name__icontains=term) | Q(sis_upper=upper) | Q(login_upper=upper)
+    )
+
+
+def people_ids_matching(term: str, *, limit: int) -> list[int]:
+    """people_matching's ids (at most limit + 1) as a UNION, so each test uses its own index: on PostgreSQL the
+    trigram index on UPPER(name) and the UPPER() indexes on SIS id and login; on SQLite the ids still use theirs
+    (an OR made SQLite compute both UPPER()s for every person)."""
+    upper = term.upper()
+    people = Person.objects.order_by()
+    by_name = people.filter(name__icontains=term).values_list("pk", flat=True)
+    by_sis = people.annotate(key=Upper("sis_user_id")).filter(key=upper).values_list("pk", flat=True)
+    by_login = people.annotate(key=Upper("login_id")).filter(key=upper).values_list("pk", flat=True)
+    return list(by_name.union(by_sis, by_login)[: limit + 1])
+
+
+def search_q(term: str) -> Q:
+    """Assignments whose mentor or student matches (people_matching), whose reason contains the term, or whose id
+    it is. People first, then the matching assignment ids (two short indexed queries, so the list query is a
+    lookup of ids); a term matching too many people or assignments falls back to the same test as subqueries."""
+    match = Q(pk=int(term)) if term.isdigit() and len(term) < 19 else Q()
+    in_reason = Q(reason__icontains=term)
+    person_ids = people_ids_matching(term, limit=SEARCH_PEOPLE_LIMIT)
+    if len(person_ids) > SEARCH_PEOPLE_LIMIT:
+        people = people_matching(term).order_by().values("pk")
+        return match | Q(mentor_id__in=people) | Q(student_id__in=people) | in_reason
+    by_people = Q(mentor_id__in=person_ids) | Q(student_id__in=person_ids) if person_ids else Q(pk__in=[])
+    found = MentorAssignment.objects.filter(by_people | in_reason).order_by().values_list("pk", flat=True)
+    ids = list(found[: SEARCH_ASSIGNMENTS_LIMIT + 1])
+    if len(ids) > SEARCH_ASSIGNMENTS_LIMIT:
+        return match | by_people | in_reason
+    return match | Q(pk__in=ids)
 
 
 @dataclass
@@ -121,14 +165,23 @@ class Page:
 
 
 def assignments_page(*, qs: QuerySet[MentorAssignment], page: int, size: int = PAGE_SIZE) -> Page:
-    """One page plus a capped count (two queries whatever the size of the table)."""
-    page = max(1, page)
-    rows = list(qs[(page - 1) * size : page * size + 1])
-    total = qs.order_by()[: COUNT_CAP + 1].count()
+    """One page plus a capped count, in at most three queries whatever the size of the table: the page's ids
+    (narrow rows, so a sort or a deep OFFSET never carries joined columns), the rows of those ids with their people
+    and program, and the count, which is skipped when the page itself shows where the list ends."""
+    page = min(max(1, page), MAX_PAGE)
+    offset = (page - 1) * size
+    ids = list(qs.values_list("pk", flat=True)[offset : offset + size + 1])
+    has_next = len(ids) > size
+    ids = ids[:size]
+    # The ids came from the coordinator's scoped query; fetching them by id alone keeps this query trivial.
+    by_id = MentorAssignment.objects.select_related("program", "mentor", "student").in_bulk(ids) if ids else {}
+    items = [by_id[pk] for pk in ids if pk in by_id]
+    end_shown = not has_next and (page == 1 or bool(ids))
+    total = offset + len(items) if end_shown else qs.order_by()[: COUNT_CAP + 1].count()
     return Page(
-        items=rows[:size],
+        items=items,
         number=page,
-        has_next=len(rows) > size,
+        has_next=has_next,
         has_previous=page > 1,
         total=min(total, COUNT_CAP),
         total_capped=total > COUNT_CAP,
@@ -136,17 +189,27 @@ def assignments_page(*, qs: QuerySet[MentorAssignment], page: int, size: int = P
 
 
 def dashboard_numbers(*, user: User, today: datetime.date | None = None) -> dict[str, Any]:
-    """The coordinator's dashboard: grouped counts in a handful of queries."""
-    from mentorship.sync.models import ObserverLink, PairingCode
+    """The coordinator's dashboard: grouped counts in a handful of queries over the coordinator's programs."""
+    from mentorship.sync.models import DriftItem, ObserverLink, PairingCode
 
     today = today or timezone.localdate()
-    programs = programs_for_coordinator(user=user)
-    assignments = MentorAssignment.objects.filter(program__in=programs)
-    by_status = dict(assignments.order_by().values_list("status").annotate(n=Count("id")))
-    links = ObserverLink.objects.filter(assignment__program__in=programs)
+    # A literal id list (not a DISTINCT subquery) lets PostgreSQL plan each count on the program indexes.
+    program_ids = list(programs_for_coordinator(user=user).values_list("id", flat=True))
+    assignments = MentorAssignment.objects.filter(program_id__in=program_ids)
+    by_status: dict[str, int] = {}
+    attention = 0
+    grouped = (
+        assignments.order_by()
+        .values_list("status")
+        .annotate(n=Count("id"), attention=Count("id", filter=needs_attention_q(today)))
+    )
+    for status, n, needs in grouped:
+        by_status[status] = n
+        attention += needs
+    links = ObserverLink.objects.filter(assignment__program_id__in=program_ids)
     by_link = dict(links.order_by().values_list("state").annotate(n=Count("id")))
     codes = dict(
-        PairingCode.objects.filter(assignment__program__in=programs)
+        PairingCode.objects.filter(assignment__program_id__in=program_ids)
         .order_by()
         .values_list("status")
         .annotate(n=Count("id"))
@@ -161,19 +224,8 @@ def dashboard_numbers(*, user: User, today: datetime.date | None = None) -> dict
         .select_related("mentor", "student", "program")
         .order_by("ends_on", "id")[:20]
     )
-    drift: list[Any] = []
-    drift_open = 0
-    try:
-        from mentorship.sync.models import DriftItem
-
-        drift_qs = DriftItem.objects.filter(program__in=programs)
-        open_status = getattr(DriftItem.Status, "OPEN", None)
-        if open_status is not None:
-            drift_qs = drift_qs.filter(status=open_status)
-        drift_open = drift_qs.count()
-        drift = list(drift_qs.order_by("-id")[:5])
-    except Exception:  # the sync app's drift tables are optional for this page
-        drift = []
+    open_drift = DriftItem.objects.filter(program_id__in=program_ids, status=DriftItem.Status.OPEN)
+    drift = list(open_drift.order_by("-id")[:5])
     return {
         "by_status": [(s.label, by_status.get(s.value, 0), s.value) for s in Status],
         "by_link": [(s.label, by_link.get(s.value, 0), s.value) for s in ObserverLink.State],
@@ -182,8 +234,8 @@ def dashboard_numbers(*, user: User, today: datetime.date | None = None) -> dict
         "failures_total": by_link.get(ObserverLink.State.FAILED, 0),
         "ending": ending,
         "drift": drift,
-        "drift_open": drift_open,
-        "attention": assignments.filter(needs_attention_q(today)).count(),
+        "drift_open": open_drift.count(),
+        "attention": attention,
     }
 
 

@@ -11,7 +11,7 @@ from django.http import Http404
 from django.utils import timezone
 
 from mentorship.accounts.models import ProgramRole, User
-from mentorship.assignments.models import MentorAssignment
+from mentorship.assignments.models import LinkMethod, MentorAssignment
 from mentorship.sync.models import PairingCode
 
 # "Recently ended" on the mentor's list: long enough to find a student they just stopped mentoring, short enough that
@@ -118,6 +118,27 @@ def pairing_code_for_mentor(*, user: Any, assignment: MentorAssignment) -> Pairi
     )
 
 
+def pairing_codes_for_mentor(*, user: Any, assignments: list[MentorAssignment]) -> dict[int, PairingCode]:
+    """`pairing_code_for_mentor` for a whole list of assignments in one query: {assignment id: usable code}."""
+    person_id = _mentor_person_id(user)
+    wanted = [
+        a.pk
+        for a in assignments
+        if a.mentor_id == person_id and a.link_method == LinkMethod.PAIRING_CODE and a.is_active
+    ]
+    if not wanted:
+        return {}
+    codes: dict[int, PairingCode] = {}
+    for code in PairingCode.objects.filter(
+        assignment_id__in=wanted,
+        assignment__mentor_id=person_id,
+        status=PairingCode.Status.ISSUED,
+        expires_at__gt=timezone.now(),
+    ).order_by("assignment_id", "-issued_at", "-pk"):
+        codes.setdefault(code.assignment_id, code)  # the newest per assignment, as pairing_code_for_mentor picks
+    return codes
+
+
 def link_state_label(assignment: MentorAssignment) -> str:
     """The Canvas link state in the mentor's words."""
     today = timezone.localdate()
@@ -139,11 +160,30 @@ def link_state_label(assignment: MentorAssignment) -> str:
 
 def coordinator_contacts(*, assignment: MentorAssignment) -> list[dict[str, str]]:
     """Who to ask about this assignment: the coordinator who approved it first, then the program's others."""
+    return coordinator_contacts_for(assignments=[assignment])[(assignment.program_id, assignment.decided_by_id)]
+
+
+def coordinator_contacts_for(
+    *, assignments: list[MentorAssignment]
+) -> dict[tuple[int, int | None], list[dict[str, str]]]:
+    """`coordinator_contacts` for many assignments in one query, keyed by (program id, approver id)."""
     roles = (
-        ProgramRole.objects.filter(program_id=assignment.program_id, role=ProgramRole.Role.COORDINATOR)
+        ProgramRole.objects.filter(
+            program_id__in={a.program_id for a in assignments}, role=ProgramRole.Role.COORDINATOR
+        )
         .select_related("user")
         .order_by("user__last_name", "user__first_name", "user_id")
     )
-    users = [role.user for role in roles if role.user.is_active]
-    users.sort(key=lambda u: 0 if u.pk == assignment.decided_by_id else 1)
-    return [{"name": u.get_full_name() or u.get_username(), "email": u.email} for u in users[:3]]
+    by_program: dict[int, list[User]] = {}
+    for role in roles:
+        if role.user.is_active:
+            by_program.setdefault(role.program_id, []).append(role.user)
+    contacts: dict[tuple[int, int | None], list[dict[str, str]]] = {}
+    for a in assignments:
+        key = (a.program_id, a.decided_by_id)
+        if key in contacts:
+            continue
+        approver = a.decided_by_id
+        users = sorted(by_program.get(a.program_id, []), key=lambda u: 0 if u.pk == approver else 1)
+        contacts[key] = [{"name": u.get_full_name() or u.get_username(), "email": u.email} for u in users[:3]]
+    return contacts

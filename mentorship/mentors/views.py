@@ -15,6 +15,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from mentorship.accounts.models import CanvasCredential, User
 from mentorship.assignments.models import LinkMethod, MentorAssignment
+from mentorship.sync.models import PairingCode
 
 from . import selectors, services
 
@@ -31,16 +32,19 @@ def _link_context(
     error: str = "",
     notice: str = "",
     can_link_now: bool | None = None,
+    codes: dict[int, PairingCode] | None = None,
 ) -> dict[str, Any]:
+    """`codes`: the usable pairing codes already read for a whole list (pairing_codes_for_mentor), if any."""
     user = _user(request)
     if can_link_now is None:
         can_link_now = CanvasCredential.objects.filter(user=user).exists()
     label = selectors.link_state_label(assignment)
-    code = (
-        selectors.pairing_code_for_mentor(user=user, assignment=assignment)
-        if assignment.link_method == LinkMethod.PAIRING_CODE
-        else None
-    )
+    if assignment.link_method != LinkMethod.PAIRING_CODE:
+        code = None
+    elif codes is not None:
+        code = codes.get(assignment.pk)
+    else:
+        code = selectors.pairing_code_for_mentor(user=user, assignment=assignment)
     return {
         "a": assignment,
         "label": label,
@@ -61,15 +65,15 @@ def _link_context(
 def students(request: HttpRequest) -> HttpResponse:
     groups = selectors.assignments_for_mentor(user=request.user)
     can_link_now = CanvasCredential.objects.filter(user=_user(request)).exists()
-    contacts: dict[tuple[int, int | None], list[dict[str, str]]] = {}
+    # Codes and contacts for every card in one query each, so the page's query count does not grow with the list.
+    everything = [*groups.active, *groups.upcoming, *groups.recently_ended]
+    codes = selectors.pairing_codes_for_mentor(user=request.user, assignments=everything)
+    contacts = selectors.coordinator_contacts_for(assignments=everything)
 
     def card(a: MentorAssignment) -> dict[str, Any]:
-        key = (a.program_id, a.decided_by_id)
-        if key not in contacts:
-            contacts[key] = selectors.coordinator_contacts(assignment=a)
         return {
-            **_link_context(request, a, can_link_now=can_link_now),
-            "contacts": contacts[key],
+            **_link_context(request, a, can_link_now=can_link_now, codes=codes),
+            "contacts": contacts[(a.program_id, a.decided_by_id)],
             "courses": list(a.courses.all()),
         }
 

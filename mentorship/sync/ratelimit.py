@@ -8,6 +8,18 @@ process on one host).
 
 Tickets of requests in flight carry their start time and expire after ``lease`` seconds, so a worker killed in
 the middle of a request (kill -9, OOM) cannot hold a slot forever.
+
+Waiting for a slot: threads of one process wait on a local condition that every release in the process signals
+(one waiter per freed slot), so a slot freed here is taken again within a lock round trip; slots freed by other
+processes are noticed by polling, about once per ``poll`` seconds per process however many threads wait. A poll
+reads the state without the lock and takes the lock only when there is room; a locked block that changes nothing
+writes nothing back. The lock is the limiter's bottleneck (a slot stays taken until its release gets the lock), so
+it is held for as few round trips as possible.
+
+Counting our requests in flight for the headroom (``AdaptiveWindow.on_response``): a release can wait for the lock
+while others release first, so counting the tickets left at that point would miss requests that were still in
+flight when this one's response came. The state keeps the last couple of seconds of releases (start, response
+time) so the count is taken at the response time instead.
 """
 
 from __future__ import annotations
@@ -17,6 +29,7 @@ import fcntl
 import json
 import logging
 import os
+import threading
 import time
 import uuid
 from collections.abc import Callable, Iterator
@@ -39,6 +52,10 @@ class StateStore(Protocol):
         """Hold the shared lock; yield the state dict; write it back when the block ends without error."""
         ...
 
+    def peek(self) -> dict[str, Any]:
+        """The state as last written, read without the lock (may be stale by the time it is used)."""
+        ...
+
 
 class FileStore:
     """State in a JSON file, serialised with an exclusive ``flock`` on a sibling lock file."""
@@ -48,40 +65,108 @@ class FileStore:
         self.lock_path = self.path.with_suffix(".lock")
         self.path.parent.mkdir(parents=True, exist_ok=True)
 
+    def peek(self) -> dict[str, Any]:
+        # Writers replace the file atomically, so an unlocked read sees one whole version.
+        try:
+            return dict(json.loads(self.path.read_text() or "{}"))
+        except (FileNotFoundError, ValueError):
+            return {}
+
     @contextlib.contextmanager
     def locked(self) -> Iterator[dict[str, Any]]:
         with self.lock_path.open("a+") as lock:
             fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
             try:
                 try:
-                    state = json.loads(self.path.read_text() or "{}")
+                    raw = self.path.read_text()
+                    state = json.loads(raw or "{}")
                 except (FileNotFoundError, ValueError):
-                    state = {}
+                    raw, state = "", {}
                 yield state
-                tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
-                tmp.write_text(json.dumps(state))
-                os.replace(tmp, self.path)
+                new = json.dumps(state)
+                if new != raw:
+                    tmp = self.path.with_suffix(f".{os.getpid()}.tmp")
+                    tmp.write_text(new)
+                    os.replace(tmp, self.path)
             finally:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_UN)
 
 
-class RedisStore:
-    """State in one Redis string, serialised with a Redis lock (a few milliseconds per request)."""
+class StoreLockLost(RuntimeError):
+    """The store's lock expired while we held it and someone else may have written: our write was dropped."""
 
-    def __init__(self, url: str, key: str) -> None:
+
+# Take the lock and read the state in one round trip; write the state and drop the lock in another. A lock holder
+# is slowed by every round trip (and, in a busy process, by waiting for the GIL after each), and every other
+# request waits for the lock, so two round trips instead of four is what lets a slot be handed on quickly.
+_LOCK_AND_GET = """
+if redis.call('set', KEYS[2], ARGV[1], 'NX', 'PX', ARGV[2]) then
+    return {1, redis.call('get', KEYS[1]) or ''}
+end
+return {0, ''}
+"""
+_SET_AND_UNLOCK = """
+if redis.call('get', KEYS[2]) ~= ARGV[1] then
+    return 0
+end
+if ARGV[2] ~= '' then
+    redis.call('set', KEYS[1], ARGV[2], 'EX', ARGV[3])
+end
+redis.call('del', KEYS[2])
+return 1
+"""
+
+
+class RedisStore:
+    """State in one Redis string, serialised with a Redis lock: two round trips per locked block."""
+
+    def __init__(self, url: str, key: str, *, lock_timeout: float = 5.0, blocking_timeout: float = 30.0) -> None:
         import redis
 
         self.redis = redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=3)
         self.key = key
+        self.lock_key = f"{key}:lock"
+        # The lock expires by itself, so a process killed while holding it delays the others by this much at most.
+        self.lock_timeout = lock_timeout
+        self.blocking_timeout = blocking_timeout
+        self._lock_and_get = self.redis.register_script(_LOCK_AND_GET)
+        self._set_and_unlock = self.redis.register_script(_SET_AND_UNLOCK)
+
+    def peek(self) -> dict[str, Any]:
+        raw: Any = self.redis.get(self.key)
+        return dict(json.loads(raw)) if raw else {}
 
     @contextlib.contextmanager
     def locked(self) -> Iterator[dict[str, Any]]:
-        # The lock times out by itself so a process killed while holding it delays the others by 5 s at most.
-        with self.redis.lock(f"{self.key}:lock", timeout=5, sleep=0.002, blocking_timeout=30):
-            raw: Any = self.redis.get(self.key)
+        token = uuid.uuid4().hex
+        deadline = time.monotonic() + self.blocking_timeout
+        while True:
+            got, raw = self._lock_and_get(keys=[self.key, self.lock_key], args=[token, int(self.lock_timeout * 1000)])
+            if got:
+                break
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"rate limiter lock {self.lock_key} not free after {self.blocking_timeout} s")
+            time.sleep(0.001)
+        written = False
+        try:
             state = json.loads(raw) if raw else {}
             yield state
-            self.redis.set(self.key, json.dumps(state), ex=24 * 3600)
+            new = json.dumps(state)
+            unchanged = raw and new == raw.decode()
+            written = True
+            if not self._set_and_unlock(
+                keys=[self.key, self.lock_key], args=[token, "" if unchanged else new, 24 * 3600]
+            ):
+                raise StoreLockLost(self.lock_key)
+        finally:
+            if not written:
+                # The block failed: drop the lock (if still ours) without writing.
+                self._set_and_unlock(keys=[self.key, self.lock_key], args=[token, "", 0])
+
+
+# Releases remembered for counting requests in flight at a response's time (see the module docstring).
+RECENT_SECONDS = 2.0
+RECENT_MAX = 128
 
 
 class SharedLimiter:
@@ -108,6 +193,11 @@ class SharedLimiter:
         self._clock = clock
         self._sleep = sleep
         self._fallback = AdaptiveLimiter(self.settings)
+        # Local hand-off between this process's threads: ``_released`` counts releases so a waiter that checked the
+        # store before a release does not sleep through its signal.
+        self._local = threading.Condition()
+        self._released = 0
+        self._waiting = 0
 
     def _window(self, state: dict[str, Any]) -> AdaptiveWindow:
         # Wall-clock time, not monotonic: the pause deadline is compared by other processes.
@@ -130,8 +220,24 @@ class SharedLimiter:
             logger.warning("rate limiter store unavailable; pacing this process locally")
             return _LocalTicket(self._fallback.acquire())
 
+    def _room(self, state: dict[str, Any]) -> tuple[float, bool]:
+        """(seconds still paused, whether a slot is free) in a state read without the lock."""
+        window = self._window(state)
+        tickets = self._live_tickets(state, self._clock())
+        return window.delay(), len(tickets) < window.limit
+
     def _acquire_shared(self) -> object:
+        peek = getattr(self.store, "peek", None)
+        freed_here = False
         while True:
+            with self._local:
+                seen = self._released
+            # After a release in this process there is most likely room: go straight for the lock.
+            if peek is not None and not freed_here:
+                delay, free = self._room(peek())
+                if delay > 0 or not free:
+                    freed_here = self._wait(delay, seen)
+                    continue
             with self.store.locked() as state:
                 now = self._clock()
                 window = self._window(state)
@@ -141,26 +247,64 @@ class SharedLimiter:
                     ticket = uuid.uuid4().hex
                     tickets[ticket] = now
                     state["max_in_flight_seen"] = max(int(state.get("max_in_flight_seen") or 0), len(tickets))
-                    return ticket
-            self._sleep(min(max(delay, self.poll), 1.0))
+                    room_left = len(tickets) < window.limit
+                    break
+            freed_here = self._wait(delay, seen)
+        if room_left:
+            # The window grew or several slots are free: pass the turn on to another waiter of this process.
+            self._notify()
+        return ticket
+
+    def _wait(self, delay: float, seen: int) -> bool:
+        """Sleep out a pause, or wait for a slot; True when a slot was freed in this process meanwhile."""
+        if delay > 0:
+            self._sleep(min(delay, 1.0))
+            return False
+        with self._local:
+            if self._released == seen:
+                # One poll of the store per `poll` seconds for the whole process; a local release wakes a waiter
+                # at once.
+                self._waiting += 1
+                try:
+                    self._local.wait(self.poll * self._waiting)
+                finally:
+                    self._waiting -= 1
+            return self._released != seen
+
+    def _notify(self) -> None:
+        with self._local:
+            self._released += 1
+            self._local.notify()
 
     def release(self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool) -> None:
         if isinstance(ticket, _LocalTicket):
             self._fallback.release(ticket.inner, remaining=remaining, cost=cost, throttled=throttled)
             return
+        responded = self._clock()
         try:
-            self._release_shared(ticket, remaining=remaining, cost=cost, throttled=throttled)
+            self._release_shared(ticket, responded, remaining=remaining, cost=cost, throttled=throttled)
         except Exception:
             logger.warning("rate limiter store unavailable; a slot is freed when its lease ends")
+        self._notify()
 
-    def _release_shared(self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool) -> None:
+    def _release_shared(
+        self, ticket: object, responded: float, *, remaining: float | None, cost: float | None, throttled: bool
+    ) -> None:
         with self.store.locked() as state:
             now = self._clock()
             tickets = self._live_tickets(state, now)
-            tickets.pop(str(ticket), None)
+            started = tickets.pop(str(ticket), responded)
+            # Requests in flight when this one's response came, itself included (their reservations are in
+            # `remaining`): those still holding a ticket plus those released since (they waited less for the lock).
+            recent = [(a, r) for a, r in state.get("recent") or [] if now - r < RECENT_SECONDS][-RECENT_MAX:]
+            in_flight = (
+                1 + sum(1 for a in tickets.values() if a <= responded) + sum(1 for a, r in recent if a <= responded < r)
+            )
+            recent.append((started, responded))
+            state["recent"] = recent
             if throttled or remaining is not None or cost is not None:
                 window = self._window(state)
-                window.on_response(remaining, cost, throttled)
+                window.on_response(remaining, cost, throttled, in_flight=in_flight)
                 state["window"] = window.to_state()
             if remaining is not None:
                 state["remaining"] = remaining
@@ -183,8 +327,9 @@ class SharedLimiter:
                 "hwm": self.settings.hwm,
                 "throttled": int(state.get("throttled") or 0),
                 "avg_cost": window.avg_cost,
+                "headroom": window.headroom,
                 "max_in_flight_seen": int(state.get("max_in_flight_seen") or 0),
             }
 
 
-__all__ = ["FileStore", "RedisStore", "SharedLimiter"]
+__all__ = ["FileStore", "RedisStore", "SharedLimiter", "StoreLockLost"]

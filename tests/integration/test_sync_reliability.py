@@ -405,9 +405,9 @@ def test_6_token_revoked_mid_run_then_replaced(rig: Rig, client: Any) -> None:
     print(f"\nscenario 6: {len(after)} Canvas calls after the first 401; linked before stop: {linked_count(ids)}")
     assert len(after) <= 3
     assert AuditEvent.objects.filter(action="canvas.circuit_opened").count() == 1
-    # The alert email (console backend in tests: it lands in the worker's output).
-    wait_until(lambda: "Canvas work has stopped" in rig.worker.log(), timeout=10, message="the alert email")
-    assert coordinator.email in rig.worker.log()
+    # The alert email (the worker's file backend in tests).
+    wait_until(lambda: "Canvas work has stopped" in rig.worker.mail(), timeout=10, message="the alert email")
+    assert coordinator.email in rig.worker.mail()
     client.force_login(coordinator, backend="django.contrib.auth.backends.ModelBackend")
     page = client.get("/sync/connection/").content.decode()
     assert "Canvas work has stopped" in page and "Stopped" in page
