@@ -29,6 +29,7 @@ from mentorship.accounts import services as role_services
 from mentorship.accounts.models import ProgramRole, User
 from mentorship.accounts.selectors import programs_for_coordinator
 from mentorship.audit.actions import Action
+from mentorship.audit.changes import program_generations
 from mentorship.audit.models import AuditEvent
 
 from . import charts, csv_import, selectors, services
@@ -86,8 +87,9 @@ DASHBOARD_CACHE_SECONDS = 30
 def _dashboard_numbers(user: User, *, fresh: bool) -> dict[str, Any]:
     """selectors.dashboard_numbers, kept for DASHBOARD_CACHE_SECONDS per coordinator (docs/decisions.md, "The
     dashboard's figures are kept for 30 seconds"): its grouped counts read every assignment and link of the
-    coordinator's programs, hundreds of milliseconds at 100,000 assignments. The key holds the coordinator's roles
-    (program and grant time) and the day, so a granted or revoked role, or midnight, starts afresh."""
+    coordinator's programs, over 100 ms at 100,000 assignments. The key holds the coordinator's roles (program and
+    grant time), each program's change counter (mentorship/audit/changes.py) and the day, so a decision, a Canvas
+    change, a granted or revoked role, or midnight, starts afresh."""
     seconds = getattr(settings, "DASHBOARD_CACHE_SECONDS", DASHBOARD_CACHE_SECONDS)
     roles = sorted(
         (program_id, granted_at.isoformat())
@@ -95,10 +97,14 @@ def _dashboard_numbers(user: User, *, fresh: bool) -> dict[str, Any]:
             user=user, role=ProgramRole.Role.COORDINATOR
         ).values_list("program_id", "granted_at")
     )
-    stamp = hashlib.sha256(repr((user.pk, timezone.localdate().isoformat(), roles)).encode()).hexdigest()[:32]
-    key = f"dashboard:v1:{stamp}"
+    # Any audited change in one of the programs (a decision, a link made or removed) moves its counter.
+    generations = program_generations(program_id for program_id, _ in roles)
+    stamp = hashlib.sha256(repr((user.pk, timezone.localdate().isoformat(), roles, generations)).encode()).hexdigest()[
+        :32
+    ]
+    key = f"dashboard:v2:{stamp}"
     numbers = None
-    if not fresh and seconds:
+    if not fresh and seconds and generations is not None:
         try:
             numbers = cache.get(key)
         except Exception:  # a cache outage must not take the dashboard down: compute instead

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+import functools
 import hashlib
 import ipaddress
 import json
@@ -15,6 +16,7 @@ from django.utils import timezone
 from django.utils.ipv6 import clean_ipv6_address
 
 from .actions import Action, Outcome
+from .changes import READ_ONLY_ACTIONS, program_changed
 from .models import AuditChainHead, AuditEvent, AuditVerification
 
 if TYPE_CHECKING:
@@ -251,6 +253,8 @@ def audit_record(
             _append_postgresql(event)
         else:
             _append_orm(event)
+    if event.program_id is not None and event.action not in READ_ONLY_ACTIONS:
+        transaction.on_commit(functools.partial(program_changed, event.program_id))
     return event
 
 

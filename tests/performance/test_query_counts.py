@@ -110,6 +110,30 @@ def test_dashboard_figures_are_kept_for_a_short_while(client, coordinator, progr
     assert proposed(fresh) == 2
 
 
+def test_dashboard_shows_an_audited_change_at_once(client, coordinator, program, django_capture_on_commit_callbacks):
+    """The kept figures are dropped as soon as a decision (or a Canvas change) in the program is recorded."""
+    from mentorship.assignments.services import assignment_reject
+
+    login(client, coordinator)
+    waiting = AssignmentFactory(program=program)
+    url = reverse("assignments:dashboard")
+
+    def counts(response: Any) -> dict[str, int]:
+        return {value: n for _, n, value in response.context["by_status"]}
+
+    _, before = queries_for(client, url)
+    assert counts(before)["proposed"] == 1 and counts(before)["rejected"] == 0
+    with django_capture_on_commit_callbacks(execute=True):
+        assignment_reject(assignment=waiting, actor=coordinator, reason="The student left the school.")
+    _, after = queries_for(client, url)
+    assert counts(after)["proposed"] == 0 and counts(after)["rejected"] == 1
+    # A read of student data is audited too, but changes no figure: the kept ones stay.
+    with django_capture_on_commit_callbacks(execute=True):
+        audit_record(action=Action.STUDENT_DATA_VIEWED, actor=coordinator, program=program)
+    _, again = queries_for(client, url)
+    assert again.context["as_of"] == after.context["as_of"]
+
+
 def test_assignment_list(client, coordinator, program):
     login(client, coordinator)
 
