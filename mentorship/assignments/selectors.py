@@ -196,18 +196,21 @@ def dashboard_numbers(*, user: User, today: datetime.date | None = None) -> dict
     # A literal id list (not a DISTINCT subquery) lets PostgreSQL plan each count on the program indexes.
     program_ids = list(programs_for_coordinator(user=user).values_list("id", flat=True))
     assignments = MentorAssignment.objects.filter(program_id__in=program_ids)
+    # One pass over the assignments gives the status counts, the Canvas state counts (the assignment's link_state
+    # summary, the same values the list filters on) and "need attention".
     by_status: dict[str, int] = {}
+    by_link: dict[str, int] = {}
     attention = 0
     grouped = (
         assignments.order_by()
-        .values_list("status")
+        .values_list("status", "link_state")
         .annotate(n=Count("id"), attention=Count("id", filter=needs_attention_q(today)))
     )
-    for status, n, needs in grouped:
-        by_status[status] = n
+    for status, link_state, n, needs in grouped:
+        by_status[status] = by_status.get(status, 0) + n
+        by_link[link_state] = by_link.get(link_state, 0) + n
         attention += needs
     links = ObserverLink.objects.filter(assignment__program_id__in=program_ids)
-    by_link = dict(links.order_by().values_list("state").annotate(n=Count("id")))
     codes = dict(
         PairingCode.objects.filter(assignment__program_id__in=program_ids)
         .order_by()
@@ -228,10 +231,10 @@ def dashboard_numbers(*, user: User, today: datetime.date | None = None) -> dict
     drift = list(open_drift.order_by("-id")[:5])
     return {
         "by_status": [(s.label, by_status.get(s.value, 0), s.value) for s in Status],
-        "by_link": [(s.label, by_link.get(s.value, 0), s.value) for s in ObserverLink.State],
+        "by_link": [(s.label, by_link.get(s.value, 0), s.value) for s in LinkState if s != LinkState.NONE],
         "codes": [(s.label, codes.get(s.value, 0)) for s in PairingCode.Status],
         "failures": failures,
-        "failures_total": by_link.get(ObserverLink.State.FAILED, 0),
+        "failures_total": by_link.get(LinkState.FAILED, 0),
         "ending": ending,
         "drift": drift,
         "drift_open": open_drift.count(),

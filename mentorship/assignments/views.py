@@ -128,7 +128,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             [(label, n) for label, n, _ in numbers["by_status"]], title="Assignments by status"
         ),
         "link_chart": charts.bar_chart(
-            [(label, n) for label, n, _ in numbers["by_link"]], title="Canvas links by state"
+            [(label, n) for label, n, _ in numbers["by_link"]], title="Assignments by Canvas state"
         ),
         "code_chart": charts.bar_chart(numbers["codes"], title="Pairing codes"),
     }
