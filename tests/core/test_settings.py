@@ -101,3 +101,10 @@ def test_production_refuses_an_email_url_that_sends_nothing(url: str) -> None:
     result = _settings_probe({**PRODUCTION_ENV, "EMAIL_URL": url})
     assert result.returncode != 0
     assert "EMAIL_URL must name a real mail server" in result.stderr
+
+
+def test_postgresql_connections_turn_jit_off() -> None:
+    """JIT compiles big queries before their first row; the portal's queries never earn it back."""
+    result = _settings_probe(PRODUCTION_ENV, "settings.DATABASES['default']['OPTIONS']['options']")
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "-c jit=off"
