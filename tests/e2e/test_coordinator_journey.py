@@ -96,6 +96,9 @@ def test_coordinator_imports_approves_rejects_and_sees_links(
 
     page.get_by_role("link", name="Dashboard").click()
     page.get_by_role("heading", name="Dashboard").wait_for()
+    # The figures include what was just decided (not figures kept from the first visit).
+    assert page.locator("a.card", has_text="Approved").inner_text().split() == ["2", "Approved"]
+    assert page.locator("a.card", has_text="Rejected").inner_text().split() == ["1", "Rejected"]
     assert_no_serious_violations(page)
     screenshot(page, "coordinator-dashboard")
 
