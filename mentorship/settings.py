@@ -312,6 +312,8 @@ CELERY_BEAT_SCHEDULE.update(
 )
 # Canvas grants of mentors who never signed out are revoked once no session can still use them.
 CELERY_BEAT_SCHEDULE["accounts-credentials-expire"] = {"task": "accounts.credentials_expire", "schedule": 3600.0}
+# Big CSV imports whose worker message was lost are sent again.
+CELERY_BEAT_SCHEDULE["assignments-import-sweep"] = {"task": "assignments.import_sweep", "schedule": 300.0}
 # Coordinators' weekly digest of assignments ending soon (mentorship/assignments/tasks.py).
 CELERY_BEAT_SCHEDULE["assignments-weekly-digest"] = {
     "task": "assignments.weekly_digest",

@@ -182,7 +182,17 @@ class AssignmentCourse(models.Model):
 
 
 class CsvImport(models.Model):
-    """An uploaded CSV of proposals waiting for the coordinator's confirmation (validated again on confirm)."""
+    """An uploaded CSV of proposals waiting for the coordinator's confirmation (validated again on confirm).
+
+    Small files are created in the confirming request; a big one is queued and a worker creates it (all rows or
+    none), while the coordinator watches its status page.
+    """
+
+    class State(models.TextChoices):
+        PREVIEWED = "previewed", "Waiting for confirmation"
+        QUEUED = "queued", "Waiting for a worker"
+        DONE = "done", "Created"
+        FAILED = "failed", "Nothing created"
 
     program = models.ForeignKey(Program, on_delete=models.CASCADE, related_name="csv_imports")
     uploaded_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
@@ -192,6 +202,11 @@ class CsvImport(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     created_count = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.PREVIEWED)
+    people_added = models.PositiveIntegerField(default=0)
+    problem = models.TextField(blank=True, default="", help_text="Why nothing was created, in a sentence.")
+    queued_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at"]

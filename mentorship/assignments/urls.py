@@ -18,6 +18,7 @@ urlpatterns = [
     path("assignments/new/courses/", views.course_options, name="course_options"),
     path("assignments/import/", views.import_upload, name="import"),
     path("assignments/import/<int:pk>/confirm/", views.import_confirm, name="import_confirm"),
+    path("assignments/import/<int:pk>/", views.import_status, name="import_status"),
     path("assignments/<int:pk>/", views.assignment_detail, name="detail"),
     path("assignments/<int:pk>/approve/", views.assignment_approve_view, name="approve"),
     path("assignments/<int:pk>/reject/", views.assignment_reject_view, name="reject"),

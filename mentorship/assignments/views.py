@@ -8,7 +8,6 @@ page that does the same without JavaScript.
 from __future__ import annotations
 
 import contextlib
-import datetime
 import functools
 import hashlib
 from collections.abc import Callable
@@ -485,33 +484,53 @@ def _preview_context(preview: csv_import.Preview, batch: CsvImport) -> dict[str,
     return {
         "preview": preview,
         "batch": batch,
-        "too_many": len(preview.rows) > csv_import.WEB_MAX_ROWS,
-        "web_max_rows": csv_import.WEB_MAX_ROWS,
+        "in_background": len(preview.rows) > csv_import.INLINE_MAX_ROWS,
     }
+
+
+def _own_import(request: HttpRequest, pk: int, **conditions: Any) -> CsvImport:
+    user = _user(request)
+    return get_object_or_404(
+        CsvImport, pk=pk, uploaded_by=user, program__in=programs_for_coordinator(user=user), **conditions
+    )
 
 
 @coordinator_required
 @require_POST
 def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
     user = _user(request)
-    batch = get_object_or_404(
-        CsvImport, pk=pk, uploaded_by=user, confirmed_at__isnull=True, program__in=programs_for_coordinator(user=user)
-    )
+    batch = _own_import(request, pk, confirmed_at__isnull=True, state=CsvImport.State.PREVIEWED)
     # Validate again: people, rules and other proposals may have changed since the preview.
     preview = csv_import.validate(program=batch.program, records=csv_import.read_csv(batch.content.encode()))
-    if len(preview.rows) > csv_import.WEB_MAX_ROWS:
-        messages.error(request, "This file is too big to create from the page. Nothing was created.")
-        return render(request, "assignments/import_preview.html", _preview_context(preview, batch))
     if not preview.ok:
         messages.error(request, "Something changed since the preview: some rows now have errors. Nothing was created.")
         return render(request, "assignments/import_preview.html", _preview_context(preview, batch))
+    if len(preview.rows) > csv_import.INLINE_MAX_ROWS:
+        # A worker creates it (all rows or none); the status page follows it.
+        queued = CsvImport.objects.filter(pk=batch.pk, state=CsvImport.State.PREVIEWED).update(
+            state=CsvImport.State.QUEUED, queued_at=timezone.now()
+        )
+        if queued and not csv_import.import_enqueue(batch=batch):
+            CsvImport.objects.filter(pk=batch.pk).update(state=CsvImport.State.PREVIEWED, queued_at=None)
+            messages.error(
+                request,
+                "The background workers cannot take the import right now (their queue is not answering). "
+                "Nothing was created; confirm again in a minute.",
+            )
+            return render(request, "assignments/import_preview.html", _preview_context(preview, batch))
+        return redirect("assignments:import_status", pk=batch.pk)
     try:
         result = csv_import.commit(preview=preview, actor=user, request=request, source=f"upload:{batch.filename}")
     except services.AssignmentError as exc:
         messages.error(request, str(exc))
         return redirect("assignments:import")
+    now = timezone.now()
     won = CsvImport.objects.filter(pk=batch.pk, confirmed_at__isnull=True).update(
-        confirmed_at=datetime.datetime.now(tz=datetime.UTC), created_count=len(result.created)
+        confirmed_at=now,
+        finished_at=now,
+        state=CsvImport.State.DONE,
+        created_count=len(result.created),
+        people_added=result.people_added,
     )
     if not won:  # pragma: no cover - the row is only ever confirmed here, and the commit above is one transaction
         raise Http404
@@ -520,6 +539,14 @@ def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
         f"Imported {len(result.created)} proposed assignment(s); {result.people_added} new people added from Canvas.",
     )
     return redirect(reverse("assignments:list") + f"?status=proposed&program={batch.program_id}")
+
+
+@coordinator_required
+@require_GET
+def import_status(request: HttpRequest, pk: int) -> HttpResponse:
+    """Where a big import is followed: waiting for a worker, created, or refused with the reason."""
+    batch = _own_import(request, pk)
+    return render(request, "assignments/import_status.html", {"batch": batch})
 
 
 # --- programs and roles (admins manage, coordinators read theirs) ----------------------------------------------

@@ -498,20 +498,3 @@ def test_coordinator_reads_program_but_cannot_change_it(client, coordinator, pro
 def test_programs_page_is_404_for_a_mentor(client, mentor):
     login(client, mentor)
     assert client.get(reverse("assignments:programs")).status_code == 404
-
-
-def test_import_page_sends_big_files_to_the_command(client, coordinator, program, monkeypatch):
-    from mentorship.assignments import csv_import
-
-    monkeypatch.setattr(csv_import, "WEB_MAX_ROWS", 1)
-    login(client, coordinator)
-    for sis in ("A", "B", "C", "D"):
-        PersonFactory(sis_user_id=sis)
-    data = b"mentor,student,starts_on,ends_on,reason\nA,B,2027-01-01,2027-02-01,x\nC,D,2027-01-01,2027-02-01,y\n"
-    response = upload(client, program, data)
-    body = response.content.decode()
-    assert "this page creates at most 1 assignments at once" in body and "manage.py import_assignments" in body
-    batch = CsvImport.objects.get()
-    response = client.post(reverse("assignments:import_confirm", args=[batch.pk]))
-    assert "too big to create from the page" in response.content.decode()
-    assert not MentorAssignment.objects.exists()

@@ -261,6 +261,7 @@ EXPECTED: dict[str, Expect] = {
     "assignments:course_options": only(*COORDINATORS),
     "assignments:import": only(*COORDINATORS),
     "assignments:import_confirm": per_object({"pk": "csv_import"}, {"coordinator"}, method="POST"),
+    "assignments:import_status": per_object({"pk": "csv_import"}, {"coordinator"}),
     "assignments:detail": per_object(ASSIGNMENT, {"coordinator"}),
     "assignments:approve": per_object(ASSIGNMENT, {"coordinator"}, method="POST"),
     "assignments:reject": per_object(ASSIGNMENT, {"coordinator"}, method="POST"),
