@@ -220,8 +220,8 @@ def person_student_status(
                 )
             }
         )
-    except Exception:  # Canvas down, token refused, Redis down: all mean "unknown"
-        logger.info("could not read student enrollments of person %s", person.pk, exc_info=True)
+    except Exception as exc:  # Canvas down, token refused, Redis down: all mean "unknown"
+        logger.warning("could not read student enrollments of person %s (%s)", person.pk, type(exc).__name__)
         return None
     person.is_canvas_student = bool(course_ids)
     person.canvas_student_course_ids = course_ids

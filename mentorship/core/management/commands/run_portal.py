@@ -70,8 +70,7 @@ class Command(BaseCommand):
             self.stdout.write("Preparing the database…")
             call_command("migrate", interactive=False, verbosity=0)
             call_command("createcachetable", verbosity=0)
-            if not options["no_seed"]:
-                call_command("seed_demo")
+            # The fake Canvas first: the demo seed reads the students' enrollments from it.
             if bundled_canvas:
                 fake = self._spawn(
                     "fake Canvas",
@@ -96,6 +95,8 @@ class Command(BaseCommand):
                     ],
                 )
                 _wait_http(f"{settings.CANVAS_BASE_URL}/__fake__/health", 60, fake, "The fake Canvas")
+            if not options["no_seed"]:
+                call_command("seed_demo")
             web = self._spawn(
                 "web",
                 [
