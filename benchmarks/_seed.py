@@ -8,8 +8,6 @@ Used by benchmarks/pages.py. PostgreSQL only: the SQL uses generate_series, rand
 from __future__ import annotations
 
 import datetime
-import hashlib
-import json
 import random
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -291,24 +289,16 @@ _ACTIONS = [
 
 
 def write_audit_chain(n: int, *, program_ids: list[int], actor_ids: list[int], first_person: int, people: int) -> None:
-    """n events forming a valid chain from the genesis hash, sent with COPY; the chain head is set to the last."""
-    from django.db import connection
-
-    from mentorship.audit.models import AuditChainHead
-    from mentorship.audit.services import GENESIS_HASH, canonical_values
+    """n events forming a valid chain from the genesis hash (benchmarks/_audit_chain.py)."""
+    from _audit_chain import write_chain
 
     rng = random.Random(11)
     actions = [a for a, _, w in _ACTIONS for _ in range(w)]
     object_types = {a: t for a, t, _ in _ACTIONS}
     start = datetime.datetime.now(datetime.UTC) - datetime.timedelta(days=365)
     step = datetime.timedelta(days=364) / max(n, 1)
-    columns = (
-        "seq, occurred_at, actor_id, actor_label, action, object_type, object_id, program_id, student_id, outcome, "
-        "ip, request_id, details, prev_hash, hash"
-    )
 
-    def rows() -> Iterator[tuple[Any, ...]]:
-        prev = GENESIS_HASH
+    def events() -> Iterator[tuple[Any, ...]]:
         for seq in range(1, n + 1):
             action = rng.choice(actions)
             system = action.startswith("canvas.")
@@ -322,7 +312,7 @@ def write_audit_chain(n: int, *, program_ids: list[int], actor_ids: list[int], f
             details: dict[str, Any] = (
                 {"page": "courses"} if action == "student_data.viewed" else {"assignment": seq % 100_000 + 1}
             )
-            values = (
+            yield (
                 seq,
                 start + step * seq,
                 actor,
@@ -337,15 +327,5 @@ def write_audit_chain(n: int, *, program_ids: list[int], actor_ids: list[int], f
                 f"req{seq:012d}",
                 details,
             )
-            digest = hashlib.sha256(canonical_values(*values) + prev.encode()).hexdigest()
-            yield (*values, prev, digest)
-            prev = digest
 
-    last: tuple[Any, ...] | None = None
-    connection.ensure_connection()
-    with connection.connection.cursor() as cursor, cursor.copy(f"COPY audit_auditevent ({columns}) FROM STDIN") as copy:
-        for row in rows():
-            copy.write_row((*row[:12], json.dumps(row[12]), row[13], row[14]))
-            last = row
-    if last is not None:
-        AuditChainHead.objects.update_or_create(pk=1, defaults={"seq": last[0], "hash": last[14]})
+    write_chain(events())

@@ -12,8 +12,6 @@ from __future__ import annotations
 
 import argparse
 import datetime
-import hashlib
-import json
 import multiprocessing
 import os
 import statistics
@@ -57,13 +55,13 @@ def _rss_mb() -> float:
 
 
 def build_chain(n: int) -> None:
-    """Write n events with a valid chain: hashes computed here, rows sent with COPY (bulk_create on SQLite)."""
-    from django.db import connection, transaction
+    """Replace the log with n events forming a valid chain (benchmarks/_audit_chain.py)."""
+    from _audit_chain import write_chain
+    from django.db import transaction
 
     from mentorship.assignments.models import Program
     from mentorship.audit.maintenance import audit_maintenance
     from mentorship.audit.models import AuditChainHead, AuditEvent
-    from mentorship.audit.services import GENESIS_HASH, canonical_values
 
     with transaction.atomic(), audit_maintenance():
         AuditEvent.objects.all().delete()
@@ -73,67 +71,25 @@ def build_chain(n: int) -> None:
         program, _ = Program.objects.get_or_create(slug=f"bench-{i}", defaults={"name": f"Bench program {i}"})
         program_ids.append(program.pk)
     start = datetime.datetime(2026, 1, 1, tzinfo=datetime.UTC)
-    columns = [
-        "seq",
-        "occurred_at",
-        "actor_id",
-        "actor_label",
-        "action",
-        "object_type",
-        "object_id",
-        "program_id",
-        "student_id",
-        "outcome",
-        "ip",
-        "request_id",
-        "details",
-        "prev_hash",
-        "hash",
-    ]
-
-    def rows():
-        prev = GENESIS_HASH
-        for seq in range(1, n + 1):
-            values = (
-                seq,
-                start + datetime.timedelta(microseconds=seq * 137_003),
-                None,
-                "system:bench",
-                "student_data.viewed",
-                "mentorassignment",
-                str(seq % 997),
-                program_ids[seq % PROGRAMS],
-                None,
-                "ok",
-                f"10.0.{seq % 250}.{seq % 200}",
-                f"req{seq:012d}",
-                {"n": seq, "page": "courses"},
-            )
-            digest = hashlib.sha256(canonical_values(*values) + prev.encode()).hexdigest()
-            yield (*values, prev, digest)
-            prev = digest
-
-    last = None
-    if connection.vendor == "postgresql":
-        connection.ensure_connection()
-        copy_sql = f"COPY audit_auditevent ({', '.join(columns)}) FROM STDIN"
-        with connection.connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
-            for row in rows():
-                copy.write_row((*row[:12], json.dumps(row[12]), row[13], row[14]))
-                last = row
-        with connection.cursor() as cursor:
-            cursor.execute("ANALYZE audit_auditevent")
-    else:
-        batch = []
-        for row in rows():
-            batch.append(AuditEvent(**dict(zip(columns, row, strict=True))))
-            last = row
-            if len(batch) == 5000:
-                AuditEvent.objects.bulk_create(batch)
-                batch = []
-        AuditEvent.objects.bulk_create(batch)
-    assert last is not None
-    AuditChainHead.objects.update_or_create(pk=1, defaults={"seq": last[0], "hash": last[14]})
+    events = (
+        (
+            seq,
+            start + datetime.timedelta(microseconds=seq * 137_003),
+            None,
+            "system:bench",
+            "student_data.viewed",
+            "mentorassignment",
+            str(seq % 997),
+            program_ids[seq % PROGRAMS],
+            None,
+            "ok",
+            f"10.0.{seq % 250}.{seq % 200}",
+            f"req{seq:012d}",
+            {"n": seq, "page": "courses"},
+        )
+        for seq in range(1, n + 1)
+    )
+    assert write_chain(events) == n
 
 
 def _writer(database_url: str, appends: int, barrier: Any, async_commit: bool) -> None:

@@ -42,11 +42,11 @@ from django.db import connection  # noqa: E402
 from django.utils import timezone  # noqa: E402
 from push_throughput import (  # noqa: E402  (the same settings)
     ceiling_per_minute,
-    running_fake_server,
     throttle_like_canvas,
 )
 
 from canvas_client.fake import FakeCanvas  # noqa: E402
+from canvas_client.fake.testing import running_fake_server  # noqa: E402
 from mentorship.assignments.models import MentorAssignment, Program  # noqa: E402
 from mentorship.audit.models import AuditEvent  # noqa: E402
 from mentorship.people.models import Person  # noqa: E402

@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 import requests
 
-from canvas_client import CanvasClient, NullLimiter
+from canvas_client import CanvasClient, CanvasTransientError, NullLimiter
 from canvas_client.fake import FakeCanvas
 from canvas_client.fake.testing import WSGIAdapter
 from mentorship.people import services as people_services
@@ -19,11 +19,11 @@ TOKEN = "coord-test-admin-token"
 
 
 class Unreachable:
-    """A client whose every call fails the way a dead Canvas does."""
+    """A client whose every call fails the way CanvasClient does when Canvas is down (connection refused)."""
 
     def __getattr__(self, name: str) -> Any:
         def fail(*args: Any, **kwargs: Any) -> Any:
-            raise requests.ConnectionError("Canvas is down (test)")
+            raise CanvasTransientError("connection refused (test)", method="GET", path=f"/{name}")
 
         return fail
 

@@ -260,7 +260,7 @@ def _course_lookup(sis_course_id: str, canvas: Any) -> tuple[int, str, str] | st
         course = canvas().get_course(f"sis_course_id:{sis_course_id}")
     except CanvasNotFound:
         return f"Canvas has no course with the SIS id {sis_course_id}."
-    except Exception:
+    except CanvasError:
         return f"Canvas could not be reached to find the course {sis_course_id}."
     return (course.id, course.sis_course_id or sis_course_id, course.name)
 

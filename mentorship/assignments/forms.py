@@ -11,6 +11,7 @@ from mentorship.people.models import Person
 
 from .models import LinkMethod, MentorAssignment, Program
 from .selectors import SORTS
+from .services import PROGRAM_FIELDS
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -165,16 +166,7 @@ class CsvUploadForm(forms.Form):
 class ProgramForm(forms.ModelForm):
     class Meta:
         model = Program
-        fields = [
-            "name",
-            "slug",
-            "description",
-            "default_link_method",
-            "requires_second_approver",
-            "max_assignment_days",
-            "mentor_capacity",
-            "is_active",
-        ]
+        fields = list(PROGRAM_FIELDS)  # exactly what services.program_create / program_update accept
         labels = {"slug": "Short name (used in URLs and the import command)"}
         widgets = {"description": forms.Textarea(attrs={"rows": 2})}
 

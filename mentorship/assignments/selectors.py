@@ -188,13 +188,12 @@ def assignments_page(*, qs: QuerySet[MentorAssignment], page: int, size: int = P
     )
 
 
-def dashboard_numbers(*, user: User, today: datetime.date | None = None) -> dict[str, Any]:
-    """The coordinator's dashboard: grouped counts in a handful of queries over the coordinator's programs."""
+def dashboard_numbers(*, program_ids: list[int], today: datetime.date | None = None) -> dict[str, Any]:
+    """The coordinator's dashboard over these programs (the ones they coordinate): grouped counts in a handful of
+    queries. A literal id list (not a DISTINCT subquery) lets PostgreSQL plan each count on the program indexes."""
     from mentorship.sync.models import DriftItem, ObserverLink, PairingCode
 
     today = today or timezone.localdate()
-    # A literal id list (not a DISTINCT subquery) lets PostgreSQL plan each count on the program indexes.
-    program_ids = list(programs_for_coordinator(user=user).values_list("id", flat=True))
     assignments = MentorAssignment.objects.filter(program_id__in=program_ids)
     # One pass over the assignments gives the status counts, the Canvas state counts (the assignment's link_state
     # summary, the same values the list filters on) and "need attention".

@@ -289,15 +289,19 @@ def assignment_approve(
             "This program needs a second coordinator: you proposed this assignment, so someone else must approve it.",
             request,
         )
-    errors = rule_errors(
-        program=program,
-        mentor=assignment.mentor,
-        student=assignment.student,
-        starts_on=assignment.starts_on,
-        ends_on=assignment.ends_on,
-        exclude_pk=assignment.pk,
-        statuses=(Status.APPROVED,),
-    )
+
+    def approved_rule_errors() -> list[str]:
+        return rule_errors(
+            program=program,
+            mentor=assignment.mentor,
+            student=assignment.student,
+            starts_on=assignment.starts_on,
+            ends_on=assignment.ends_on,
+            exclude_pk=assignment.pk,
+            statuses=(Status.APPROVED,),
+        )
+
+    errors = approved_rule_errors()
     if assignment.ends_on < timezone.localdate():
         errors.append("The end date has already passed; propose new dates instead.")
     if errors:
@@ -312,15 +316,7 @@ def assignment_approve(
     with transaction.atomic():
         # Capacity and duplicates again under the mentor's lock: two approvals for one mentor must not both pass.
         Person.objects.select_for_update().filter(pk=assignment.mentor_id).first()
-        errors = rule_errors(
-            program=program,
-            mentor=assignment.mentor,
-            student=assignment.student,
-            starts_on=assignment.starts_on,
-            ends_on=assignment.ends_on,
-            exclude_pk=assignment.pk,
-            statuses=(Status.APPROVED,),
-        )
+        errors = approved_rule_errors()
         if errors:
             raise AssignmentError(" ".join(errors))
         now = timezone.now()

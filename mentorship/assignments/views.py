@@ -96,12 +96,11 @@ def _dashboard_numbers(user: User, *, fresh: bool) -> dict[str, Any]:
             user=user, role=ProgramRole.Role.COORDINATOR
         ).values_list("program_id", "granted_at")
     )
+    program_ids = [program_id for program_id, _ in roles]
     # Any audited change in one of the programs (a decision, a link made or removed) moves its counter.
-    generations = program_generations(program_id for program_id, _ in roles)
-    stamp = hashlib.sha256(repr((user.pk, timezone.localdate().isoformat(), roles, generations)).encode()).hexdigest()[
-        :32
-    ]
-    key = f"dashboard:v2:{stamp}"
+    generations = program_generations(program_ids)
+    identity = repr((user.pk, timezone.localdate().isoformat(), roles, generations))
+    key = f"dashboard:v2:{hashlib.sha256(identity.encode()).hexdigest()[:32]}"
     numbers = None
     if not fresh and seconds and generations is not None:
         try:
@@ -109,12 +108,12 @@ def _dashboard_numbers(user: User, *, fresh: bool) -> dict[str, Any]:
         except Exception:  # a cache outage must not take the dashboard down: compute instead
             numbers = None
     if numbers is None:
-        numbers = {**selectors.dashboard_numbers(user=user), "as_of": timezone.now()}
+        numbers = {**selectors.dashboard_numbers(program_ids=program_ids), "as_of": timezone.now()}
         if seconds:
             # On a cache outage the figures are shown anyway; the next request tries again.
             with contextlib.suppress(Exception):
                 cache.set(key, numbers, seconds)
-    return {**numbers, "cache_seconds": seconds}
+    return numbers
 
 
 @coordinator_required

@@ -15,6 +15,7 @@ from django.db.models import QuerySet
 
 from .models import AuditEvent
 from .selectors import Evidence
+from .services import utc_text
 
 # A spreadsheet treats a cell starting with one of these as a formula (CSV injection); a leading quote makes it text.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
@@ -51,7 +52,7 @@ def neutralise(value: Any) -> str:
 
 
 def _utc(value: datetime.datetime | None) -> str:
-    return value.astimezone(datetime.UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ") if value else ""
+    return utc_text(value) if value else ""
 
 
 class _Line:
@@ -151,31 +152,15 @@ def evidence_rows(evidence: Evidence) -> Iterator[list[Any]]:
             f"{len(period.canvas_events)} Canvas events",
         ]
     for event in evidence.views:
-        yield [
-            "view of student data",
-            _utc(event.occurred_at),
-            "",
-            event.actor_label,
-            event.action,
-            event.program_id or "",
-            "",
-            "",
-            event.outcome,
-            json.dumps(event.details, sort_keys=True, ensure_ascii=False),
-        ]
+        yield _evidence_event_row("view of student data", event, "")
     for event in evidence.events:
-        yield [
-            "event",
-            _utc(event.occurred_at),
-            "",
-            event.actor_label,
-            event.action,
-            event.program_id or "",
-            "",
-            "",
-            event.outcome,
-            f"#{event.seq} " + json.dumps(event.details, sort_keys=True, ensure_ascii=False),
-        ]
+        yield _evidence_event_row("event", event, f"#{event.seq} ")
+
+
+def _evidence_event_row(section: str, event: AuditEvent, prefix: str) -> list[Any]:
+    details = json.dumps(event.details, sort_keys=True, ensure_ascii=False)
+    who_what = [event.actor_label, event.action, event.program_id or "", "", "", event.outcome]
+    return [section, _utc(event.occurred_at), "", *who_what, prefix + details]
 
 
 def evidence_pdf(evidence: Evidence, *, produced_by: str) -> bytes:

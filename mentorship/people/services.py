@@ -42,9 +42,9 @@ def lookup_client() -> CanvasClient:
 
 
 def _canvas_problem(exc: Exception) -> str:
-    if isinstance(exc, CanvasError):
+    if isinstance(exc, CanvasError) and exc.status is not None:
         return f"Canvas could not answer ({exc.status_text}). Try again in a minute."
-    return "Canvas could not be reached. Try again in a minute."
+    return "Canvas could not be reached. Try again in a minute."  # no answer at all: refused, timed out
 
 
 # --- reads from Canvas -----------------------------------------------------------------------------------------
@@ -288,7 +288,7 @@ def people_resolve(*, identifiers: Iterable[str], client: CanvasClient | None = 
             assert client is not None
             try:
                 user = canvas_user_lookup(ident, client=client)
-            except Exception:
+            except CanvasError:
                 canvas_down = True
                 result.errors[ident] = f"{ident} is not known to the portal and Canvas could not be reached."
                 continue

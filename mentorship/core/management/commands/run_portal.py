@@ -162,6 +162,8 @@ class Command(BaseCommand):
         return proc
 
     def _banner(self) -> None:
+        mail_folder = getattr(settings, "EMAIL_FILE_PATH", None)
+        file_mail = settings.EMAIL_BACKEND.endswith("filebased.EmailBackend") and mail_folder
         lines = [
             "",
             "Mentor Link is running: http://127.0.0.1:8000/",
@@ -175,13 +177,11 @@ class Command(BaseCommand):
             "    admin         - manages programs and roles",
             "  Mentors use 'Sign in with Canvas' (on the fake Canvas: login aide-014 (the SIS id in lower case),",
             "    or any demo login, password canvas-demo).",
+            *([f"  Email (notices, pairing codes) is written to {mail_folder}/, not sent."] if file_mail else []),
             "",
             "Press Ctrl-C to stop every process.",
             "",
         ]
-        mail_folder = getattr(settings, "EMAIL_FILE_PATH", None)
-        if settings.EMAIL_BACKEND.endswith("filebased.EmailBackend") and mail_folder:
-            lines.insert(-3, f"  Email (notices, pairing codes) is written to {mail_folder}/, not sent.")
         self.stdout.write("\n".join(lines))
 
     def _watch(self) -> None:
