@@ -1,4 +1,6 @@
-# One image for web, worker and beat (docker-compose.yml picks the command). The fake Canvas uses it too.
+# One image for web, worker, beat and the one-shot `migrate` service (docker-compose.yml picks the command), and for
+# the trial's fake Canvas. Built from the repository root; .dockerignore keeps the developer's .venv, .git, var/
+# (SQLite, demo mail with pairing codes) and any .env out of it.
 FROM python:3.11-slim-bookworm
 
 ENV PYTHONDONTWRITEBYTECODE=1 \
@@ -8,16 +10,22 @@ ENV PYTHONDONTWRITEBYTECODE=1 \
     PATH="/opt/venv/bin:$PATH"
 
 RUN pip install --no-cache-dir uv==0.13.9 \
- && useradd --create-home --uid 10001 mentorlink
+ && useradd --system --uid 10001 --home-dir /nonexistent --no-create-home --shell /usr/sbin/nologin mentorlink
 
 WORKDIR /app
 COPY pyproject.toml uv.lock ./
 RUN uv sync --frozen --no-dev --no-install-project
 
 COPY . .
-RUN DJANGO_ENV=development python manage.py collectstatic --noinput \
- && mkdir -p /app/var && chown -R mentorlink /app/var
+# The production static files (hashed names, manifest, compressed copies) by the same script the tests use. It
+# reads no secret: the settings' required values get build-only placeholders inside the script's own process.
+RUN python scripts/build_assets.py --static-root /app/staticfiles
 
-USER mentorlink
+# Nothing in /app is writable by the portal; the embedded default's var/ folder is not used in production, and the
+# compose file mounts a volume for beat's schedule.
+ENV STATIC_ROOT=/app/staticfiles \
+    VAR_DIR=/var/lib/mentorlink
+RUN mkdir -p /var/lib/mentorlink && chown 10001:10001 /var/lib/mentorlink
+USER 10001:10001
 EXPOSE 8000
-CMD ["gunicorn", "mentorship.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--threads", "4", "--access-logfile", "-"]
+CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py", "mentorship.wsgi:application"]

@@ -8,7 +8,7 @@ export UV_PROJECT_ENVIRONMENT := $(CURDIR)/$(VENV)
 export UV_PYTHON := $(shell command -v $(PYTHON))
 export UV_LINK_MODE := copy
 
-.PHONY: install run test lint typecheck pytest migrate seed e2e benchmarks clean
+.PHONY: install browser assets run test lint typecheck pytest migrate seed e2e benchmarks clean
 
 install: $(VENV)/.synced
 
@@ -19,6 +19,15 @@ $(UV):
 $(VENV)/.synced: pyproject.toml uv.lock | $(UV)
 	@$(UV) sync --frozen --quiet
 	@touch $@
+
+# Debian's chromium for the browser tests: installed when missing and this user may install packages, otherwise
+# the exact command to run is printed and make stops (scripts/ensure_browser.sh).
+browser:
+	@bash scripts/ensure_browser.sh
+
+# Production static files (hashed names + manifest, compressed): the same script the Dockerfile runs.
+assets: install
+	@$(PY) scripts/build_assets.py
 
 run: install
 	@$(PY) manage.py run_portal
@@ -32,10 +41,10 @@ typecheck: install
 
 PYTEST_ARGS ?= -n 2
 
-pytest: install
+pytest: install browser
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 
-test: lint typecheck pytest
+test: browser lint typecheck pytest
 
 benchmarks: install
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done

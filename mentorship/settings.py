@@ -15,9 +15,13 @@ from celery.schedules import crontab
 from django.core.exceptions import ImproperlyConfigured
 
 BASE_DIR = Path(__file__).resolve().parent.parent
-VAR_DIR = BASE_DIR / "var"
 
 env = environ.Env()
+
+# Local state of the embedded default (SQLite file, filesystem broker, demo mail, fake Canvas state). Nothing is
+# created here at import time: a production container may run with a read-only root filesystem. The folders the
+# embedded default needs are made by CoreConfig.ready() (mentorship/core/apps.py), only when that default is in use.
+VAR_DIR = Path(env.str("VAR_DIR", default=str(BASE_DIR / "var")))
 
 DJANGO_ENV = env.str("DJANGO_ENV", default="development")
 if DJANGO_ENV not in {"development", "production", "test"}:
@@ -44,6 +48,9 @@ ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=[] if PRODUCTION else ["127.0.
 if PRODUCTION and not ALLOWED_HOSTS:
     raise ImproperlyConfigured("ALLOWED_HOSTS must be set when DJANGO_ENV=production.")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+# A trial on a laptop (docker-compose.yml's `trial` profile) has no TLS in front. Production refuses plain-HTTP
+# cookies unless this is said explicitly; with it, every page carries a "trial" banner (docs/decisions.md).
+TRIAL_PLAIN_HTTP = env.bool("TRIAL_PLAIN_HTTP", default=False)
 PORTAL_BASE_URL = env.str("PORTAL_BASE_URL", default="http://127.0.0.1:8000").rstrip("/")
 
 INSTALLED_APPS = [
@@ -70,6 +77,8 @@ MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     # Outside WhiteNoise so static files get the security headers too.
     "mentorship.core.middleware.SecurityHeadersMiddleware",
+    # Probes are answered before anything checks the Host header (mentorship/core/probes.py).
+    "mentorship.core.probes.HealthProbeMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "mentorship.core.middleware.RequestIdMiddleware",
     "csp.middleware.CSPMiddleware",
@@ -78,6 +87,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "mentorship.core.middleware.NoStoreWhenSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "django_htmx.middleware.HtmxMiddleware",
@@ -109,7 +119,6 @@ TEMPLATES = [
 ]
 
 # --- Database -----------------------------------------------------------------------------------------------
-VAR_DIR.mkdir(exist_ok=True)
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions take the write lock up front, so concurrent writers (web, worker, beat) queue on the
@@ -167,17 +176,23 @@ AXES_VERBOSE = False
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
-SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PRODUCTION)
+SESSION_COOKIE_SECURE = env.bool("SESSION_COOKIE_SECURE", default=PRODUCTION and not TRIAL_PLAIN_HTTP)
+if PRODUCTION and not SESSION_COOKIE_SECURE and not TRIAL_PLAIN_HTTP:
+    raise ImproperlyConfigured(
+        "SESSION_COOKIE_SECURE is off in production: sign-ins would travel over plain HTTP. Put TLS in front of the "
+        "portal, or set TRIAL_PLAIN_HTTP=true for a trial with demo data only."
+    )
 CSRF_COOKIE_SECURE = SESSION_COOKIE_SECURE
 CSRF_FAILURE_VIEW = "mentorship.core.views.csrf_failure"
 CSRF_COOKIE_HTTPONLY = True
 SESSION_COOKIE_AGE = env.int("SESSION_ABSOLUTE_TIMEOUT_SECONDS", default=8 * 3600)
 SESSION_IDLE_TIMEOUT_SECONDS = env.int("SESSION_IDLE_TIMEOUT_SECONDS", default=30 * 60)
 SESSION_EXPIRE_AT_BROWSER_CLOSE = True
-SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION)
+SECURE_SSL_REDIRECT = env.bool("SECURE_SSL_REDIRECT", default=PRODUCTION and not TRIAL_PLAIN_HTTP)
 SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https") if PRODUCTION else None
-SECURE_REDIRECT_EXEMPT = [r"^healthz$"]
-SECURE_HSTS_SECONDS = 31536000
+SECURE_REDIRECT_EXEMPT = [r"^healthz(/|$)"]
+# No HSTS over a plain-HTTP trial: it would pin the trial host (often localhost) to https in the browser for a year.
+SECURE_HSTS_SECONDS = 0 if TRIAL_PLAIN_HTTP else 31536000
 SECURE_HSTS_INCLUDE_SUBDOMAINS = True
 # The `preload` token does nothing until someone submits the school's registrable domain to the browsers' list
 # (a deliberate, domain-wide step); sending it keeps `check --deploy` clean. Set false to leave it out.
@@ -190,6 +205,12 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 FILE_UPLOAD_MAX_MEMORY_SIZE = 2 * 1024 * 1024
 CSV_IMPORT_MAX_BYTES = env.int("CSV_IMPORT_MAX_BYTES", default=20 * 1024 * 1024)
 
+# Canvas as the portal's servers reach it (API, token exchange) and as people's browsers reach it (sign-in page,
+# links). They differ only where the two sit on different networks, as in the compose trial; production requires
+# CANVAS_BASE_URL so a forgotten setting never sends a school's portal to the demo fake.
+CANVAS_BASE_URL = _required_in_production("CANVAS_BASE_URL", "http://127.0.0.1:8001").rstrip("/")
+CANVAS_BROWSER_URL = env.str("CANVAS_BROWSER_URL", default="").rstrip("/")  # empty: the same as CANVAS_BASE_URL
+
 CONTENT_SECURITY_POLICY = {
     "DIRECTIVES": {
         "default-src": ["'self'"],
@@ -198,7 +219,7 @@ CONTENT_SECURITY_POLICY = {
         "img-src": ["'self'", "data:"],
         "font-src": ["'self'"],
         "connect-src": ["'self'"],
-        "form-action": ["'self'", env.str("CANVAS_BASE_URL", default="http://127.0.0.1:8001")],
+        "form-action": ["'self'", CANVAS_BROWSER_URL or CANVAS_BASE_URL],
         "frame-ancestors": ["'none'"],
         "base-uri": ["'none'"],
         "object-src": ["'none'"],
@@ -208,8 +229,8 @@ CONTENT_SECURITY_POLICY = {
 # --- Static files -------------------------------------------------------------------------------------------
 STATIC_URL = "/static/"
 STATICFILES_DIRS = [BASE_DIR / "static"]
-STATIC_ROOT = VAR_DIR / "staticfiles"
-STATIC_ROOT.mkdir(exist_ok=True)
+# Production serves what scripts/build_assets.py collected here (hashed names, a manifest, gzip and brotli copies).
+STATIC_ROOT = Path(env.str("STATIC_ROOT", default=str(VAR_DIR / "staticfiles")))
 STORAGES = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {
@@ -238,9 +259,6 @@ if PRODUCTION and not EMAIL_CONFIG["EMAIL_BACKEND"].endswith("smtp.EmailBackend"
 BROKER_DIR = Path(env.str("CELERY_BROKER_DIR", default=str(VAR_DIR / "broker")))
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")
 if CELERY_BROKER_URL.startswith("filesystem://"):
-    (BROKER_DIR / "queue").mkdir(parents=True, exist_ok=True)
-    (BROKER_DIR / "processed").mkdir(parents=True, exist_ok=True)
-    (BROKER_DIR / "control").mkdir(parents=True, exist_ok=True)
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "data_folder_in": str(BROKER_DIR / "queue"),
         "data_folder_out": str(BROKER_DIR / "queue"),
@@ -268,10 +286,11 @@ CELERY_TASK_PUBLISH_RETRY = True
 CELERY_TASK_PUBLISH_RETRY_POLICY = {"max_retries": 2, "interval_start": 0, "interval_step": 0.5}
 CELERY_TIMEZONE = TIME_ZONE
 CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
+# The default scheduler plus a heartbeat file for beat's healthcheck (mentorship/core/beat.py).
+CELERY_BEAT_SCHEDULER = "mentorship.core.beat:HeartbeatScheduler"
 CELERY_BEAT_SCHEDULE: dict[str, dict[str, object]] = {}
 
 # --- Canvas -------------------------------------------------------------------------------------------------
-CANVAS_BASE_URL = env.str("CANVAS_BASE_URL", default="http://127.0.0.1:8001").rstrip("/")
 CANVAS_TOKEN = _required_in_production("CANVAS_TOKEN", "demo-admin-token")
 CANVAS_ACCOUNT_ID = env.str("CANVAS_ACCOUNT_ID", default="1")
 CANVAS_ROOT_ACCOUNT_ID = env.str("CANVAS_ROOT_ACCOUNT_ID", default="1")
@@ -282,6 +301,9 @@ CANVAS_TIMEOUT = (env.float("CANVAS_CONNECT_TIMEOUT", default=5.0), env.float("C
 FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 if PRODUCTION and not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set when DJANGO_ENV=production.")
+
+# The health endpoints ask Canvas at most once per this many seconds, whatever the probe traffic.
+HEALTH_CANVAS_CACHE_SECONDS = env.int("HEALTH_CANVAS_CACHE_SECONDS", default=30)
 
 # --- Sync tuning --------------------------------------------------------------------------------------------
 SIS_BULK_THRESHOLD = env.int("SIS_BULK_THRESHOLD", default=200)

@@ -21,6 +21,7 @@ from canvas_client import CanvasError, OAuthToken
 from mentorship.assignments.models import MentorAssignment
 from mentorship.audit.actions import Action, Outcome
 from mentorship.audit.services import audit_record
+from mentorship.core.links import canvas_browser_url
 from mentorship.people.models import Person
 
 from . import canvas_tokens
@@ -62,7 +63,7 @@ def authorize_url(*, request: HttpRequest) -> str:
     request.session[STATE_SESSION_KEY] = {"value": state, "at": time.time()}
     client = canvas_tokens.oauth_client()
     try:
-        return client.oauth_authorize_url(
+        url = client.oauth_authorize_url(
             client_id=settings.CANVAS_OAUTH_CLIENT_ID,
             redirect_uri=redirect_uri(),
             state=state,
@@ -70,6 +71,8 @@ def authorize_url(*, request: HttpRequest) -> str:
         )
     finally:
         client.close()
+    # The browser goes to Canvas's public address, which differs from the servers' only in the compose trial.
+    return canvas_browser_url() + url.removeprefix(settings.CANVAS_BASE_URL)
 
 
 def state_check(*, request: HttpRequest, state: str | None) -> bool:

@@ -5,6 +5,8 @@ from typing import Any
 from django.conf import settings
 from django.http import HttpRequest
 
+from .links import canvas_browser_url
+
 
 def portal(request: HttpRequest) -> dict[str, Any]:
     """What every page's header needs: which sections the viewer may open."""
@@ -12,6 +14,7 @@ def portal(request: HttpRequest) -> dict[str, Any]:
 
     return {
         "portal_name": "Mentor Link",
-        "canvas_base_url": settings.CANVAS_BASE_URL,
+        "canvas_base_url": canvas_browser_url(),
+        "trial_plain_http": settings.TRIAL_PLAIN_HTTP,
         "capabilities": user_capabilities(user=request.user) if hasattr(request, "user") else None,
     }

@@ -1,4 +1,5 @@
-"""Cross-cutting request handling: request ids, security headers, bad-input refusal, session timeouts."""
+"""Cross-cutting request handling: request ids, security headers, no-store for signed-in pages, bad-input refusal,
+session timeouts."""
 
 from __future__ import annotations
 
@@ -16,6 +17,7 @@ from django.contrib.auth.signals import user_logged_in
 from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
+from django.utils.cache import add_never_cache_headers
 
 _REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9\-]{8,64}$")
 
@@ -56,8 +58,25 @@ class SecurityHeadersMiddleware:
         response.setdefault("Referrer-Policy", "same-origin")
         response.setdefault("X-Content-Type-Options", "nosniff")
         response.setdefault("X-Frame-Options", "DENY")
-        response.setdefault("Strict-Transport-Security", self.hsts)
+        if settings.SECURE_HSTS_SECONDS:
+            response.setdefault("Strict-Transport-Security", self.hsts)
         response.setdefault("Content-Security-Policy", self.csp)
+        return response
+
+
+class NoStoreWhenSignedInMiddleware:
+    """`Cache-Control: no-store` on every answer to a signed-in person, so that no browser or proxy keeps a page of
+    student data: on a shared computer, Back after sign-out must not show it again. One rule for every page rather
+    than a decorator per view, which a new view would forget."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        signed_in = request.user.is_authenticated
+        response = self.get_response(request)
+        if signed_in or request.user.is_authenticated:
+            add_never_cache_headers(response)
         return response
 
 

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import sys
+from typing import Any
 
 from django.contrib.auth.decorators import login_required
 from django.db import InterfaceError, OperationalError
@@ -12,16 +13,39 @@ from django.views.decorators.http import require_GET
 
 from mentorship.accounts.selectors import user_capabilities
 
-from .health import run_checks
+from .health import full_health, readiness
+from .probes import is_local_caller
+
+
+@require_GET
+@never_cache
+def healthz_live(request: HttpRequest) -> JsonResponse:
+    """Liveness: the process answers. Touches nothing else (docs/operations.md, "Health")."""
+    return JsonResponse({"status": "ok"})
+
+
+@require_GET
+@never_cache
+def healthz_ready(request: HttpRequest) -> JsonResponse:
+    """Readiness: the database and the broker answer; Canvas is reported beside them."""
+    return health_response(request, *readiness())
 
 
 @require_GET
 @never_cache
 def healthz(request: HttpRequest) -> JsonResponse:
-    """200 when the database, the broker and Canvas all answer; 503 otherwise. Says nothing secret."""
-    checks = run_checks()
-    healthy = all(check["ok"] for check in checks.values())
-    return JsonResponse({"status": "ok" if healthy else "degraded", **checks}, status=200 if healthy else 503)
+    """For monitoring: 200 when the database, the broker and Canvas all answer; 503 otherwise."""
+    return health_response(request, *full_health())
+
+
+def health_response(request: HttpRequest, healthy: bool, checks: dict[str, dict[str, Any]]) -> JsonResponse:
+    """The status for everyone; the details (timings, which part failed and why) only for a caller on this machine
+    (compose's and systemd's probes) or a signed-in administrator. Nothing secret is in either."""
+    body: dict[str, Any] = {"status": "ok" if healthy else "degraded"}
+    user = getattr(request, "user", None)
+    if is_local_caller(request) or (user is not None and user.is_authenticated and user.is_superuser):
+        body.update(checks)
+    return JsonResponse(body, status=200 if healthy else 503)
 
 
 @require_GET

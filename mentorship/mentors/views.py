@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
@@ -15,6 +14,7 @@ from django.views.decorators.http import require_GET, require_POST
 
 from mentorship.accounts.models import CanvasCredential, User
 from mentorship.assignments.models import LinkMethod, MentorAssignment
+from mentorship.core.links import canvas_browser_url
 from mentorship.sync.models import PairingCode
 
 from . import selectors, services
@@ -52,8 +52,8 @@ def _link_context(
         "waiting": label == selectors.STATE_WAITING_FOR_CODE or code is not None,
         "code": code,
         "can_link_now": can_link_now,
-        "observees_url": f"{settings.CANVAS_BASE_URL}/profile/observees",
-        "canvas_base_url": settings.CANVAS_BASE_URL,
+        "observees_url": f"{canvas_browser_url()}/profile/observees",
+        "canvas_base_url": canvas_browser_url(),
         "error": error,
         "notice": notice,
     }

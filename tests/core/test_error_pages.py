@@ -16,10 +16,10 @@ def anonymous(settings) -> Client:
 
 
 def test_a_database_that_stops_answering_gives_503_with_retry_after(anonymous, monkeypatch, db) -> None:
-    def down() -> dict[str, object]:
+    def down() -> tuple[bool, dict[str, object]]:
         raise OperationalError("connection to server at 127.0.0.1, port 5432 failed: Connection refused")
 
-    monkeypatch.setattr(views, "run_checks", down)
+    monkeypatch.setattr(views, "full_health", down)
     response = anonymous.get("/healthz")
     assert response.status_code == 503
     assert response["Retry-After"] == "60"
@@ -29,10 +29,10 @@ def test_a_database_that_stops_answering_gives_503_with_retry_after(anonymous, m
 
 
 def test_any_other_error_gives_the_500_page(anonymous, monkeypatch, db) -> None:
-    def broken() -> dict[str, object]:
+    def broken() -> tuple[bool, dict[str, object]]:
         raise RuntimeError("secret internal detail")
 
-    monkeypatch.setattr(views, "run_checks", broken)
+    monkeypatch.setattr(views, "full_health", broken)
     response = anonymous.get("/healthz")
     assert response.status_code == 500
     text = response.content.decode()

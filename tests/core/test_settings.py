@@ -15,6 +15,7 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "x" * 60,
     "ALLOWED_HOSTS": "mentorlink.example.edu",
     "DATABASE_URL": "postgres://postgres@127.0.0.1:5432/mentorlink",
+    "CANVAS_BASE_URL": "https://school.instructure.com",
     "CANVAS_TOKEN": "prod-token",
     "CANVAS_OAUTH_CLIENT_SECRET": "prod-secret",
     "FIELD_ENCRYPTION_KEYS": "V2hhdGV2ZXItMzItYnl0ZXMtbG9uZy1rZXktaGVyZSE=",
@@ -31,6 +32,10 @@ SETTINGS_VARIABLES = {
     "REDIS_URL",
     "CANVAS_BASE_URL",
     "SQLITE_TEST_NAME",
+    "VAR_DIR",
+    "STATIC_ROOT",
+    "TRIAL_PLAIN_HTTP",
+    "CANVAS_BROWSER_URL",
 }
 
 
@@ -70,7 +75,15 @@ def test_production_turns_debug_off() -> None:
 
 @pytest.mark.parametrize(
     "missing",
-    ["SECRET_KEY", "CANVAS_TOKEN", "CANVAS_OAUTH_CLIENT_SECRET", "ALLOWED_HOSTS", "FIELD_ENCRYPTION_KEYS", "EMAIL_URL"],
+    [
+        "SECRET_KEY",
+        "CANVAS_BASE_URL",
+        "CANVAS_TOKEN",
+        "CANVAS_OAUTH_CLIENT_SECRET",
+        "ALLOWED_HOSTS",
+        "FIELD_ENCRYPTION_KEYS",
+        "EMAIL_URL",
+    ],
 )
 def test_production_refuses_to_start_without_a_secret(missing: str) -> None:
     env = {k: v for k, v in PRODUCTION_ENV.items() if k != missing}
@@ -108,3 +121,66 @@ def test_postgresql_connections_turn_jit_off() -> None:
     result = _settings_probe(PRODUCTION_ENV, "settings.DATABASES['default']['OPTIONS']['options']")
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "-c jit=off"
+
+
+def test_production_refuses_plain_http_cookies_unless_it_is_a_trial() -> None:
+    refused = _settings_probe({**PRODUCTION_ENV, "SESSION_COOKIE_SECURE": "false"})
+    assert refused.returncode != 0
+    assert "TRIAL_PLAIN_HTTP" in refused.stderr
+    trial = _settings_probe(
+        {**PRODUCTION_ENV, "TRIAL_PLAIN_HTTP": "true"},
+        "(settings.DEBUG, settings.SECURE_SSL_REDIRECT, settings.SESSION_COOKIE_SECURE, settings.SECURE_HSTS_SECONDS)",
+    )
+    assert trial.returncode == 0, trial.stderr
+    assert trial.stdout.strip() == "(False, False, False, 0)"
+
+
+def test_loading_production_settings_creates_no_folder(tmp_path: Path) -> None:
+    """A container may run with a read-only root filesystem: settings and app start-up write nothing there."""
+    var = tmp_path / "var-that-must-not-appear"
+    production = {
+        **PRODUCTION_ENV,
+        "CELERY_BROKER_URL": "redis://127.0.0.1:6379/0",
+        "REDIS_URL": "redis://127.0.0.1:6379/1",
+    }
+    result = _settings_probe({**production, "VAR_DIR": str(var), "STATIC_ROOT": str(tmp_path / "static")})
+    assert result.returncode == 0, result.stderr
+    assert not var.exists()
+    assert not (tmp_path / "static").exists()
+
+
+def test_embedded_default_makes_its_own_folders(tmp_path: Path) -> None:
+    var = tmp_path / "var"
+    result = _settings_probe({"DJANGO_ENV": "development", "VAR_DIR": str(var)})
+    assert result.returncode == 0, result.stderr
+    assert (var / "broker" / "queue").is_dir() and (var / "staticfiles").is_dir()
+
+
+def settings_read_from_the_environment() -> set[str]:
+    """Every variable name settings.py reads (env.str("X"), env.int("X"), _required_in_production("X", ...))."""
+    import re
+
+    source = (ROOT / "mentorship" / "settings.py").read_text()
+    pattern = re.compile(r'(?:env\.\w+|env|_required_in_production)\(\s*"([A-Z][A-Z0-9_]+)"')
+    return set(pattern.findall(source))
+
+
+def variables_in_the_readme_table() -> set[str]:
+    import re
+
+    readme = (ROOT / "README.md").read_text()
+    table = readme[readme.index("## Configuration") : readme.index("## Health")]
+    return {
+        name
+        for row in table.splitlines()
+        if row.startswith("| `")
+        for name in re.findall(r"`([A-Z][A-Z0-9_]+)`", row.split("|")[1])
+    }
+
+
+def test_every_setting_is_in_the_readme_table_and_nothing_else_is() -> None:
+    read = settings_read_from_the_environment()
+    documented = variables_in_the_readme_table()
+    assert len(read) > 30  # the parser found the settings, not nothing
+    assert read - documented == set(), "settings.py reads variables the README's table does not list"
+    assert documented - read == set(), "the README's table lists variables settings.py does not read"

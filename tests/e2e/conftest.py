@@ -32,7 +32,7 @@ def browser() -> Iterator[Any]:
 
     if not os.path.exists(CHROMIUM):
         pytest.fail(
-            f"Browser tests need Debian's chromium at {CHROMIUM} (.ci/run installs it: apt-get install chromium)."
+            f"Browser tests need Debian's chromium at {CHROMIUM}: `make browser` installs it (make test runs it first)."
         )
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)

@@ -234,6 +234,8 @@ MENTOR_PAGE = {"assignment_id": "assignment"}
 EXPECTED: dict[str, Expect] = {
     "core:home": everyone_signed_in(),
     "core:healthz": Expect(public=True, also_ok=frozenset({503})),
+    "core:healthz_live": Expect(public=True),
+    "core:healthz_ready": Expect(public=True, also_ok=frozenset({503})),
     "accounts:login": Expect(public=True),
     "accounts:logout": Expect(method="POST", own=SIGNED_IN, foreign=SIGNED_IN, signs_out=True),
     "accounts:canvas_start": Expect(public=True),
@@ -418,6 +420,9 @@ def test_access_matrix(route: Route, world: World):
                 transaction.set_rollback(True)
             check(response, outcome, method, where, expect)
             assert_no_secret(body, role, route, side, where)
+            if world.users[role] is not None:
+                # A shared computer's Back button must not show a signed-in page after sign-out.
+                assert "no-store" in response.get("Cache-Control", ""), f"{where}: no Cache-Control: no-store"
             checked += 1
     assert checked or route.name.startswith("admin:")
 

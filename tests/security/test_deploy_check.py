@@ -14,6 +14,7 @@ PRODUCTION_ENV = {
     "SECRET_KEY": "q8Vn3yTz-Lw0pK7c9rXs2bFh4mJd6gQa1uEo5iYtRzWvNlMkPjHgBfDcSxAe-8n7",
     "ALLOWED_HOSTS": "mentorlink.example.edu",
     "DATABASE_URL": "postgres://mentorlink@127.0.0.1:5432/mentorlink",
+    "CANVAS_BASE_URL": "https://school.instructure.com",
     "CANVAS_TOKEN": "prod-token-not-used",
     "CANVAS_OAUTH_CLIENT_SECRET": "prod-secret-not-used",
     "FIELD_ENCRYPTION_KEYS": "V2hhdGV2ZXItMzItYnl0ZXMtbG9uZy1rZXktaGVyZSE=",
