@@ -1,4 +1,9 @@
-"""python -m canvas_client.fake --host 127.0.0.1 --port 8001 --admin-token TOKEN --seed demo|empty"""
+"""python -m canvas_client.fake --host 127.0.0.1 --port 8001 --seed demo|empty
+
+The admin token and the OAuth client's id and secret are read from FAKE_CANVAS_ADMIN_TOKEN,
+FAKE_CANVAS_OAUTH_CLIENT_ID and FAKE_CANVAS_OAUTH_CLIENT_SECRET (a command line is visible to every user of the
+machine in `ps`); --admin-token and the --oauth-* flags remain for tests and one-off runs.
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,7 @@ import argparse
 import importlib
 import json
 import logging
+import os
 import signal
 import sys
 from typing import Any
@@ -17,11 +23,11 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m canvas_client.fake", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
-    parser.add_argument("--admin-token", required=True)
+    parser.add_argument("--admin-token", default=os.environ.get("FAKE_CANVAS_ADMIN_TOKEN"))
     parser.add_argument("--seed", choices=("demo", "empty"), default="demo")
     parser.add_argument("--state-file", default=None)
-    parser.add_argument("--oauth-client-id", default=None)
-    parser.add_argument("--oauth-client-secret", default=None)
+    parser.add_argument("--oauth-client-id", default=os.environ.get("FAKE_CANVAS_OAUTH_CLIENT_ID"))
+    parser.add_argument("--oauth-client-secret", default=os.environ.get("FAKE_CANVAS_OAUTH_CLIENT_SECRET"))
     parser.add_argument("--threads", type=int, default=48)
     parser.add_argument("--latency-ms", type=float, default=None, help="fixed latency")
     parser.add_argument("--latency-median-ms", type=float, default=None, help="lognormal latency with this median")
@@ -35,6 +41,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
+    if not args.admin_token:
+        print("Set FAKE_CANVAS_ADMIN_TOKEN (or pass --admin-token): the token the portal will use.", file=sys.stderr)
+        return 2
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(name)s %(message)s")
     if args.oauth_client_id and not args.oauth_client_secret:
         print("--oauth-client-secret is required with --oauth-client-id", file=sys.stderr)

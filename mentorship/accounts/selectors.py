@@ -37,6 +37,14 @@ def programs_for_coordinator(*, user: User) -> QuerySet[Program]:
     return Program.objects.filter(roles__user=user, roles__role=ProgramRole.Role.COORDINATOR).distinct()
 
 
+def programs_for_reconciliation(*, user: User) -> QuerySet[Program]:
+    """Programs whose reconciliation the user may run and confirm: their coordinators', and every program for an
+    admin, whose recovery steps after a restore or an outage need it (docs/operations.md, "Back up and restore")."""
+    if user.is_portal_admin:
+        return Program.objects.all()
+    return programs_for_coordinator(user=user)
+
+
 def programs_for_auditor(*, user: User) -> QuerySet[Program]:
     if user.is_portal_admin:
         return Program.objects.all()

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from canvas_client import CanvasError
-from mentorship.accounts.selectors import programs_for_coordinator
+from mentorship.accounts.selectors import programs_for_coordinator, programs_for_reconciliation
 from mentorship.audit.actions import Action
 from mentorship.audit.services import audit_record
 from mentorship.people.models import Person
@@ -139,6 +139,7 @@ def drift_report(request: HttpRequest) -> HttpResponse:
     _require_connection_viewer(request)
     user = request.user
     coordinated = programs_for_coordinator(user=user)  # type: ignore[arg-type]
+    reconcilable = programs_for_reconciliation(user=user)  # type: ignore[arg-type]
     runs = selectors.reconciliation_runs_for_user(user=user)[:20]  # type: ignore[arg-type]
     items = list(
         selectors.drift_items_for_user(user=user)  # type: ignore[arg-type]
@@ -154,10 +155,12 @@ def drift_report(request: HttpRequest) -> HttpResponse:
         {
             "runs": runs,
             "items": items,
-            "form": ReconcileForm(programs=coordinated),
+            "form": ReconcileForm(programs=reconcilable),
             "preview": latest_preview,
             "preview_items": preview_items,
-            # Running and removing are program decisions: coordinators act; admins watch.
+            # Coordinators run and confirm for their programs, admins for every program (recovery); removing a
+            # link nobody approved stays a program decision (coordinators only).
+            "can_run": reconcilable.exists(),
             "can_act": coordinated.exists(),
             "csv_programs": coordinated,
         },
@@ -169,7 +172,7 @@ def drift_report(request: HttpRequest) -> HttpResponse:
 def reconcile_run_view(request: HttpRequest) -> HttpResponse:
     from .tasks import reconcile_run
 
-    form = ReconcileForm(request.POST, programs=programs_for_coordinator(user=request.user))  # type: ignore[arg-type]
+    form = ReconcileForm(request.POST, programs=programs_for_reconciliation(user=request.user))  # type: ignore[arg-type]
     if not form.is_valid():
         raise Http404
     run = reconcile.reconcile_start(
@@ -198,8 +201,8 @@ def _start_run(task: object, run_id: int) -> None:
 @require_POST
 def reconcile_confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
     run = selectors.run_for_user(user=request.user, pk=pk)  # type: ignore[arg-type]
-    coordinated = programs_for_coordinator(user=request.user)  # type: ignore[arg-type]
-    if run.program_id is None or not coordinated.filter(pk=run.program_id).exists():
+    reconcilable = programs_for_reconciliation(user=request.user)  # type: ignore[arg-type]
+    if run.program_id is None or not reconcilable.filter(pk=run.program_id).exists():
         raise Http404
     try:
         removed = reconcile.reconcile_confirm(run=run, actor=request.user, request=request)  # type: ignore[arg-type]

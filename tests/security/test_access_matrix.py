@@ -276,15 +276,16 @@ EXPECTED: dict[str, Expect] = {
     "sync:pairing_code_reissue": per_object(ASSIGNMENT, {"coordinator"}, method="POST"),
     "sync:sis_csv": per_object(PROGRAM, {"coordinator"}),
     "sync:drift": only("admin", *COORDINATORS),
-    # Admins see drift in every program but running and confirming are program decisions (coordinators only).
+    # Admins run and confirm reconciliation in every program (the recovery step after a restore); coordinators in
+    # their own. Removing a link nobody approved stays with coordinators.
     "sync:reconcile_run": Expect(
         method="POST",
         body={"program": "program"},
         fixed={"dry_run": "on"},
-        own=frozenset({"coordinator"}),
-        foreign=frozenset({"other_coordinator"}),
+        own=frozenset({"coordinator", "admin"}),
+        foreign=frozenset({"other_coordinator", "admin"}),
     ),
-    "sync:reconcile_confirm": per_object({"pk": "run"}, {"coordinator"}, method="POST"),
+    "sync:reconcile_confirm": per_object({"pk": "run"}, {"coordinator", "admin"}, method="POST"),
     "sync:drift_remove": per_object({"pk": "drift_item"}, {"coordinator"}, method="POST"),
     "mentors:students": only("mentor", "other_mentor"),
     "mentors:student": per_object(MENTOR_PAGE, {"mentor"}),

@@ -133,11 +133,17 @@ def test_drift_page_names_people_and_removal_is_scoped(
     assert client.get(f"/sync/drift/items/{item.pk}/remove/").status_code == 405
 
 
-def test_admins_watch_drift_but_do_not_act(client, admin_user, program):
+def test_admins_run_reconciliation_for_recovery_but_leave_removals_to_coordinators(client, admin_user, program):
+    """After a restore an admin who coordinates nothing must be able to run the documented recovery step."""
+    from mentorship.sync.models import ReconciliationRun
+
     login(client, admin_user)
     page = client.get("/sync/drift/").content.decode()
-    assert "Drift report" in page and "Run reconciliation" not in page
-    assert client.post("/sync/drift/run/", {"program": program.pk}).status_code == 404
+    assert "Drift report" in page and "Run reconciliation" in page
+    response = client.post("/sync/drift/run/", {"program": program.pk, "dry_run": "on"})
+    assert response.status_code == 302
+    run = ReconciliationRun.objects.get()
+    assert run.program_id == program.pk and run.dry_run
 
 
 def test_coordinator_reissues_a_pairing_code(client, coordinator, other_coordinator, program, fake, school, portal):

@@ -10,7 +10,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.core.management.base import BaseCommand
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone
 
@@ -20,7 +21,7 @@ from mentorship.assignments import services as assignment_services
 from mentorship.assignments.models import LinkMethod, Program
 from mentorship.people.models import Person
 
-DEMO_PASSWORD = "mentorlink-demo"  # noqa: S105 - printed on the console for the demo, refused in production
+DEMO_PASSWORD = "mentorlink-demo"  # noqa: S105 - printed on the console for the demo; the command refuses production
 DEMO_ACCOUNTS = [
     ("admin", "Ada", "Admin", "admin"),
     ("coordinator", "Casey", "Coordinator", "coordinator"),
@@ -33,6 +34,9 @@ class Command(BaseCommand):
     help = "Create the demo school (safe to run again: nothing is duplicated)."
 
     def handle(self, *args: Any, **options: Any) -> None:
+        if settings.PRODUCTION and not settings.TRIAL_PLAIN_HTTP:
+            # Demo accounts have a published password: never in a school's real portal.
+            raise CommandError("seed_demo runs only in development or a trial (TRIAL_PLAIN_HTTP=true): nothing made.")
         if Program.objects.filter(slug="learning-support").exists():
             self.stdout.write("Demo data already present; nothing to do.")
             return
