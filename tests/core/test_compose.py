@@ -124,3 +124,17 @@ def test_the_image_builds_production_assets_and_runs_as_a_user() -> None:
 def test_dockerignore_keeps_local_state_and_secrets_out_of_the_image() -> None:
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip()}
     assert {".git", ".venv", "var", ".env", ".env.*", ".tools"} <= ignored
+
+
+def test_the_systemd_units_start_the_same_processes_as_compose() -> None:
+    units = {path.stem: path.read_text() for path in (ROOT / "deploy" / "systemd").glob("*.service")}
+    assert set(units) == {"mentorlink-web", "mentorlink-worker", "mentorlink-beat"}
+    expected = {
+        "mentorlink-web": "gunicorn -c deploy/gunicorn.conf.py mentorship.wsgi:application",
+        "mentorlink-worker": "celery -A mentorship worker",
+        "mentorlink-beat": "celery -A mentorship beat",
+    }
+    for name, text in units.items():
+        assert "EnvironmentFile=/etc/mentorlink/env" in text and "User=mentorlink" in text, name
+        assert expected[name] in text, name
+        assert not re.search(r"^ExecStart=.*(token|secret|password)", text, re.IGNORECASE | re.MULTILINE), name
