@@ -82,17 +82,17 @@ class Command(BaseCommand):
                         "127.0.0.1",
                         "--port",
                         "8001",
-                        "--admin-token",
-                        settings.CANVAS_TOKEN,
                         "--seed",
                         "demo",
                         "--state-file",
                         str(settings.VAR_DIR / "fake-canvas-state.json"),
-                        "--oauth-client-id",
-                        settings.CANVAS_OAUTH_CLIENT_ID,
-                        "--oauth-client-secret",
-                        settings.CANVAS_OAUTH_CLIENT_SECRET,
                     ],
+                    # Secrets by environment, never on a command line (`ps` shows those to every user).
+                    env={
+                        "FAKE_CANVAS_ADMIN_TOKEN": settings.CANVAS_TOKEN,
+                        "FAKE_CANVAS_OAUTH_CLIENT_ID": settings.CANVAS_OAUTH_CLIENT_ID,
+                        "FAKE_CANVAS_OAUTH_CLIENT_SECRET": settings.CANVAS_OAUTH_CLIENT_SECRET,
+                    },
                 )
                 _wait_http(f"{settings.CANVAS_BASE_URL}/__fake__/health", 60, fake, "The fake Canvas")
             if not options["no_seed"]:
@@ -156,8 +156,9 @@ class Command(BaseCommand):
         finally:
             self._stop_all()
 
-    def _spawn(self, name: str, cmd: list[str]) -> subprocess.Popen[bytes]:
-        proc = subprocess.Popen(cmd, cwd=settings.BASE_DIR, start_new_session=True)
+    def _spawn(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
+        child_env = {**os.environ, **env} if env else None
+        proc = subprocess.Popen(cmd, cwd=settings.BASE_DIR, env=child_env, start_new_session=True)
         self.children.append((name, proc))
         return proc
 
@@ -168,7 +169,7 @@ class Command(BaseCommand):
             "",
             "Mentor Link is running: http://127.0.0.1:8000/",
             f"  Fake Canvas:   {settings.CANVAS_BASE_URL}/",
-            "  Health:        http://127.0.0.1:8000/healthz",
+            "  Health:        http://127.0.0.1:8000/healthz/ready",
             "",
             f"  Sign in (password for all: {DEMO_PASSWORD})",
             "    coordinator   - coordinator of both demo programs",
