@@ -45,8 +45,8 @@ from push_throughput import (  # noqa: E402  (the same settings)
     throttle_like_canvas,
 )
 
-from canvas_client.fake import FakeCanvas  # noqa: E402
-from canvas_client.fake.testing import running_fake_server  # noqa: E402
+from fake_canvas import FakeCanvas  # noqa: E402
+from fake_canvas.testing import running_fake_server  # noqa: E402
 from mentorship.assignments.models import MentorAssignment, Program  # noqa: E402
 from mentorship.audit.models import AuditEvent  # noqa: E402
 from mentorship.people.models import Person  # noqa: E402

@@ -25,9 +25,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from canvas_client import CanvasClient, CanvasError, NullLimiter
-from canvas_client.fake import FakeCanvas
-from canvas_client.fake.testing import running_fake_server
 from canvas_client.throttle import ThrottleSettings
+from fake_canvas import FakeCanvas
+from fake_canvas.testing import running_fake_server
 from mentorship.sync.ratelimit import FileStore, SharedLimiter
 
 TOKEN = "bench-token"

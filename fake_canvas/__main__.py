@@ -1,4 +1,4 @@
-"""python -m canvas_client.fake --host 127.0.0.1 --port 8001 --admin-token TOKEN --seed demo|empty"""
+"""python -m fake_canvas --host 127.0.0.1 --port 8001 --admin-token TOKEN --seed demo|empty"""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from .server import FakeCanvas
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(prog="python -m canvas_client.fake", description=__doc__)
+    parser = argparse.ArgumentParser(prog="python -m fake_canvas", description=__doc__)
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, default=8001)
     parser.add_argument("--admin-token", required=True)
@@ -75,7 +75,7 @@ def main(argv: list[str] | None = None) -> int:
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, stop)
-    logging.getLogger("canvas_client.fake").info(
+    logging.getLogger("fake_canvas").info(
         "Fake Canvas (%s seed) on http://%s:%s", args.seed, args.host, server.effective_port
     )
     try:

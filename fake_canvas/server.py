@@ -38,7 +38,7 @@ from .util import (
     split_raw_path,
 )
 
-log = logging.getLogger("canvas_client.fake")
+log = logging.getLogger("fake_canvas")
 
 LATENCY_CAP_S = 30.0
 DEFAULT_CONFIG: dict[str, Any] = {
@@ -122,7 +122,7 @@ def _compile_routes() -> dict[tuple[str, int], list[tuple[list[str], str, bool]]
 
 
 class FakeCanvas(CanvasApi, SisImports, OAuth):
-    """A Canvas look-alike. See canvas_client/fake/README.md for the switches and control API."""
+    """A Canvas look-alike. See fake_canvas/README.md for the switches and control API."""
 
     def __init__(
         self,

@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from canvas_client import CanvasClient, CanvasTransientError, NullLimiter
-from canvas_client.fake import FakeCanvas
-from canvas_client.fake.testing import WSGIAdapter
+from fake_canvas import FakeCanvas
+from fake_canvas.testing import WSGIAdapter
 from mentorship.people import services as people_services
 from mentorship.people.models import Person
 

@@ -537,8 +537,8 @@ def test_9_drift_is_repaired_reported_and_a_big_removal_waits(rig: Rig, settings
 @contextlib.contextmanager
 def _in_process_canvas(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from canvas_client import CanvasClient, NullLimiter
-    from canvas_client.fake import FakeCanvas
-    from canvas_client.fake.testing import WSGIAdapter
+    from fake_canvas import FakeCanvas
+    from fake_canvas.testing import WSGIAdapter
     from mentorship.sync import canvas as sync_canvas
 
     fake = FakeCanvas(admin_token="prop-token", seed="empty", rng_seed=1)

@@ -10,8 +10,8 @@ import requests
 from django.utils import timezone
 
 from canvas_client import CanvasClient, NullLimiter
-from canvas_client.fake import FakeCanvas
-from canvas_client.fake.testing import WSGIAdapter
+from fake_canvas import FakeCanvas
+from fake_canvas.testing import WSGIAdapter
 from mentorship.accounts.models import User
 from mentorship.assignments.models import AssignmentCourse, LinkMethod, MentorAssignment, Program
 from mentorship.people.models import Person

@@ -10,7 +10,7 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from canvas_client.fake import FakeCanvas
+from fake_canvas import FakeCanvas
 from mentorship.assignments.models import LinkMethod, MentorAssignment
 from mentorship.audit.models import AuditEvent
 from mentorship.sync import services
@@ -326,7 +326,7 @@ def test_pairing_code_redeem_with_a_lost_answer_is_confirmed(fake, school, porta
     mentor_user = make_user(person=mentor_person)
     import requests
 
-    from canvas_client.fake.testing import WSGIAdapter
+    from fake_canvas.testing import WSGIAdapter
 
     class LoseAnswers(WSGIAdapter):
         """Canvas acts, then the answer is lost on the way back (only for the mentor's connection)."""

@@ -77,7 +77,7 @@ class Command(BaseCommand):
                     [
                         sys.executable,
                         "-m",
-                        "canvas_client.fake",
+                        "fake_canvas",
                         "--host",
                         "127.0.0.1",
                         "--port",

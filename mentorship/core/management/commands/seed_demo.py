@@ -1,8 +1,8 @@
 """Seed a demo school: programs, coordinators, an auditor, an admin, Persons matching the fake Canvas, assignments.
 
-Idempotent: a second run finds the demo program and changes nothing. The people come from the fake Canvas's
-deterministic demo dataset (canvas_client.fake.seed), so their Canvas ids match what the fake serves without a
-network call.
+Idempotent: a second run finds the demo program and changes nothing. The people come from the demo school's
+deterministic dataset (`demo_school`, the same data the fake Canvas serves), so their Canvas ids match what the fake
+serves without a network call, and without importing the fake.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from django.core.management.base import BaseCommand
 from django.db import transaction
 from django.utils import timezone
 
-from canvas_client.fake.seed import demo_people
+from demo_school import demo_people
 from mentorship.accounts.models import ProgramRole, User
 from mentorship.assignments import services as assignment_services
 from mentorship.assignments.models import LinkMethod, Program
