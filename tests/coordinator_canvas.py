@@ -33,12 +33,6 @@ def canvas_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(people_services, "lookup_client", lambda: Unreachable())
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    """The cast's passwords are hashed once per user; the real hasher costs seconds per test on a busy CPU."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
-
 class School:
     """People and courses that exist in the fake Canvas (and, when asked, as Person rows)."""
 

@@ -11,7 +11,6 @@ import datetime
 from collections.abc import Callable
 from typing import Any
 
-import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
@@ -27,11 +26,6 @@ from tests.factories import AssignmentFactory, PersonFactory
 FEW = 2
 MANY = 25
 Status = MentorAssignment.Status
-
-
-@pytest.fixture(autouse=True)
-def _fast_password_hashing(settings):
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 def queries_for(client, url: str, params: dict[str, str] | None = None) -> tuple[int, Any]:
