@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "mentorship.sync",
     "mentorship.mentors",
     "mentorship.audit",
+    "mentorship.portal",
 ]
 
 MIDDLEWARE = [

@@ -13,9 +13,10 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
-from .models import AuditEvent
+from mentorship.audit.models import AuditEvent
+from mentorship.audit.services import utc_text
+
 from .selectors import Evidence
-from .services import utc_text
 
 # A spreadsheet treats a cell starting with one of these as a formula (CSV injection); a leading quote makes it text.
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")

@@ -8,8 +8,8 @@ from django import forms
 
 from mentorship.accounts.models import User
 from mentorship.assignments.models import Program
+from mentorship.audit.actions import Action
 
-from .actions import Action
 from .selectors import EventFilters, audit_programs_for_viewer
 
 

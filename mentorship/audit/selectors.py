@@ -13,10 +13,9 @@ from django.utils import timezone
 from mentorship.accounts.models import ProgramRole, User
 from mentorship.accounts.selectors import programs_for_auditor
 from mentorship.assignments.models import MentorAssignment, Program
+from mentorship.audit.actions import Action
+from mentorship.audit.models import AuditEvent, AuditVerification
 from mentorship.people.models import Person
-
-from .actions import Action
-from .models import AuditEvent, AuditVerification
 
 PAGE_SIZE = 50
 

@@ -20,11 +20,12 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from mentorship.assignments.models import Program
+from mentorship.audit.actions import Action, Outcome
+from mentorship.audit.models import AuditVerification
+from mentorship.audit.services import audit_record, verification_request
 
-from .actions import Action, Outcome
 from .export import csv_rows, event_rows, evidence_pdf, evidence_rows
 from .forms import EventFilterForm, StudentSearchForm
-from .models import AuditVerification
 from .selectors import (
     EventFilters,
     audit_programs_for_viewer,
@@ -37,7 +38,6 @@ from .selectors import (
     verification_last_finished,
     verification_latest,
 )
-from .services import audit_record, verification_request
 
 View = Callable[..., HttpResponseBase]
 
