@@ -103,7 +103,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "mentorship.core.context_processors.portal",
+                "mentorship.portal.context_processors.portal",
             ],
         },
     },

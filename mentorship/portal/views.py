@@ -9,7 +9,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
 from mentorship.accounts.selectors import user_capabilities
-from mentorship.core.health import run_checks
+from mentorship.portal.health import run_checks
 
 
 @require_GET

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from mentorship.core.management.commands.run_portal import Command
+from mentorship.portal.management.commands.run_portal import Command
 
 
 def _banner() -> str:
