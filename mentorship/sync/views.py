@@ -123,7 +123,7 @@ def sis_csv(request: HttpRequest, pk: int) -> HttpResponse:
     with transaction.atomic():
         audit_record(
             action=Action.SIS_CSV_DOWNLOADED,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             program=program,
             request=request,
             details={"which": which, "rows": body.count(b"\n") - 1},

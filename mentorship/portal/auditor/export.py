@@ -13,8 +13,8 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import QuerySet
 
+from mentorship.audit.chain import utc_text
 from mentorship.audit.models import AuditEvent
-from mentorship.audit.services import utc_text
 
 from .selectors import Evidence
 

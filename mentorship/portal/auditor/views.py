@@ -22,7 +22,8 @@ from django.views.decorators.http import require_GET, require_POST
 from mentorship.assignments.models import Program
 from mentorship.audit.actions import Action, Outcome
 from mentorship.audit.models import AuditVerification
-from mentorship.audit.services import audit_record, verification_request
+from mentorship.audit.services import audit_record
+from mentorship.audit.verification_requests import verification_request
 
 from .export import csv_rows, event_rows, evidence_pdf, evidence_rows
 from .forms import EventFilterForm, StudentSearchForm
@@ -51,7 +52,7 @@ def auditor_required(view: View) -> View:
         if not user_can_audit(user=request.user):
             audit_record(
                 action=Action.ACCESS_DENIED,
-                actor=request.user,  # type: ignore[arg-type]
+                actor=request.user,
                 outcome=Outcome.REFUSED,
                 request=request,
                 details={"path": request.path[:200], "area": "audit"},
@@ -107,7 +108,7 @@ def event_export(request: HttpRequest) -> HttpResponseBase:
     scope = filters.program or (programs[0] if len(programs) == 1 else None)
     audit_record(
         action=Action.AUDIT_EXPORTED,
-        actor=request.user,  # type: ignore[arg-type]
+        actor=request.user,
         program=scope,
         request=request,
         details={"format": "csv", "filters": filters.as_details()},
@@ -123,7 +124,7 @@ def event_export(request: HttpRequest) -> HttpResponseBase:
 @require_POST
 @auditor_required
 def verify(request: HttpRequest) -> HttpResponse:
-    verification, inline = verification_request(actor=request.user)  # type: ignore[arg-type]
+    verification, inline = verification_request(actor=request.user)
     if verification.state == AuditVerification.State.OK:
         messages.success(request, f"Verified: {verification.message}")
     elif verification.state == AuditVerification.State.BROKEN:
@@ -159,7 +160,7 @@ def _evidence(request: HttpRequest, person_id: int, fmt: str) -> Any:
         for program in scopes:
             audit_record(
                 action=Action.EVIDENCE_REPORT,
-                actor=user,  # type: ignore[arg-type]
+                actor=user,
                 program=program,
                 student=student,
                 request=request,
