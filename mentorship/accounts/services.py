@@ -5,11 +5,10 @@ from __future__ import annotations
 from django.db import transaction
 from django.http import HttpRequest
 
+from mentorship.accounts.models import ProgramRole, User
 from mentorship.assignments.models import Program
 from mentorship.audit.actions import Action
 from mentorship.audit.services import audit_record
-
-from .models import ProgramRole, User
 
 
 class RoleError(Exception):

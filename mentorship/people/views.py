@@ -13,9 +13,8 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mentorship.assignments.forms import SisIdsForm
-
-from . import selectors, services
-from .models import Person
+from mentorship.people import selectors, services
+from mentorship.people.models import Person
 
 
 def people_manager_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
