@@ -49,9 +49,9 @@ from fake_canvas import FakeCanvas  # noqa: E402
 from fake_canvas.testing import running_fake_server  # noqa: E402
 from mentorship.assignments.models import MentorAssignment, Program  # noqa: E402
 from mentorship.audit.models import AuditEvent  # noqa: E402
+from mentorship.core.canvas import shared_limiter  # noqa: E402
 from mentorship.people.models import Person  # noqa: E402
 from mentorship.sync import services  # noqa: E402
-from mentorship.sync.canvas import shared_limiter  # noqa: E402
 from mentorship.sync.models import ObserverLink  # noqa: E402
 
 TOKEN = "bench-pipeline-token"

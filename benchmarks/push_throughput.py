@@ -28,7 +28,7 @@ from canvas_client import CanvasClient, CanvasError, NullLimiter
 from canvas_client.throttle import ThrottleSettings
 from fake_canvas import FakeCanvas
 from fake_canvas.testing import running_fake_server
-from mentorship.sync.ratelimit import FileStore, SharedLimiter
+from mentorship.core.ratelimit import FileStore, SharedLimiter
 
 TOKEN = "bench-token"
 COST_MIN, COST_MAX = 0.05, 0.3

@@ -4,7 +4,7 @@ from django.urls import include, path
 urlpatterns = [
     path("", include("mentorship.portal.urls")),
     path("accounts/", include("mentorship.accounts.urls")),
-    path("people/", include("mentorship.people.urls")),
+    path("people/", include("mentorship.assignments.people_urls")),
     path("", include("mentorship.assignments.urls")),
     path("sync/", include("mentorship.sync.urls")),
     path("my/", include("mentorship.mentors.urls")),

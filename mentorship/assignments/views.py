@@ -24,9 +24,9 @@ from django.urls import reverse
 from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from mentorship.accounts import services as role_services
 from mentorship.accounts.models import ProgramRole, User
 from mentorship.accounts.selectors import programs_for_coordinator
+from mentorship.assignments import program_roles as role_services
 from mentorship.audit.actions import Action
 from mentorship.audit.changes import program_generations
 from mentorship.audit.models import AuditEvent

@@ -39,7 +39,7 @@ def check_broker() -> dict[str, Any]:
 
 
 def check_canvas() -> dict[str, Any]:
-    from mentorship.sync.canvas import portal_client
+    from mentorship.core.canvas import portal_client
 
     started = time.monotonic()
     try:

@@ -79,7 +79,8 @@ def circuit_probe(*, client: CanvasClient | None = None) -> bool:
 
     Returns True when the circuit is (now) closed.
     """
-    from .canvas import portal_client
+    from mentorship.core.canvas import portal_client
+
     from .services import links_requeue_held
 
     conn = CanvasConnection.get()

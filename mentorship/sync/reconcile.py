@@ -25,8 +25,8 @@ from mentorship.accounts.models import User
 from mentorship.assignments.models import LinkMethod, MentorAssignment, Program
 from mentorship.audit.actions import Action, Outcome
 from mentorship.audit.services import audit_record
+from mentorship.core.canvas import portal_client, root_account_id
 
-from .canvas import portal_client, root_account_id
 from .circuit import circuit_is_open, circuit_open
 from .models import DriftItem, ObserverLink, ReconciliationRun
 from .services import SyncError, _lock_assignment, _publish, _retarget, assignment_link_state_refresh

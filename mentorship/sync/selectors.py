@@ -102,7 +102,7 @@ def drift_item_for_coordinator(*, user: User, pk: int) -> DriftItem:
 
 def connection_status() -> dict[str, Any]:
     """The "Canvas connection" panel: circuit, last error, rate-limit headroom, queue depth."""
-    from .canvas import shared_limiter
+    from mentorship.core.canvas import shared_limiter
 
     conn = CanvasConnection.get()
     work = ObserverLink.objects.filter(state__in=ObserverLink.WORK_STATES)

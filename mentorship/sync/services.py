@@ -42,9 +42,9 @@ from mentorship.accounts.models import User
 from mentorship.assignments.models import LinkMethod, MentorAssignment
 from mentorship.audit.actions import Action, Outcome
 from mentorship.audit.services import audit_record
+from mentorship.core.canvas import portal_client, root_account_id
 from mentorship.people.models import Person
 
-from .canvas import portal_client, root_account_id
 from .circuit import circuit_is_open, circuit_open
 from .models import ObserverLink, PairingCode, SisBatch
 

@@ -11,8 +11,8 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
-from mentorship.accounts import services as role_services
 from mentorship.accounts.models import ProgramRole
+from mentorship.assignments import program_roles as role_services
 from mentorship.assignments import services
 from mentorship.assignments.models import AssignmentCourse, LinkMethod, MentorAssignment
 from mentorship.audit.models import AuditEvent

@@ -539,7 +539,7 @@ def _in_process_canvas(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from canvas_client import CanvasClient, NullLimiter
     from fake_canvas import FakeCanvas
     from fake_canvas.testing import WSGIAdapter
-    from mentorship.sync import canvas as sync_canvas
+    from mentorship.core import canvas as sync_canvas
 
     fake = FakeCanvas(admin_token="prop-token", seed="empty", rng_seed=1)
     fake.configure(throttle={"enabled": False})

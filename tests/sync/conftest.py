@@ -14,8 +14,8 @@ from fake_canvas import FakeCanvas
 from fake_canvas.testing import WSGIAdapter
 from mentorship.accounts.models import User
 from mentorship.assignments.models import AssignmentCourse, LinkMethod, MentorAssignment, Program
+from mentorship.core import canvas as sync_canvas
 from mentorship.people.models import Person
-from mentorship.sync import canvas as sync_canvas
 from mentorship.sync import reconcile as sync_reconcile
 from mentorship.sync import services as sync_services
 from tests.factories import AssignmentFactory, ProgramFactory, UserFactory
