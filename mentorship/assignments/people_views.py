@@ -16,6 +16,8 @@ from mentorship.assignments.forms import SisIdsForm
 from mentorship.people import selectors, services
 from mentorship.people.models import Person
 
+from . import selectors as assignment_selectors
+
 
 def people_manager_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
     @functools.wraps(view)
@@ -78,7 +80,7 @@ def person_add(request: HttpRequest) -> HttpResponse:
 @require_GET
 def person_detail(request: HttpRequest, pk: int) -> HttpResponse:
     person = selectors.person_for_user(user=request.user, pk=pk)
-    assignments = selectors.assignments_of_person(user=request.user, person=person)
+    assignments = assignment_selectors.assignments_of_person(user=request.user, person=person)
     return render(request, "people/detail.html", {"person": person, "assignments": assignments})
 
 

@@ -12,7 +12,6 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from mentorship.accounts.models import ProgramRole, User
-from mentorship.accounts.selectors import programs_for_coordinator
 from mentorship.people.models import Person
 
 from .models import MentorAssignment, Program
@@ -40,6 +39,17 @@ SORTS = {
 SEARCH_PEOPLE_LIMIT = 500
 SEARCH_ASSIGNMENTS_LIMIT = 2000
 MAX_PAGE = 100_000  # a larger ?page= would overflow the database's OFFSET
+
+
+def programs_for_coordinator(*, user: User) -> QuerySet[Program]:
+    """Programs the user coordinates (admins coordinate none by default: they manage programs and roles)."""
+    return Program.objects.filter(roles__user=user, roles__role=ProgramRole.Role.COORDINATOR).distinct()
+
+
+def programs_for_auditor(*, user: User) -> QuerySet[Program]:
+    if user.is_portal_admin:
+        return Program.objects.all()
+    return Program.objects.filter(roles__user=user, roles__role=ProgramRole.Role.AUDITOR).distinct()
 
 
 def assignments_for_coordinator(*, user: User, program_ids: list[int] | None = None) -> QuerySet[MentorAssignment]:
@@ -243,3 +253,13 @@ def dashboard_numbers(*, program_ids: list[int], today: datetime.date | None = N
 
 def coordinators_of(*, program: Program) -> QuerySet[ProgramRole]:
     return ProgramRole.objects.filter(program=program).select_related("user", "granted_by").order_by("role", "user")
+
+
+def assignments_of_person(*, user: Any, person: Person) -> QuerySet[MentorAssignment]:
+    """The person's assignments in the viewer's programs only (as mentor or as student)."""
+    return (
+        MentorAssignment.objects.filter(Q(mentor=person) | Q(student=person))
+        .filter(program__in=programs_for_coordinator(user=user))
+        .select_related("program", "mentor", "student")
+        .order_by("-starts_on", "-id")
+    )

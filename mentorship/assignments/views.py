@@ -25,7 +25,6 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mentorship.accounts.models import ProgramRole, User
-from mentorship.accounts.selectors import programs_for_coordinator
 from mentorship.assignments import program_roles as role_services
 from mentorship.audit.actions import Action
 from mentorship.audit.changes import program_generations
@@ -44,6 +43,7 @@ from .forms import (
     default_dates,
 )
 from .models import AssignmentCourse, CsvImport, MentorAssignment, Program
+from .selectors import programs_for_coordinator
 
 PICKER_LIMIT = 20
 COURSE_CACHE_SECONDS = 300

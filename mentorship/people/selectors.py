@@ -8,14 +8,18 @@ from django.db.models import Q, QuerySet
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 
-from mentorship.accounts.selectors import programs_for_coordinator
-from mentorship.assignments.models import MentorAssignment
+from mentorship.accounts.models import ProgramRole
 
 from .models import Person
 
 
 def can_manage_people(*, user: Any) -> bool:
-    return bool(user.is_authenticated and (user.is_portal_admin or programs_for_coordinator(user=user).exists()))
+    """A portal admin, or a coordinator of any program (every role row names a program)."""
+    if not user.is_authenticated:
+        return False
+    return bool(
+        user.is_portal_admin or ProgramRole.objects.filter(user=user, role=ProgramRole.Role.COORDINATOR).exists()
+    )
 
 
 def people_search(*, user: Any, term: str, limit: int = 50) -> QuerySet[Person]:
@@ -35,13 +39,3 @@ def person_for_user(*, user: Any, pk: int) -> Person:
     if not can_manage_people(user=user):
         raise Http404
     return get_object_or_404(Person, pk=pk)
-
-
-def assignments_of_person(*, user: Any, person: Person) -> QuerySet[MentorAssignment]:
-    """The person's assignments in the viewer's programs only (as mentor or as student)."""
-    return (
-        MentorAssignment.objects.filter(Q(mentor=person) | Q(student=person))
-        .filter(program__in=programs_for_coordinator(user=user))
-        .select_related("program", "mentor", "student")
-        .order_by("-starts_on", "-id")
-    )

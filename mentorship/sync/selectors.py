@@ -10,8 +10,8 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from mentorship.accounts.models import User
-from mentorship.accounts.selectors import programs_for_coordinator
 from mentorship.assignments.models import MentorAssignment, Program
+from mentorship.assignments.selectors import programs_for_coordinator
 from mentorship.people.models import Person
 
 from .models import CanvasConnection, DriftItem, ObserverLink, PairingCode, ReconciliationRun, SisBatch

@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from canvas_client import CanvasError
-from mentorship.accounts.selectors import programs_for_coordinator
+from mentorship.assignments.selectors import programs_for_coordinator
 from mentorship.audit.actions import Action
 from mentorship.audit.services import audit_record
 from mentorship.people.models import Person

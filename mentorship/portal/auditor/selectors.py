@@ -11,8 +11,8 @@ from django.http import Http404
 from django.utils import timezone
 
 from mentorship.accounts.models import ProgramRole, User
-from mentorship.accounts.selectors import programs_for_auditor
 from mentorship.assignments.models import MentorAssignment, Program
+from mentorship.assignments.selectors import programs_for_auditor
 from mentorship.audit.actions import Action
 from mentorship.audit.models import AuditEvent, AuditVerification
 from mentorship.people.models import Person
