@@ -1,0 +1,34 @@
+"""What accounts needs from the apps above it, supplied by them at start-up (docs/architecture.md, "Hooks").
+
+A first "Sign in with Canvas" opens an account only for a person who mentors. Who a Canvas user is (people) and
+whether they mentor (assignments) are questions for apps above accounts, so accounts declares the question here
+and the assignments app answers it from its AppConfig.ready().
+"""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+class CanvasSignInRule(Protocol):
+    def person_for_canvas_user(self, canvas_user_id: int) -> Any:
+        """The people.Person with this Canvas id, or None."""
+
+    def may_open_account(self, person: Any) -> bool:
+        """Whether a first sign-in of this person creates their portal account."""
+
+
+_sign_in_rule: CanvasSignInRule | None = None
+
+
+def register_canvas_sign_in_rule(rule: CanvasSignInRule) -> None:
+    global _sign_in_rule
+    _sign_in_rule = rule
+
+
+def canvas_sign_in_rule() -> CanvasSignInRule:
+    if _sign_in_rule is None:
+        raise ImproperlyConfigured("No app registered the Canvas sign-in rule (assignments does, in its ready()).")
+    return _sign_in_rule
