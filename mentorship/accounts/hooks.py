@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Protocol
 
-from django.core.exceptions import ImproperlyConfigured
+from mentorship.core.hooks import Hook
 
 
 class CanvasSignInRule(Protocol):
@@ -20,15 +20,5 @@ class CanvasSignInRule(Protocol):
         """Whether a first sign-in of this person creates their portal account."""
 
 
-_sign_in_rule: CanvasSignInRule | None = None
-
-
-def register_canvas_sign_in_rule(rule: CanvasSignInRule) -> None:
-    global _sign_in_rule
-    _sign_in_rule = rule
-
-
-def canvas_sign_in_rule() -> CanvasSignInRule:
-    if _sign_in_rule is None:
-        raise ImproperlyConfigured("No app registered the Canvas sign-in rule (assignments does, in its ready()).")
-    return _sign_in_rule
+canvas_sign_in_rule: Hook[CanvasSignInRule] = Hook("the Canvas sign-in rule", answered_by="the assignments app")
+register_canvas_sign_in_rule = canvas_sign_in_rule.register

@@ -26,6 +26,7 @@ from canvas_client import CanvasError, CanvasNotFound, CanvasUser
 from mentorship.accounts.models import User
 from mentorship.audit.actions import Action
 from mentorship.audit.services import audit_record
+from mentorship.celery import task_named
 from mentorship.people.models import Person
 
 from .models import AssignmentCourse, CsvImport, LinkMethod, MentorAssignment, Program
@@ -523,10 +524,8 @@ QUEUED_GRACE = datetime.timedelta(minutes=10)
 
 def import_enqueue(*, batch: CsvImport) -> bool:
     """Publish the worker's job for a queued batch; False when the broker cannot take it now."""
-    from .tasks import import_csv
-
     try:
-        import_csv.apply_async((batch.pk,), retry=False)
+        task_named("assignments.import_csv").apply_async((batch.pk,), retry=False)
     except Exception:
         return False
     return True

@@ -23,6 +23,7 @@ from mentorship.audit.actions import Action, Outcome
 from mentorship.audit.services import audit_record
 from mentorship.people.models import Person
 
+from .hooks import canvas_links
 from .models import AssignmentCourse, LinkMethod, MentorAssignment, Program
 
 Status = MentorAssignment.Status
@@ -276,8 +277,6 @@ def assignment_approve(
     `acknowledged` lists the warning codes the approver confirmed. Raises NeedsConfirmation when a warning is not
     confirmed yet, AlreadyDecided when another coordinator decided first, AssignmentError when a rule refuses.
     """
-    from mentorship.sync.services import links_enqueue, links_plan
-
     program = assignment.program
     if assignment.status != Status.PROPOSED:
         raise AlreadyDecided(assignment)
@@ -348,8 +347,8 @@ def assignment_approve(
             },
         )
         if assignment.is_active:
-            links = links_plan(assignment=assignment)
-        transaction.on_commit(lambda: links_enqueue(links=links))
+            links = list(canvas_links().plan(assignment=assignment))
+        transaction.on_commit(lambda: canvas_links().enqueue(links=links))
         transaction.on_commit(lambda: _notify_approved(assignment.pk))
     return assignment
 
@@ -431,8 +430,6 @@ def assignment_end(
 
     Raises AssignmentError without a reason, AlreadyDecided when it is not approved (any more).
     """
-    from mentorship.sync.services import links_enqueue, links_retire
-
     if not reason or not reason.strip():
         raise AssignmentError("Say why the assignment ends early: the reason is required.")
     if actor is None and not system_actor:
@@ -450,7 +447,7 @@ def assignment_end(
         assignment.refresh_from_db()
         if not won:
             raise AlreadyDecided(assignment)
-        links = links_retire(assignment=assignment)
+        links = canvas_links().retire(assignment=assignment)
         audit_record(
             action=Action.ASSIGNMENT_ENDED,
             actor=actor,
@@ -461,7 +458,7 @@ def assignment_end(
             request=request,
             details={"reason": assignment.end_reason, "generation": assignment.generation, "links": len(links)},
         )
-        transaction.on_commit(lambda: links_enqueue(links=links))
+        transaction.on_commit(lambda: canvas_links().enqueue(links=links))
     return assignment
 
 
@@ -507,8 +504,6 @@ def assignments_bulk_decide(
 
 def assignments_activate_due(*, today: datetime.date) -> list[int]:
     """Plan links for approved assignments whose start date arrived and that have no links yet. Returns their ids."""
-    from mentorship.sync.services import links_enqueue, links_plan
-
     due = list(
         MentorAssignment.objects.filter(status=Status.APPROVED, starts_on__lte=today, ends_on__gte=today)
         .filter(links__isnull=True)
@@ -526,7 +521,7 @@ def assignments_activate_due(*, today: datetime.date) -> list[int]:
             # Another beat run may have planned it between the query and the lock.
             if assignment is None or assignment.links.exists():
                 continue
-            links = links_plan(assignment=assignment)
+            links = canvas_links().plan(assignment=assignment)
             audit_record(
                 action=Action.ASSIGNMENT_ACTIVATED,
                 system_actor=SYSTEM_BEAT,
@@ -535,7 +530,7 @@ def assignments_activate_due(*, today: datetime.date) -> list[int]:
                 obj=assignment,
                 details={"starts_on": assignment.starts_on.isoformat(), "links": len(links)},
             )
-            transaction.on_commit(lambda links=links: links_enqueue(links=links))  # type: ignore[misc]
+            transaction.on_commit(lambda links=links: canvas_links().enqueue(links=links))  # type: ignore[misc]
             activated.append(pk)
     return activated
 

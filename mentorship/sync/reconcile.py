@@ -29,7 +29,10 @@ from mentorship.core.canvas import portal_client, root_account_id
 
 from .circuit import circuit_is_open, circuit_open
 from .models import DriftItem, ObserverLink, ReconciliationRun
-from .services import SyncError, _lock_assignment, _publish, _retarget, assignment_link_state_refresh
+from .services import publishing
+from .services.common import SyncError
+from .services.planning import _retarget, assignment_link_state_refresh
+from .services.records import _lock_assignment
 
 logger = logging.getLogger(__name__)
 State = ObserverLink.State
@@ -285,7 +288,7 @@ def _repair_missing(item: DriftItem) -> None:
             },
         )
         assignment_link_state_refresh(assignment_id=link.assignment_id)
-        transaction.on_commit(lambda: _publish(link.pk, link.generation))
+        transaction.on_commit(lambda: publishing._publish(link.pk, link.generation))
 
 
 def _remove_in_canvas(client: CanvasClient, item: DriftItem) -> None:

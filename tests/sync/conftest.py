@@ -68,7 +68,7 @@ def portal(monkeypatch: pytest.MonkeyPatch, session: requests.Session, settings:
     def factory(**kwargs: Any) -> CanvasClient:
         return make_client(session)
 
-    for module in (sync_canvas, sync_services, sync_reconcile):
+    for module in (sync_canvas, sync_reconcile):
         monkeypatch.setattr(module, "portal_client", factory)
     return make_client(session)
 

@@ -1,0 +1,242 @@
+"""SIS bulk transport: many observee links in one user_observers.csv import, polled until Canvas finishes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from canvas_client import (
+    CanvasAuthError,
+    CanvasClient,
+    CanvasError,
+)
+from canvas_client.sis import UserObserverRow, build_user_observers_csv, match_warnings, parse_processing_warnings
+from mentorship.assignments.models import LinkMethod
+from mentorship.audit.actions import Action, Outcome
+from mentorship.audit.services import audit_record
+from mentorship.celery import task_named
+from mentorship.core import canvas
+
+from ..circuit import circuit_is_open, circuit_open
+from ..models import ObserverLink, SisBatch
+from . import publishing
+from .common import (
+    Desired,
+    State,
+)
+from .planning import assignment_link_state_refresh
+from .records import _audit_link, _hand_over, _lock_assignment
+
+logger = logging.getLogger(__name__)
+
+
+def _sis_candidates() -> list[ObserverLink]:
+    now = timezone.now()
+    return list(
+        ObserverLink.objects.filter(
+            kind=ObserverLink.Kind.OBSERVEE, assignment__link_method=LinkMethod.OBSERVEE, state=State.PENDING
+        )
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .exclude(assignment__mentor__sis_user_id="")
+        .exclude(assignment__student__sis_user_id="")
+        .select_related("assignment__mentor", "assignment__student")
+        .order_by("pk")[:50000]
+    )
+
+
+def sis_users_csv(*, links: Iterable[ObserverLink]) -> bytes:
+    """user_observers.csv for these links (active for present, deleted for absent); links whose people lack SIS
+    ids are left out. Raises ValueError when no link can be written."""
+    rows = []
+    for link in links:
+        mentor, student = link.assignment.mentor, link.assignment.student
+        if mentor.sis_user_id and student.sis_user_id:
+            status = "active" if link.desired == Desired.PRESENT else "deleted"
+            rows.append(UserObserverRow(mentor.sis_user_id, student.sis_user_id, status))  # type: ignore[arg-type]
+    return build_user_observers_csv(rows)
+
+
+def sis_push(*, client: CanvasClient | None = None) -> SisBatch | None:
+    """Send every eligible pending observee link in one user_observers.csv import, when there are more than
+    SIS_BULK_THRESHOLD of them (else publish them one by one). Never batch mode: it deletes what the file omits."""
+    sis_poll = task_named("sync.sis_poll")
+
+    if circuit_is_open():
+        return None
+    candidates = _sis_candidates()
+    if len(candidates) <= settings.SIS_BULK_THRESHOLD:
+        for link in candidates:
+            publishing._publish(link.pk, link.generation)
+        return None
+    batch = SisBatch.objects.create(rows=0, workflow_state="sending")
+    claim = f"sis{batch.pk}"
+    now = timezone.now()
+    ids = [link.pk for link in candidates]
+    for desired, working in ((Desired.PRESENT, State.LINKING), (Desired.ABSENT, State.UNLINKING)):
+        ObserverLink.objects.filter(pk__in=ids, state=State.PENDING, desired=desired).update(
+            state=working, claim=claim, sis_batch=batch, updated_at=now
+        )
+    links = list(ObserverLink.objects.filter(claim=claim).select_related("assignment__mentor", "assignment__student"))
+    if not links:
+        batch.delete()
+        return None
+    own = client is None
+    client = client or canvas.portal_client()
+    try:
+        csv_bytes = sis_users_csv(links=links)
+        canvas_import = client.start_sis_import(str(settings.CANVAS_ROOT_ACCOUNT_ID), csv_bytes)
+    except CanvasAuthError as exc:
+        _sis_release(batch, claim, str(exc.user_message))
+        circuit_open(error=exc)
+        batch.refresh_from_db()
+        return batch
+    except (CanvasError, ValueError) as exc:
+        message = exc.user_message if isinstance(exc, CanvasError) else str(exc)
+        _sis_release(batch, claim, message)
+        # The import never started (POST refused or unanswered and so unknown): the links go one by one.
+        for link in links:
+            publishing._publish(link.pk, link.generation)
+        batch.refresh_from_db()
+        return batch
+    finally:
+        if own:
+            client.close()
+    with transaction.atomic():
+        SisBatch.objects.filter(pk=batch.pk).update(
+            rows=len(links),
+            canvas_import_id=canvas_import.id,
+            workflow_state=canvas_import.workflow_state,
+            progress=canvas_import.progress,
+        )
+        audit_record(
+            action=Action.SIS_IMPORT,
+            system_actor="worker",
+            obj=batch,
+            details={"rows": len(links), "canvas_import_id": canvas_import.id},
+        )
+    transaction.on_commit(lambda: sis_poll.apply_async((batch.pk,), countdown=1, retry=False))
+    batch.refresh_from_db()
+    return batch
+
+
+def _sis_release(batch: SisBatch, claim: str, message: str) -> None:
+    now = timezone.now()
+    ObserverLink.objects.filter(claim=claim).update(state=State.PENDING, claim="", sis_batch=None, updated_at=now)
+    SisBatch.objects.filter(pk=batch.pk).update(workflow_state="not_sent", errors=[message], finished_at=now)
+
+
+def sis_poll(*, batch_id: int, client: CanvasClient | None = None) -> bool:
+    """Poll one import; when Canvas finished it, record each link's outcome (row warnings mapped back to links).
+    Returns True when the batch is finished."""
+    sis_poll_task = task_named("sync.sis_poll")
+
+    batch = SisBatch.objects.filter(pk=batch_id).first()
+    if batch is None or batch.finished_at is not None or batch.canvas_import_id is None:
+        return True
+    if circuit_is_open():
+        return False
+    claim = f"sis{batch.pk}"
+    own = client is None
+    client = client or canvas.portal_client()
+    try:
+        canvas_import = client.get_sis_import(str(settings.CANVAS_ROOT_ACCOUNT_ID), batch.canvas_import_id)
+    except CanvasAuthError as exc:
+        circuit_open(error=exc)
+        return False
+    except CanvasError:
+        SisBatch.objects.filter(pk=batch.pk).update(updated_at=timezone.now())
+        transaction.on_commit(lambda: sis_poll_task.apply_async((batch.pk,), countdown=5, retry=False))
+        return False
+    finally:
+        if own:
+            client.close()
+    now = timezone.now()
+    # Touch the rows so the sweeper leaves them to the batch while Canvas works.
+    ObserverLink.objects.filter(claim=claim).update(updated_at=now)
+    if not canvas_import.finished:
+        SisBatch.objects.filter(pk=batch.pk).update(
+            workflow_state=canvas_import.workflow_state, progress=canvas_import.progress, updated_at=now
+        )
+        transaction.on_commit(lambda: sis_poll_task.apply_async((batch.pk,), countdown=2, retry=False))
+        return False
+    links = list(
+        ObserverLink.objects.filter(claim=claim).select_related(
+            "assignment__mentor", "assignment__student", "assignment__program"
+        )
+    )
+    errors = [list(pair) for pair in (*canvas_import.processing_errors, *canvas_import.processing_warnings)]
+    if not canvas_import.succeeded:
+        _sis_release(batch, claim, f"Canvas ended the SIS import as {canvas_import.workflow_state}.")
+        SisBatch.objects.filter(pk=batch.pk).update(errors=errors, progress=canvas_import.progress)
+        for link in links:
+            publishing._publish(link.pk, link.generation)
+        return True
+    rows = {}
+    for link in links:
+        status = "active" if link.desired == Desired.PRESENT else "deleted"
+        rows[link.pk] = UserObserverRow(link.assignment.mentor.sis_user_id, link.assignment.student.sis_user_id, status)  # type: ignore[arg-type]
+    by_row = match_warnings(rows.values(), parse_processing_warnings(canvas_import.processing_warnings))
+    for link in links:
+        messages = by_row.get(rows[link.pk], [])
+        gone = link.desired == Desired.ABSENT and all("non-existent observer" in m for m in messages)
+        with transaction.atomic():
+            _lock_assignment(link.assignment_id)
+            if messages and not gone:
+                sentence = (
+                    "Canvas's SIS import refused this link: " + "; ".join(messages) + ". "
+                    "Check both people's SIS ids in Canvas, then retry."
+                )
+                won = ObserverLink.objects.filter(pk=link.pk, claim=claim).update(
+                    state=State.FAILED,
+                    claim="",
+                    attempts=F("attempts") + 1,
+                    last_error=sentence,
+                    last_error_status=None,
+                    synced_at=now,
+                    updated_at=now,
+                )
+                if won:
+                    _audit_link(
+                        link,
+                        Action.CANVAS_FAILED,
+                        outcome=Outcome.FAILED,
+                        details={"error": sentence, "sis_batch": batch.pk},
+                    )
+            else:
+                final = State.LINKED if link.desired == Desired.PRESENT else State.UNLINKED
+                extra: dict[str, Any] = {"linked_at": now} if final == State.LINKED else {}
+                won = ObserverLink.objects.filter(pk=link.pk, claim=claim, generation=link.generation).update(
+                    state=final,
+                    claim="",
+                    attempts=F("attempts") + 1,
+                    last_error="",
+                    last_error_status=None,
+                    synced_at=now,
+                    next_attempt_at=None,
+                    updated_at=now,
+                    **extra,
+                )
+                if won:
+                    action = Action.CANVAS_LINKED if final == State.LINKED else Action.CANVAS_UNLINKED
+                    _audit_link(
+                        link,
+                        action,
+                        details={
+                            "observer": link.observer_canvas_id,
+                            "student": link.student_canvas_id,
+                            "sis_batch": batch.pk,
+                        },
+                    )
+                else:
+                    _hand_over(link, claim)
+            assignment_link_state_refresh(assignment_id=link.assignment_id)
+    SisBatch.objects.filter(pk=batch.pk).update(
+        workflow_state=canvas_import.workflow_state, progress=canvas_import.progress, errors=errors, finished_at=now
+    )
+    return True
