@@ -1,10 +1,12 @@
 from django.urls import path
 
-from mentorship.portal import views
+from mentorship.portal import dashboard, views
 
+# The namespace home and /healthz had when they lived in core; templates and settings name them so.
 app_name = "core"
 
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
 ]

@@ -28,7 +28,7 @@ def home(request: HttpRequest) -> HttpResponse:
     caps = user_capabilities(user=request.user)
     if caps is not None:
         if caps.coordinates:
-            return redirect("assignments:dashboard")
+            return redirect("core:dashboard")
         if caps.mentors:
             return redirect("mentors:students")
         if caps.audits:

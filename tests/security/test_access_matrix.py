@@ -248,7 +248,7 @@ EXPECTED: dict[str, Expect] = {
         {"pk": "student"}, {"admin", *COORDINATORS}, method="POST", foreign={"admin", *COORDINATORS}
     ),
     # Coordinator pages: admins manage programs and roles, they do not coordinate (DESIGN.md section 6).
-    "assignments:dashboard": only(*COORDINATORS),
+    "core:dashboard": only(*COORDINATORS),
     "assignments:programs": only("admin", *COORDINATORS),
     "assignments:program_create": only("admin"),
     "assignments:program": per_object(PROGRAM, {"admin", "coordinator"}),

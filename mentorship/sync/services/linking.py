@@ -125,7 +125,7 @@ def link_sync(*, link_id: int, generation: int, client: CanvasClient | None = No
 
 def _backoff(attempt: int) -> float:
     """Exponential backoff with full jitter."""
-    base = float(getattr(settings, "SYNC_BACKOFF_BASE_SECONDS", 2.0))
+    base = float(settings.SYNC_BACKOFF_BASE_SECONDS)
     return random.uniform(0, min(BACKOFF_CAP_SECONDS, base * 2**attempt))
 
 

@@ -162,7 +162,7 @@ class Command(BaseCommand):
         return proc
 
     def _banner(self) -> None:
-        mail_folder = getattr(settings, "EMAIL_FILE_PATH", None)
+        mail_folder = settings.EMAIL_FILE_PATH
         file_mail = settings.EMAIL_BACKEND.endswith("filebased.EmailBackend") and mail_folder
         lines = [
             "",
