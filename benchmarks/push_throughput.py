@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/push_throughput.py --n 2000 [--threads 16] [--skip-serial]
 
-The fake is set up as Canvas is documented (API.md section 5): high-water mark 600, outflow 10 units/s, 50 units
-reserved up front per request in flight, a cost uniform in 0.05-0.3 units, and 150 ms median latency (lognormal).
+The fake is set up as Canvas is documented (docs/canvas.md, "Throttling"): high-water mark 600, outflow 10 units/s,
+50 units reserved up front per request in flight, a cost uniform in 0.05-0.3 units, and 150 ms median latency
+(lognormal).
 "Adaptive" runs several threads that share one SharedLimiter (the same object every worker process uses, here over
 a file store), so at most `window.limit` requests are in flight in total; "serial" sends one request at a time.
 Prints links/minute, its share of the throttle's ceiling, the ratio to one at a time (same run), throttled

@@ -1,4 +1,4 @@
-"""The Canvas REST client: one method per endpoint the portal uses (API.md; DESIGN.md section 8).
+"""The Canvas REST client: one method per endpoint the portal uses (docs/canvas.md, "For developers: canvas_client").
 
 Rules this module keeps:
 - Every failure is a ``CanvasError`` subclass, never a bare ``requests`` exception, and no message
@@ -61,7 +61,7 @@ def object_id(value: UserId) -> str:
     """Path segment for a Canvas id: ``123``, ``self`` or ``sis_user_id:S/1`` ->
     ``sis_user_id:S%2F1``.
 
-    The value after the prefix is URL-escaped (API.md section 5: ``/`` must become ``%2F``).
+    The value after the prefix is URL-escaped (docs/canvas.md, "Pagination, errors and ids": ``/`` must become ``%2F``).
     """
     if isinstance(value, bool):
         raise TypeError("a Canvas id cannot be a boolean")
@@ -114,7 +114,7 @@ def _float_header(response: requests.Response, name: str) -> float | None:
 
 
 def canvas_message(body: Any, default: str) -> str:
-    """Canvas's own message, from any of the error shapes it uses (API.md section 5)."""
+    """Canvas's own message, from any of the error shapes it uses (docs/canvas.md, "Throttling")."""
     if isinstance(body, Mapping):
         errors = body.get("errors")
         if isinstance(errors, list) and errors:
@@ -320,7 +320,7 @@ class CanvasClient:
         """Link ``observer_id`` (usually the signed-in mentor) to the code's student.
 
         Canvas consumes the code before answering, so this is never retried: if the answer is lost,
-        confirm by listing the student's observers (DESIGN.md section 5).
+        confirm by listing the student's observers (docs/architecture.md, "Sync").
         """
         if not code or not code.strip():
             raise ValueError("A pairing code is required.")
@@ -471,7 +471,7 @@ class CanvasClient:
         observed_user_id: UserId | None = None,
         course_ids: Sequence[UserId] | None = None,
     ) -> Iterator[Assignment]:
-        """Missing work. In observer mode Canvas requires ``course_ids`` (API.md section 7)."""
+        """Missing work. In observer mode Canvas requires ``course_ids`` (docs/canvas.md, "The observer's view")."""
         if observed_user_id is not None and not course_ids:
             raise ValueError("Canvas requires course_ids when observed_user_id is given.")
         return self._paginate(
@@ -825,7 +825,7 @@ class CanvasClient:
 def _is_throttled(response: requests.Response) -> bool:
     if response.status_code == 429:
         return True
-    # Canvas answers a full bucket with 403 and a plain-text body (API.md section 5).
+    # Canvas answers a full bucket with 403 and a plain-text body (docs/canvas.md, "Throttling").
     return response.status_code == 403 and RATE_LIMIT_MARKER in response.text
 
 

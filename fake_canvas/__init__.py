@@ -1,7 +1,7 @@
 """A Canvas look-alike server for the demo, the tests and the benchmarks.
 
-It follows /work/shared/canvas/API.md (endpoints, fields, status codes, error bodies, pagination,
-throttling) and stands alone: it imports nothing else from canvas_client, so it can judge the
+It follows docs/canvas.md, "Canvas behaviour the portal relies on" (endpoints, fields, status codes,
+error bodies, pagination, throttling) and stands alone: it imports nothing else from canvas_client, so it can judge the
 client, and nothing from Django.
 """
 

@@ -1,4 +1,4 @@
-"""OAuth2 (API.md section 6): a sign-in page, the code and refresh grants, and revocation."""
+"""OAuth2 (docs/canvas.md, "Authentication"): a sign-in page, the code and refresh grants, and revocation."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """The fake's data: plain dicts (JSON-serialisable as they are) plus indexes rebuilt on load.
 
-The model methods here carry Canvas's side effects (API.md section 2): a user-level link enrolls
+The model methods here carry Canvas's side effects (docs/canvas.md, "Observer links"): a user-level link enrolls
 the observer in the student's current courses and in student enrollments created later, removing
 it deletes every ObserverEnrollment of that pair, and student enrollment changes carry over to the
 observer enrollments they caused. Callers hold the FakeCanvas lock.

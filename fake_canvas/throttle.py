@@ -1,4 +1,4 @@
-"""Canvas's request throttle: one leaky bucket per client (API.md section 5).
+"""Canvas's request throttle: one leaky bucket per client (docs/canvas.md, "Throttling").
 
 A request is refused while the bucket holds ``hwm`` or more. Otherwise ``up_front`` units are
 reserved before the request runs (so slow requests in flight count against the client) and, when

@@ -297,7 +297,7 @@ DASHBOARD_CACHE_SECONDS = 30  # docs/decisions.md, "The dashboard's figures are 
 # Where the file mail backend writes (set by a filemail:// EMAIL_URL above); None for a real mail server.
 EMAIL_FILE_PATH = EMAIL_CONFIG.get("EMAIL_FILE_PATH")
 
-# Beat jobs of the sync engine (DESIGN.md section 5). The sweeper and the circuit probe run every
+# Beat jobs of the sync engine (docs/architecture.md, "Sync"). The sweeper and the circuit probe run every
 # SWEEPER_INTERVAL_SECONDS; the others at fixed, unhurried intervals.
 CELERY_BEAT_SCHEDULE.update(
     {

@@ -1,6 +1,6 @@
 """The fixed cast every page test uses, and test-wide isolation from a running demo.
 
-Cast (CONVENTIONS.md habit 10): admin, coordinator (of `program`), other_coordinator (of `other_program`),
+Cast (docs/architecture.md, "Tests"): admin, coordinator (of `program`), other_coordinator (of `other_program`),
 mentor / other_mentor (users linked to Persons with assignments), auditor (of `program`), and anonymous (the plain
 `client`).
 """

@@ -1,10 +1,9 @@
 """Every write to programs and assignments. Each service is one transaction and writes its audit event.
 
-Decisions are compare-and-set on the status (CONVENTIONS.md habit 3): of two coordinators deciding the same
-assignment at once exactly one update matches a row; the other gets AlreadyDecided naming who decided, and nothing
-changes twice. Services that change what Canvas should hold bump `generation`, plan or retire the links inside the
-transaction and publish them after commit.
-"""
+Decisions are compare-and-set on the status (docs/architecture.md, "Rules of an assignment"): of two coordinators
+deciding the same assignment at once exactly one update matches a row; the other gets AlreadyDecided naming who
+decided, and nothing changes twice. Services that change what Canvas should hold bump `generation`, plan or retire
+the links inside the transaction and publish them after commit."""
 
 from __future__ import annotations
 
@@ -76,7 +75,7 @@ def _person_name(user: Any) -> str:
     return user.get_full_name() or user.get_username()
 
 
-# --- the rules (DESIGN.md section 3) ---------------------------------------------------------------------------
+# --- the rules (docs/architecture.md, "Rules of an assignment") -------------------------------------------------------
 
 
 def rule_errors(

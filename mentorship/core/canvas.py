@@ -1,4 +1,4 @@
-"""The one place where settings reach canvas_client (CONVENTIONS.md habit 6)."""
+"""The one place where settings reach canvas_client (docs/architecture.md, "Packages")."""
 
 from __future__ import annotations
 

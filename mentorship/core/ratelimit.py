@@ -1,7 +1,7 @@
 """One adaptive rate limiter shared by every worker process that uses the portal's Canvas token.
 
-Canvas keeps one leaky bucket per token (API.md section 5), so pacing must be shared too: N worker processes each
-running their own limiter would together keep N times too many requests in flight. The algorithm is
+Canvas keeps one leaky bucket per token (docs/canvas.md, "Throttling"), so pacing must be shared too: N worker
+processes each running their own limiter would together keep N times too many requests in flight. The algorithm is
 ``canvas_client.throttle.AdaptiveWindow`` (AIMD on ``X-Rate-Limit-Remaining``); only its state lives in a shared
 store: Redis when the deployment has one, else a JSON file guarded by an ``flock`` (the embedded default runs every
 process on one host).

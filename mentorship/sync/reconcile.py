@@ -1,4 +1,4 @@
-"""Reconciliation: compare what was approved with what Canvas holds, per program (DESIGN.md section 5).
+"""Reconciliation: compare what was approved with what Canvas holds, per program (docs/architecture.md, "Sync").
 
 Drift comes in three kinds:
 - missing: an active, approved assignment's link is not in Canvas -> repaired (the link goes back to pending);

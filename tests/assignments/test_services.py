@@ -1,4 +1,7 @@
-"""Every rule and action of the approval workflow, including the refusals (DESIGN.md section 3)."""
+"""Every rule and action of the approval workflow, including the refusals.
+
+The rules: docs/architecture.md, "Rules of an assignment".
+"""
 
 from __future__ import annotations
 

@@ -1,4 +1,7 @@
-"""The fake Canvas answers like Canvas (API.md): ids, errors, pagination, links, permissions."""
+"""The fake Canvas answers like Canvas: ids, errors, pagination, links, permissions.
+
+What Canvas does: docs/canvas.md, "Canvas behaviour the portal relies on".
+"""
 
 from __future__ import annotations
 

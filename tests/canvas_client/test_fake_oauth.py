@@ -1,4 +1,4 @@
-"""OAuth2 against the fake: sign-in page, code exchange, refresh, revoke (API.md section 6)."""
+"""OAuth2 against the fake: sign-in page, code exchange, refresh, revoke (docs/canvas.md, "Authentication")."""
 
 from __future__ import annotations
 

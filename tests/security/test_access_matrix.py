@@ -247,7 +247,8 @@ EXPECTED: dict[str, Expect] = {
     "people:refresh": per_object(
         {"pk": "student"}, {"admin", *COORDINATORS}, method="POST", foreign={"admin", *COORDINATORS}
     ),
-    # Coordinator pages: admins manage programs and roles, they do not coordinate (DESIGN.md section 6).
+    # Coordinator pages: admins manage programs and roles, they do not coordinate
+    # (docs/architecture.md, "Who sees what").
     "core:dashboard": only(*COORDINATORS),
     "assignments:programs": only("admin", *COORDINATORS),
     "assignments:program_create": only("admin"),

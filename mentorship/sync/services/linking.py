@@ -253,8 +253,8 @@ def _record(link: ObserverLink, token: str, generation: int, outcome: _Outcome) 
 
 
 def _reset_siblings(link: ObserverLink) -> None:
-    """Deleting a user-level link also deletes every observer enrollment of the pair (API.md section 2): rows of
-    other assignments that still want the pair go back to pending and are made again."""
+    """Deleting a user-level link also deletes every observer enrollment of the pair (docs/canvas.md, "Observer
+    links"): rows of other assignments that still want the pair go back to pending and are made again."""
     siblings = list(
         ObserverLink.objects.filter(
             observer_canvas_id=link.observer_canvas_id,
