@@ -7,12 +7,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db.models import Q, QuerySet
-from django.db.models.functions import Upper
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from mentorship.accounts.models import ProgramRole, User
 from mentorship.people.models import Person
+from mentorship.people.selectors import people_ids_matching, people_matching
 
 from .models import MentorAssignment, Program
 
@@ -124,26 +124,6 @@ def assignments_filtered(
     if term:
         qs = qs.filter(search_q(term))
     return qs.order_by(*SORTS.get(filters.sort, SORTS["newest"]))
-
-
-def people_matching(term: str) -> QuerySet[Person]:
-    """Name contains the term, or the SIS id or login is the term (case-insensitive)."""
-    upper = term.upper()
-    return Person.objects.annotate(sis_upper=Upper("sis_user_id"), login_upper=Upper("login_id")).filter(
-        Q(name__icontains=term) | Q(sis_upper=upper) | Q(login_upper=upper)
-    )
-
-
-def people_ids_matching(term: str, *, limit: int) -> list[int]:
-    """people_matching's ids (at most limit + 1) as a UNION, so each test uses its own index: on PostgreSQL the
-    trigram index on UPPER(name) and the UPPER() indexes on SIS id and login; on SQLite the ids still use theirs
-    (an OR made SQLite compute both UPPER()s for every person)."""
-    upper = term.upper()
-    people = Person.objects.order_by()
-    by_name = people.filter(name__icontains=term).values_list("pk", flat=True)
-    by_sis = people.annotate(key=Upper("sis_user_id")).filter(key=upper).values_list("pk", flat=True)
-    by_login = people.annotate(key=Upper("login_id")).filter(key=upper).values_list("pk", flat=True)
-    return list(by_name.union(by_sis, by_login)[: limit + 1])
 
 
 def search_q(term: str) -> Q:

@@ -25,6 +25,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from mentorship.accounts.models import User
 from mentorship.audit.actions import Action
 from mentorship.audit.models import AuditEvent
+from mentorship.people.selectors import people_matching
 
 from . import selectors, services
 from .forms import (
@@ -161,15 +162,11 @@ def assignment_bulk(request: HttpRequest) -> HttpResponse:
 
 
 def _people_matching(term: str) -> list[Any]:
-    from mentorship.people.models import Person
-
+    """The create form's pickers: people_matching, from two characters on, the first PICKER_LIMIT by name."""
     term = term.strip()
     if len(term) < 2:
         return []
-    match = Q(name__icontains=term) | Q(sis_user_id__istartswith=term) | Q(login_id__istartswith=term)
-    if term.isdigit():
-        match |= Q(canvas_user_id=int(term))
-    return list(Person.objects.filter(match).order_by("sortable_name", "name", "id")[:PICKER_LIMIT])
+    return list(people_matching(term).order_by("sortable_name", "name", "id")[:PICKER_LIMIT])
 
 
 def student_courses(student_id: int | None) -> dict[str, tuple[int, str, str]]:
