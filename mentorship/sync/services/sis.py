@@ -65,8 +65,6 @@ def sis_users_csv(*, links: Iterable[ObserverLink]) -> bytes:
 def sis_push(*, client: CanvasClient | None = None) -> SisBatch | None:
     """Send every eligible pending observee link in one user_observers.csv import, when there are more than
     SIS_BULK_THRESHOLD of them (else publish them one by one). Never batch mode: it deletes what the file omits."""
-    sis_poll = task_named("sync.sis_poll")
-
     if circuit_is_open():
         return None
     candidates = _sis_candidates()
@@ -74,18 +72,10 @@ def sis_push(*, client: CanvasClient | None = None) -> SisBatch | None:
         for link in candidates:
             publishing._publish(link.pk, link.generation)
         return None
-    batch = SisBatch.objects.create(rows=0, workflow_state="sending")
-    claim = f"sis{batch.pk}"
-    now = timezone.now()
-    ids = [link.pk for link in candidates]
-    for desired, working in ((Desired.PRESENT, State.LINKING), (Desired.ABSENT, State.UNLINKING)):
-        ObserverLink.objects.filter(pk__in=ids, state=State.PENDING, desired=desired).update(
-            state=working, claim=claim, sis_batch=batch, updated_at=now
-        )
-    links = list(ObserverLink.objects.filter(claim=claim).select_related("assignment__mentor", "assignment__student"))
-    if not links:
-        batch.delete()
+    claimed = _sis_claim(candidates)
+    if claimed is None:
         return None
+    batch, claim, links = claimed
     own = client is None
     client = client or canvas.portal_client()
     try:
@@ -120,9 +110,26 @@ def sis_push(*, client: CanvasClient | None = None) -> SisBatch | None:
             obj=batch,
             details={"rows": len(links), "canvas_import_id": canvas_import.id},
         )
-    transaction.on_commit(lambda: sis_poll.apply_async((batch.pk,), countdown=1, retry=False))
+    _sis_poll_again(batch.pk, countdown=1)
     batch.refresh_from_db()
     return batch
+
+
+def _sis_claim(candidates: list[ObserverLink]) -> tuple[SisBatch, str, list[ObserverLink]] | None:
+    """A new batch and the candidates still pending, claimed for it (working state, the batch's claim)."""
+    batch = SisBatch.objects.create(rows=0, workflow_state="sending")
+    claim = f"sis{batch.pk}"
+    now = timezone.now()
+    ids = [link.pk for link in candidates]
+    for desired, working in ((Desired.PRESENT, State.LINKING), (Desired.ABSENT, State.UNLINKING)):
+        ObserverLink.objects.filter(pk__in=ids, state=State.PENDING, desired=desired).update(
+            state=working, claim=claim, sis_batch=batch, updated_at=now
+        )
+    links = list(ObserverLink.objects.filter(claim=claim).select_related("assignment__mentor", "assignment__student"))
+    if not links:
+        batch.delete()
+        return None
+    return batch, claim, links
 
 
 def _sis_release(batch: SisBatch, claim: str, message: str) -> None:
@@ -134,28 +141,15 @@ def _sis_release(batch: SisBatch, claim: str, message: str) -> None:
 def sis_poll(*, batch_id: int, client: CanvasClient | None = None) -> bool:
     """Poll one import; when Canvas finished it, record each link's outcome (row warnings mapped back to links).
     Returns True when the batch is finished."""
-    sis_poll_task = task_named("sync.sis_poll")
-
     batch = SisBatch.objects.filter(pk=batch_id).first()
     if batch is None or batch.finished_at is not None or batch.canvas_import_id is None:
         return True
     if circuit_is_open():
         return False
+    canvas_import = _sis_fetch(batch, batch.canvas_import_id, client)
+    if canvas_import is None:
+        return False
     claim = f"sis{batch.pk}"
-    own = client is None
-    client = client or canvas.portal_client()
-    try:
-        canvas_import = client.get_sis_import(str(settings.CANVAS_ROOT_ACCOUNT_ID), batch.canvas_import_id)
-    except CanvasAuthError as exc:
-        circuit_open(error=exc)
-        return False
-    except CanvasError:
-        SisBatch.objects.filter(pk=batch.pk).update(updated_at=timezone.now())
-        transaction.on_commit(lambda: sis_poll_task.apply_async((batch.pk,), countdown=5, retry=False))
-        return False
-    finally:
-        if own:
-            client.close()
     now = timezone.now()
     # Touch the rows so the sweeper leaves them to the batch while Canvas works.
     ObserverLink.objects.filter(claim=claim).update(updated_at=now)
@@ -163,7 +157,7 @@ def sis_poll(*, batch_id: int, client: CanvasClient | None = None) -> bool:
         SisBatch.objects.filter(pk=batch.pk).update(
             workflow_state=canvas_import.workflow_state, progress=canvas_import.progress, updated_at=now
         )
-        transaction.on_commit(lambda: sis_poll_task.apply_async((batch.pk,), countdown=2, retry=False))
+        _sis_poll_again(batch.pk, countdown=2)
         return False
     links = list(
         ObserverLink.objects.filter(claim=claim).select_related(
@@ -177,66 +171,98 @@ def sis_poll(*, batch_id: int, client: CanvasClient | None = None) -> bool:
         for link in links:
             publishing._publish(link.pk, link.generation)
         return True
+    by_link = _sis_messages_by_link(links, canvas_import)
+    for link in links:
+        _sis_record(link, by_link[link.pk], batch=batch, claim=claim, now=now)
+    SisBatch.objects.filter(pk=batch.pk).update(
+        workflow_state=canvas_import.workflow_state, progress=canvas_import.progress, errors=errors, finished_at=now
+    )
+    return True
+
+
+def _sis_poll_again(batch_id: int, *, countdown: int) -> None:
+    sis_poll_task = task_named("sync.sis_poll")
+    transaction.on_commit(lambda: sis_poll_task.apply_async((batch_id,), countdown=countdown, retry=False))
+
+
+def _sis_fetch(batch: SisBatch, import_id: int, client: CanvasClient | None) -> Any:
+    """Canvas's view of the import, or None when Canvas cannot say now (the token: circuit opened; anything else:
+    polled again in a few seconds)."""
+    own = client is None
+    client = client or canvas.portal_client()
+    try:
+        return client.get_sis_import(str(settings.CANVAS_ROOT_ACCOUNT_ID), import_id)
+    except CanvasAuthError as exc:
+        circuit_open(error=exc)
+        return None
+    except CanvasError:
+        SisBatch.objects.filter(pk=batch.pk).update(updated_at=timezone.now())
+        _sis_poll_again(batch.pk, countdown=5)
+        return None
+    finally:
+        if own:
+            client.close()
+
+
+def _sis_messages_by_link(links: list[ObserverLink], canvas_import: Any) -> dict[int, list[str]]:
+    """Canvas's row warnings, put back on the links they are about (each link is one user_observers.csv row)."""
     rows = {}
     for link in links:
         status = "active" if link.desired == Desired.PRESENT else "deleted"
         rows[link.pk] = UserObserverRow(link.assignment.mentor.sis_user_id, link.assignment.student.sis_user_id, status)  # type: ignore[arg-type]
     by_row = match_warnings(rows.values(), parse_processing_warnings(canvas_import.processing_warnings))
-    for link in links:
-        messages = by_row.get(rows[link.pk], [])
-        gone = link.desired == Desired.ABSENT and all("non-existent observer" in m for m in messages)
-        with transaction.atomic():
-            _lock_assignment(link.assignment_id)
-            if messages and not gone:
-                sentence = (
-                    "Canvas's SIS import refused this link: " + "; ".join(messages) + ". "
-                    "Check both people's SIS ids in Canvas, then retry."
-                )
-                won = ObserverLink.objects.filter(pk=link.pk, claim=claim).update(
-                    state=State.FAILED,
-                    claim="",
-                    attempts=F("attempts") + 1,
-                    last_error=sentence,
-                    last_error_status=None,
-                    synced_at=now,
-                    updated_at=now,
-                )
-                if won:
-                    _audit_link(
-                        link,
-                        Action.CANVAS_FAILED,
-                        outcome=Outcome.FAILED,
-                        details={"error": sentence, "sis_batch": batch.pk},
-                    )
-            else:
-                final = State.LINKED if link.desired == Desired.PRESENT else State.UNLINKED
-                extra: dict[str, Any] = {"linked_at": now} if final == State.LINKED else {}
-                won = ObserverLink.objects.filter(pk=link.pk, claim=claim, generation=link.generation).update(
-                    state=final,
-                    claim="",
-                    attempts=F("attempts") + 1,
-                    last_error="",
-                    last_error_status=None,
-                    synced_at=now,
-                    next_attempt_at=None,
-                    updated_at=now,
-                    **extra,
-                )
-                if won:
-                    action = Action.CANVAS_LINKED if final == State.LINKED else Action.CANVAS_UNLINKED
-                    _audit_link(
-                        link,
-                        action,
-                        details={
-                            "observer": link.observer_canvas_id,
-                            "student": link.student_canvas_id,
-                            "sis_batch": batch.pk,
-                        },
-                    )
-                else:
-                    _hand_over(link, claim)
-            assignment_link_state_refresh(assignment_id=link.assignment_id)
-    SisBatch.objects.filter(pk=batch.pk).update(
-        workflow_state=canvas_import.workflow_state, progress=canvas_import.progress, errors=errors, finished_at=now
+    return {pk: by_row.get(row, []) for pk, row in rows.items()}
+
+
+def _sis_record(link: ObserverLink, messages: list[str], *, batch: SisBatch, claim: str, now: Any) -> None:
+    """One link's outcome of a finished import, under the assignment's lock, with its audit event."""
+    gone = link.desired == Desired.ABSENT and all("non-existent observer" in m for m in messages)
+    with transaction.atomic():
+        _lock_assignment(link.assignment_id)
+        if messages and not gone:
+            _sis_record_refused(link, messages, batch=batch, claim=claim, now=now)
+        else:
+            _sis_record_done(link, batch=batch, claim=claim, now=now)
+        assignment_link_state_refresh(assignment_id=link.assignment_id)
+
+
+def _sis_record_refused(link: ObserverLink, messages: list[str], *, batch: SisBatch, claim: str, now: Any) -> None:
+    sentence = (
+        "Canvas's SIS import refused this link: " + "; ".join(messages) + ". "
+        "Check both people's SIS ids in Canvas, then retry."
     )
-    return True
+    won = ObserverLink.objects.filter(pk=link.pk, claim=claim).update(
+        state=State.FAILED,
+        claim="",
+        attempts=F("attempts") + 1,
+        last_error=sentence,
+        last_error_status=None,
+        synced_at=now,
+        updated_at=now,
+    )
+    if won:
+        _audit_link(
+            link, Action.CANVAS_FAILED, outcome=Outcome.FAILED, details={"error": sentence, "sis_batch": batch.pk}
+        )
+
+
+def _sis_record_done(link: ObserverLink, *, batch: SisBatch, claim: str, now: Any) -> None:
+    final = State.LINKED if link.desired == Desired.PRESENT else State.UNLINKED
+    extra: dict[str, Any] = {"linked_at": now} if final == State.LINKED else {}
+    won = ObserverLink.objects.filter(pk=link.pk, claim=claim, generation=link.generation).update(
+        state=final,
+        claim="",
+        attempts=F("attempts") + 1,
+        last_error="",
+        last_error_status=None,
+        synced_at=now,
+        next_attempt_at=None,
+        updated_at=now,
+        **extra,
+    )
+    if not won:
+        _hand_over(link, claim)
+        return
+    action = Action.CANVAS_LINKED if final == State.LINKED else Action.CANVAS_UNLINKED
+    details = {"observer": link.observer_canvas_id, "student": link.student_canvas_id, "sis_batch": batch.pk}
+    _audit_link(link, action, details=details)
