@@ -14,7 +14,10 @@ RUN pip install --no-cache-dir uv==0.13.9 \
 
 WORKDIR /app
 COPY pyproject.toml uv.lock ./
-RUN uv sync --frozen --no-dev --no-install-project
+# The fake Canvas's server libraries (dependency group "fake") only for an image that runs the trial's fake Canvas.
+ARG WITH_FAKE_CANVAS=0
+RUN if [ "$WITH_FAKE_CANVAS" = "1" ]; then uv sync --frozen --no-dev --group fake --no-install-project; \
+    else uv sync --frozen --no-dev --no-install-project; fi
 
 COPY . .
 # The production static files (hashed names, manifest, compressed copies) by the same script the tests use. It

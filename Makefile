@@ -46,6 +46,11 @@ pytest: install browser
 
 test: browser lint typecheck pytest
 
+# The edit-test loop: lint, types and every test but the ones that start worker processes or a browser.
+.PHONY: test-fast
+test-fast: lint typecheck
+	$(VENV)/bin/pytest $(PYTEST_ARGS) -m "not integration and not e2e"
+
 benchmarks: install
 	@for script in benchmarks/*.py; do echo "== $$script"; $(PY) $$script || exit 1; done
 

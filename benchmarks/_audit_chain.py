@@ -16,8 +16,8 @@ def write_chain(events: Iterable[tuple[Any, ...]]) -> int:
     """
     from django.db import connection
 
+    from mentorship.audit.chain import CANONICAL_FIELDS, GENESIS_HASH, canonical_values
     from mentorship.audit.models import AuditChainHead, AuditEvent
-    from mentorship.audit.services import CANONICAL_FIELDS, GENESIS_HASH, canonical_values
 
     columns = [*CANONICAL_FIELDS, "prev_hash", "hash"]
 

@@ -1,6 +1,6 @@
 """How many simple requests per second the fake Canvas serves (it must never be the bottleneck).
 
-Starts ``python -m canvas_client.fake --seed demo`` on a free port, hammers
+Starts ``python -m fake_canvas --seed demo`` on a free port, hammers
 ``GET /api/v1/users/:id`` from several threads over keep-alive connections for a bounded time,
 and prints requests/s and latency percentiles. The throttle is off by default (one token would
 otherwise be refused within a second, as on real Canvas); ``--throttle`` keeps it on and gives each
@@ -27,7 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from canvas_client.fake.seed import demo_people  # noqa: E402
+from fake_canvas.seed import demo_people  # noqa: E402
 
 ADMIN_TOKEN = "bench-admin"
 
@@ -94,7 +94,7 @@ def main() -> int:
     cmd = [
         sys.executable,
         "-m",
-        "canvas_client.fake",
+        "fake_canvas",
         "--port",
         str(port),
         "--admin-token",

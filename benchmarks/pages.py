@@ -57,7 +57,7 @@ def percentile(samples: list[float], pct: float) -> float:
 
 def _audit_before(user: Any, page: int) -> tuple[int | None, int]:
     """The ?before= value that opens the viewer's `page`-th page of 50 (the deepest page when there are fewer)."""
-    from mentorship.audit.selectors import PAGE_SIZE, EventFilters, events_filtered
+    from mentorship.portal.auditor.selectors import PAGE_SIZE, EventFilters, events_filtered
 
     events = events_filtered(user=user, filters=EventFilters()).order_by("-seq")
     total = events.count()

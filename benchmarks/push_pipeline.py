@@ -45,14 +45,15 @@ from push_throughput import (  # noqa: E402  (the same settings)
     throttle_like_canvas,
 )
 
-from canvas_client.fake import FakeCanvas  # noqa: E402
-from canvas_client.fake.testing import running_fake_server  # noqa: E402
+from fake_canvas import FakeCanvas  # noqa: E402
+from fake_canvas.testing import running_fake_server  # noqa: E402
 from mentorship.assignments.models import MentorAssignment, Program  # noqa: E402
 from mentorship.audit.models import AuditEvent  # noqa: E402
+from mentorship.core.canvas import shared_limiter  # noqa: E402
 from mentorship.people.models import Person  # noqa: E402
 from mentorship.sync import services  # noqa: E402
-from mentorship.sync.canvas import shared_limiter  # noqa: E402
 from mentorship.sync.models import ObserverLink  # noqa: E402
+from mentorship.sync.services import publishing  # noqa: E402
 
 TOKEN = "bench-pipeline-token"
 
@@ -87,7 +88,7 @@ def push_links(work: Any, threads: int) -> dict[str, int]:
 def worker_process(base_url: str, work: Any, results: Any, go: Any, threads: int) -> None:
     settings.CANVAS_BASE_URL = base_url
     settings.CANVAS_TOKEN = TOKEN
-    services._publish = lambda *a, **k: True  # retries are driven by this script
+    publishing._publish = lambda *a, **k: True  # retries are driven by this script
     connection.ensure_connection()
     shared_limiter()
     results.put("ready")
@@ -153,7 +154,7 @@ def main() -> None:
     links, serial_links = links[: args.n], links[args.n :]
     throttle_like_canvas(fake)
     fake.clear_request_log()
-    services._publish = lambda *a, **k: True  # retries are driven by this script
+    publishing._publish = lambda *a, **k: True  # retries are driven by this script
     audit_before = AuditEvent.objects.count()
 
     outcomes: dict[str, int] = {}

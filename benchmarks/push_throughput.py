@@ -2,8 +2,9 @@
 
     .venv/bin/python benchmarks/push_throughput.py --n 2000 [--threads 16] [--skip-serial]
 
-The fake is set up as Canvas is documented (API.md section 5): high-water mark 600, outflow 10 units/s, 50 units
-reserved up front per request in flight, a cost uniform in 0.05-0.3 units, and 150 ms median latency (lognormal).
+The fake is set up as Canvas is documented (docs/canvas.md, "Throttling"): high-water mark 600, outflow 10 units/s,
+50 units reserved up front per request in flight, a cost uniform in 0.05-0.3 units, and 150 ms median latency
+(lognormal).
 "Adaptive" runs several threads that share one SharedLimiter (the same object every worker process uses, here over
 a file store), so at most `window.limit` requests are in flight in total; "serial" sends one request at a time.
 Prints links/minute, its share of the throttle's ceiling, the ratio to one at a time (same run), throttled
@@ -25,10 +26,10 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from canvas_client import CanvasClient, CanvasError, NullLimiter
-from canvas_client.fake import FakeCanvas
-from canvas_client.fake.testing import running_fake_server
 from canvas_client.throttle import ThrottleSettings
-from mentorship.sync.ratelimit import FileStore, SharedLimiter
+from fake_canvas import FakeCanvas
+from fake_canvas.testing import running_fake_server
+from mentorship.core.ratelimit import FileStore, SharedLimiter
 
 TOKEN = "bench-token"
 COST_MIN, COST_MAX = 0.05, 0.3

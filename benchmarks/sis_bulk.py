@@ -18,9 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from canvas_client import CanvasClient
-from canvas_client.fake import FakeCanvas
-from canvas_client.fake.testing import running_fake_server
 from canvas_client.sis import UserObserverRow, build_user_observers_csv
+from fake_canvas import FakeCanvas
+from fake_canvas.testing import running_fake_server
 
 TOKEN = "bench-token"
 

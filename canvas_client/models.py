@@ -2,7 +2,7 @@
 
 Each has ``from_json`` that tolerates missing optional fields: Canvas omits ``sis_user_id`` unless
 the caller may read SIS data, ``login_id`` without ``view_user_logins``, ``email`` without
-``include[]=email`` (API.md section 7). Secrets (pairing codes, OAuth tokens) are kept out of
+``include[]=email`` (docs/canvas.md, "The observer's view"). Secrets (pairing codes, OAuth tokens) are kept out of
 ``repr``.
 """
 
@@ -58,7 +58,7 @@ class CanvasUser:
     sis_user_id: str | None = None
     login_id: str | None = None
     email: str | None = None
-    # Root accounts holding the link; only on observee/observer endpoints (API.md section 2).
+    # Root accounts holding the link; only on observee/observer endpoints (docs/canvas.md, "Observer links").
     observation_link_root_account_ids: tuple[int, ...] = ()
 
     @classmethod
@@ -191,7 +191,7 @@ class Assignment:
         return self.submission.workflow_state if self.submission else None
 
 
-# Canvas stops touching an import once it reaches one of these states (API.md section 4).
+# Canvas stops touching an import once it reaches one of these states (docs/canvas.md, "SIS imports").
 SIS_FINISHED_STATES = frozenset(
     {
         "imported",

@@ -1,8 +1,8 @@
 """Canvas pagination: follow ``Link: <url>; rel="next"`` exactly as given.
 
 Canvas's page URLs are opaque (enrollments and ``users?sort=id`` use bookmark cursors), ``last`` may
-be missing and ``current``/``first`` are dropped when the header grows past ~6 KB (API.md section
-5), so the only thing we rely on is ``next``. We never build page numbers ourselves.
+be missing and ``current``/``first`` are dropped when the header grows past ~6 KB (docs/canvas.md,
+"Pagination, errors and ids"), so the only thing we rely on is ``next``. We never build page numbers ourselves.
 """
 
 from __future__ import annotations

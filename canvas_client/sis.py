@@ -1,7 +1,7 @@
 """``user_observers.csv`` for Canvas SIS imports, and reading Canvas's row warnings back.
 
 Canvas matches both ids to the ``sis_user_id`` of active logins in the importing root account
-(API.md section 4). Row problems do not fail an import: they come back in ``processing_warnings`` as
+(docs/canvas.md, "SIS imports"). Row problems do not fail an import: they come back in ``processing_warnings`` as
 ``[file, message]`` pairs with fixed English strings, which ``parse_processing_warnings`` maps back
 to the (observer, student) they name.
 """
@@ -79,7 +79,7 @@ class ObserverWarning:
     file: str = ""
 
 
-# Canvas's exact row messages (lib/sis/csv/user_observer_importer.rb via API.md section 4).
+# Canvas's exact row messages (lib/sis/csv/user_observer_importer.rb; docs/canvas.md, "SIS imports").
 _PATTERNS: tuple[tuple[re.Pattern[str], str], ...] = (
     (re.compile(r"^Can't observe yourself user (?P<both>.+)$"), "both"),
     (re.compile(r"^An observer referenced a non-existent user (?P<observer>.+)$"), "observer"),

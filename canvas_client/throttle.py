@@ -1,6 +1,6 @@
 """Pacing requests so Canvas's throttle rarely has to.
 
-Canvas throttles each token with a leaky bucket (API.md section 5): every request in flight reserves
+Canvas throttles each token with a leaky bucket (docs/canvas.md, "Throttling"): every request in flight reserves
 ``up_front`` = 50 units, is charged its real cost (CPU + DB seconds) when done, the bucket drains
 ``outflow`` = 10 units/s, and a request arriving while the bucket holds ``hwm`` = 600 or more is
 refused (403 "Rate Limit Exceeded"). Responses tell us ``X-Rate-Limit-Remaining`` (hwm - bucket) and

@@ -1,7 +1,8 @@
 """gunicorn settings for the portal's web process: the Dockerfile, docker-compose.yml and the systemd unit in
 deploy/systemd/ all start `gunicorn -c deploy/gunicorn.conf.py mentorship.wsgi:application`.
 
-Each value can be changed by an environment variable (docs/operations.md, "Web server"):
+Each value can be changed by an environment variable (the README's deployment variables; docs/operations.md,
+"Scale workers"):
 - PORTAL_BIND: where to listen (`0.0.0.0:8000` in a container; a systemd install behind a local proxy uses
   `127.0.0.1:8000`).
 - WEB_CONCURRENCY: worker processes (gunicorn's own variable; 2 x cores + 1 is a good start), GUNICORN_THREADS:

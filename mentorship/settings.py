@@ -71,6 +71,7 @@ INSTALLED_APPS = [
     "mentorship.sync",
     "mentorship.mentors",
     "mentorship.audit",
+    "mentorship.portal",
 ]
 
 MIDDLEWARE = [
@@ -112,7 +113,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
-                "mentorship.core.context_processors.portal",
+                "mentorship.portal.context_processors.portal",
             ],
         },
     },
@@ -311,8 +312,14 @@ RECONCILE_REMOVAL_THRESHOLD = env.int("RECONCILE_REMOVAL_THRESHOLD", default=50)
 SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=6)
 SWEEPER_STALE_SECONDS = env.int("SWEEPER_STALE_SECONDS", default=120)
 SWEEPER_INTERVAL_SECONDS = env.int("SWEEPER_INTERVAL_SECONDS", default=60)
+SYNC_BACKOFF_BASE_SECONDS = 2.0  # the first retry's wait; doubles per attempt (tests shorten it)
 
-# Beat jobs of the sync engine (DESIGN.md section 5). The sweeper and the circuit probe run every
+# --- Pages --------------------------------------------------------------------------------------------------
+DASHBOARD_CACHE_SECONDS = 30  # docs/decisions.md, "The dashboard's figures are kept for 30 seconds"; 0 = off
+# Where the file mail backend writes (set by a filemail:// EMAIL_URL above); None for a real mail server.
+EMAIL_FILE_PATH = EMAIL_CONFIG.get("EMAIL_FILE_PATH")
+
+# Beat jobs of the sync engine (docs/architecture.md, "Sync"). The sweeper and the circuit probe run every
 # SWEEPER_INTERVAL_SECONDS; the others at fixed, unhurried intervals.
 CELERY_BEAT_SCHEDULE.update(
     {

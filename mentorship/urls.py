@@ -2,13 +2,13 @@ from django.contrib import admin
 from django.urls import include, path
 
 urlpatterns = [
-    path("", include("mentorship.core.urls")),
+    path("", include("mentorship.portal.urls")),
     path("accounts/", include("mentorship.accounts.urls")),
-    path("people/", include("mentorship.people.urls")),
+    path("people/", include("mentorship.assignments.people_urls")),
     path("", include("mentorship.assignments.urls")),
     path("sync/", include("mentorship.sync.urls")),
     path("my/", include("mentorship.mentors.urls")),
-    path("audit/", include("mentorship.audit.urls")),
+    path("audit/", include("mentorship.portal.auditor.urls")),
     path("django-admin/", admin.site.urls),
 ]
 

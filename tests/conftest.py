@@ -1,6 +1,6 @@
 """The fixed cast every page test uses, and test-wide isolation from a running demo.
 
-Cast (CONVENTIONS.md habit 10): admin, coordinator (of `program`), other_coordinator (of `other_program`),
+Cast (docs/architecture.md, "Tests"): admin, coordinator (of `program`), other_coordinator (of `other_program`),
 mentor / other_mentor (users linked to Persons with assignments), auditor (of `program`), and anonymous (the plain
 `client`).
 """
@@ -48,6 +48,9 @@ def pytest_configure(config: pytest.Config) -> None:
 
     app.conf.broker_transport_options = settings.CELERY_BROKER_TRANSPORT_OPTIONS
     app.conf.task_default_queue = queue
+    # ~190 tests sign a factory user in; PBKDF2 at full strength costs 0.6 s per user on a busy core. Real hashing
+    # is Django's concern, so tests hash with MD5 (this conftest is the only place; settings.py never does).
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     _allow_flush_to_empty_the_audit_log()
 
 

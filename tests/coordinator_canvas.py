@@ -9,8 +9,8 @@ import pytest
 import requests
 
 from canvas_client import CanvasClient, CanvasTransientError, NullLimiter
-from canvas_client.fake import FakeCanvas
-from canvas_client.fake.testing import WSGIAdapter
+from fake_canvas import FakeCanvas
+from fake_canvas.testing import WSGIAdapter
 from mentorship.people import services as people_services
 from mentorship.people.models import Person
 
@@ -31,12 +31,6 @@ class Unreachable:
 @pytest.fixture(autouse=True)
 def canvas_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(people_services, "lookup_client", lambda: Unreachable())
-
-
-@pytest.fixture(autouse=True)
-def fast_passwords(settings: Any) -> None:
-    """The cast's passwords are hashed once per user; the real hasher costs seconds per test on a busy CPU."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 
 
 class School:

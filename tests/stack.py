@@ -100,7 +100,7 @@ def _start_canvas(seed: str, log_dir: Path) -> CanvasServer:
         [
             sys.executable,
             "-m",
-            "canvas_client.fake",
+            "fake_canvas",
             "--host",
             "127.0.0.1",
             "--port",

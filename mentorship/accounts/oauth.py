@@ -1,9 +1,10 @@
-"""Sign in with Canvas: the OAuth2 authorization-code flow (API.md section 6).
+"""Sign in with Canvas: the OAuth2 authorization-code flow (docs/canvas.md, "Sign in with Canvas").
 
 The portal sends the browser to Canvas with a random `state` kept in the session and a fixed `redirect_uri`; the
 callback checks the state, trades the one-time code for tokens, maps the Canvas user to a Person and signs the
 matching portal account in. A first sign-in creates the account only for a person who mentors in some assignment
-(see SIGN_IN_STATUSES); anyone else is refused with a page that says why, and their token is revoked at once.
+(the rule the assignments app registers in mentorship/accounts/hooks.py); anyone else is refused with a page that
+says why, and their token is revoked at once.
 """
 
 from __future__ import annotations
@@ -18,13 +19,12 @@ from django.db import transaction
 from django.http import HttpRequest
 
 from canvas_client import CanvasError, OAuthToken
-from mentorship.assignments.models import MentorAssignment
 from mentorship.audit.actions import Action, Outcome
 from mentorship.audit.services import audit_record
 from mentorship.core.links import canvas_browser_url
-from mentorship.people.models import Person
 
 from . import canvas_tokens
+from .hooks import canvas_sign_in_rule
 from .models import User
 
 logger = logging.getLogger(__name__)
@@ -33,15 +33,6 @@ STATE_SESSION_KEY = "canvas_oauth_state"
 SIGNED_IN_WITH_SESSION_KEY = "signed_in_with"
 # A sign-in started more than this long ago is refused at the callback (Canvas's own codes live 10 minutes).
 STATE_MAX_AGE_SECONDS = 600
-
-# Assignments that make a person a mentor for the purpose of creating their account: proposed (so they can sign in
-# on the day it is approved), approved (upcoming or active) and ended (their recent list stays reachable).
-# Rejected and cancelled assignments never granted anything, so they do not open an account (docs/decisions.md).
-SIGN_IN_STATUSES = (
-    MentorAssignment.Status.PROPOSED,
-    MentorAssignment.Status.APPROVED,
-    MentorAssignment.Status.ENDED,
-)
 
 
 class SignInError(Exception):
@@ -139,8 +130,9 @@ def canvas_sign_in(*, request: HttpRequest, code: str) -> SignInResult:
         client.close()
 
     refused: SignInRefused | None = None
+    rule = canvas_sign_in_rule()
     with transaction.atomic():
-        person = Person.objects.filter(canvas_user_id=token.user_id).first() if token.user_id else None
+        person = rule.person_for_canvas_user(token.user_id) if token.user_id else None
         user = User.objects.filter(person=person).first() if person is not None else None
         created = False
         if user is not None and not user.is_active:
@@ -150,9 +142,7 @@ def canvas_sign_in(*, request: HttpRequest, code: str) -> SignInResult:
                 reason="account_disabled",
                 message="Your Mentor Link account has been switched off. Ask your program coordinator.",
             )
-        elif user is None and (
-            person is None or not MentorAssignment.objects.filter(mentor=person, status__in=SIGN_IN_STATUSES).exists()
-        ):
+        elif user is None and (person is None or not rule.may_open_account(person)):
             refused = _refuse(
                 request=request,
                 canvas_user_id=token.user_id,

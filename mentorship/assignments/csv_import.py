@@ -26,10 +26,18 @@ from canvas_client import CanvasError, CanvasNotFound, CanvasUser
 from mentorship.accounts.models import User
 from mentorship.audit.actions import Action
 from mentorship.audit.services import audit_record
+from mentorship.celery import task_named
 from mentorship.people.models import Person
 
 from .models import AssignmentCourse, CsvImport, LinkMethod, MentorAssignment, Program
-from .services import LIVE_STATUSES, AssignmentError, NeedsConfirmation, assignment_approve, assignment_propose
+from .services import (
+    LIVE_STATUSES,
+    AssignmentError,
+    NeedsConfirmation,
+    assignment_approve,
+    assignment_propose,
+    proposal_audit_details,
+)
 
 REQUIRED_COLUMNS = ("mentor", "student", "starts_on", "ends_on", "reason")
 OPTIONAL_COLUMNS = ("scope", "method")
@@ -455,7 +463,7 @@ def _create_in_bulk(
         ],
         batch_size=1000,
     )
-    for obj, (row, mentor, student) in zip(objs, pairs, strict=True):
+    for obj, (row, _mentor, student) in zip(objs, pairs, strict=True):
         audit_record(
             action=Action.ASSIGNMENT_PROPOSED,
             actor=actor,
@@ -463,17 +471,9 @@ def _create_in_bulk(
             student=student,
             obj=obj,
             request=request,
-            details={
-                "mentor": mentor.canvas_user_id,
-                "student": student.canvas_user_id,
-                "starts_on": obj.starts_on.isoformat(),
-                "ends_on": obj.ends_on.isoformat(),
-                "method": obj.link_method,
-                "courses": [c for c, _, _ in row.courses],
-                "reason": obj.reason,
-                "source": source,
-                "line": row.line,
-            },
+            details=proposal_audit_details(
+                assignment=obj, course_ids=[c for c, _, _ in row.courses], source=source, line=row.line
+            ),
         )
     return objs
 
@@ -523,10 +523,8 @@ QUEUED_GRACE = datetime.timedelta(minutes=10)
 
 def import_enqueue(*, batch: CsvImport) -> bool:
     """Publish the worker's job for a queued batch; False when the broker cannot take it now."""
-    from .tasks import import_csv
-
     try:
-        import_csv.apply_async((batch.pk,), retry=False)
+        task_named("assignments.import_csv").apply_async((batch.pk,), retry=False)
     except Exception:
         return False
     return True

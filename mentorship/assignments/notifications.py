@@ -23,7 +23,7 @@ DIGEST_DAYS = 14
 
 
 def _portal_url(path: str) -> str:
-    base = str(getattr(settings, "PORTAL_BASE_URL", "") or "").rstrip("/")
+    base = str(settings.PORTAL_BASE_URL).rstrip("/")
     return f"{base}{path}"
 
 

@@ -6,14 +6,13 @@ import datetime
 from dataclasses import dataclass
 from typing import Any
 
-from django.db.models import Count, Q, QuerySet
-from django.db.models.functions import Upper
+from django.db.models import Q, QuerySet
 from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from mentorship.accounts.models import ProgramRole, User
-from mentorship.accounts.selectors import programs_for_coordinator
 from mentorship.people.models import Person
+from mentorship.people.selectors import people_ids_matching, people_matching
 
 from .models import MentorAssignment, Program
 
@@ -40,6 +39,25 @@ SORTS = {
 SEARCH_PEOPLE_LIMIT = 500
 SEARCH_ASSIGNMENTS_LIMIT = 2000
 MAX_PAGE = 100_000  # a larger ?page= would overflow the database's OFFSET
+
+
+def programs_for_coordinator(*, user: User) -> QuerySet[Program]:
+    """Programs the user coordinates (admins coordinate none by default: they manage programs and roles)."""
+    return Program.objects.filter(roles__user=user, roles__role=ProgramRole.Role.COORDINATOR).distinct()
+
+
+def programs_for_reconciliation(*, user: User) -> QuerySet[Program]:
+    """Programs whose reconciliation the user may run and confirm: their coordinators', and every program for an
+    admin, whose recovery steps after a restore or an outage need it (docs/operations.md, "Back up and restore")."""
+    if user.is_portal_admin:
+        return Program.objects.all()
+    return programs_for_coordinator(user=user)
+
+
+def programs_for_auditor(*, user: User) -> QuerySet[Program]:
+    if user.is_portal_admin:
+        return Program.objects.all()
+    return Program.objects.filter(roles__user=user, roles__role=ProgramRole.Role.AUDITOR).distinct()
 
 
 def assignments_for_coordinator(*, user: User, program_ids: list[int] | None = None) -> QuerySet[MentorAssignment]:
@@ -116,26 +134,6 @@ def assignments_filtered(
     return qs.order_by(*SORTS.get(filters.sort, SORTS["newest"]))
 
 
-def people_matching(term: str) -> QuerySet[Person]:
-    """Name contains the term, or the SIS id or login is the term (case-insensitive)."""
-    upper = term.upper()
-    return Person.objects.annotate(sis_upper=Upper("sis_user_id"), login_upper=Upper("login_id")).filter(
-        Q(name__icontains=term) | Q(sis_upper=upper) | Q(login_upper=upper)
-    )
-
-
-def people_ids_matching(term: str, *, limit: int) -> list[int]:
-    """people_matching's ids (at most limit + 1) as a UNION, so each test uses its own index: on PostgreSQL the
-    trigram index on UPPER(name) and the UPPER() indexes on SIS id and login; on SQLite the ids still use theirs
-    (an OR made SQLite compute both UPPER()s for every person)."""
-    upper = term.upper()
-    people = Person.objects.order_by()
-    by_name = people.filter(name__icontains=term).values_list("pk", flat=True)
-    by_sis = people.annotate(key=Upper("sis_user_id")).filter(key=upper).values_list("pk", flat=True)
-    by_login = people.annotate(key=Upper("login_id")).filter(key=upper).values_list("pk", flat=True)
-    return list(by_name.union(by_sis, by_login)[: limit + 1])
-
-
 def search_q(term: str) -> Q:
     """Assignments whose mentor or student matches (people_matching), whose reason contains the term, or whose id
     it is. People first, then the matching assignment ids (two short indexed queries, so the list query is a
@@ -188,58 +186,15 @@ def assignments_page(*, qs: QuerySet[MentorAssignment], page: int, size: int = P
     )
 
 
-def dashboard_numbers(*, program_ids: list[int], today: datetime.date | None = None) -> dict[str, Any]:
-    """The coordinator's dashboard over these programs (the ones they coordinate): grouped counts in a handful of
-    queries. A literal id list (not a DISTINCT subquery) lets PostgreSQL plan each count on the program indexes."""
-    from mentorship.sync.models import DriftItem, ObserverLink, PairingCode
-
-    today = today or timezone.localdate()
-    assignments = MentorAssignment.objects.filter(program_id__in=program_ids)
-    # One pass over the assignments gives the status counts, the Canvas state counts (the assignment's link_state
-    # summary, the same values the list filters on) and "need attention".
-    by_status: dict[str, int] = {}
-    by_link: dict[str, int] = {}
-    attention = 0
-    grouped = (
-        assignments.order_by()
-        .values_list("status", "link_state")
-        .annotate(n=Count("id"), attention=Count("id", filter=needs_attention_q(today)))
-    )
-    for status, link_state, n, needs in grouped:
-        by_status[status] = by_status.get(status, 0) + n
-        by_link[link_state] = by_link.get(link_state, 0) + n
-        attention += needs
-    links = ObserverLink.objects.filter(assignment__program_id__in=program_ids)
-    codes = dict(
-        PairingCode.objects.filter(assignment__program_id__in=program_ids)
-        .order_by()
-        .values_list("status")
-        .annotate(n=Count("id"))
-    )
-    failures = list(
-        links.filter(state=ObserverLink.State.FAILED)
-        .select_related("assignment__mentor", "assignment__student")
-        .order_by("-updated_at")[:10]
-    )
-    ending = list(
-        assignments.filter(status=Status.APPROVED, ends_on__gte=today, ends_on__lte=today + datetime.timedelta(days=14))
-        .select_related("mentor", "student", "program")
-        .order_by("ends_on", "id")[:20]
-    )
-    open_drift = DriftItem.objects.filter(program_id__in=program_ids, status=DriftItem.Status.OPEN)
-    drift = list(open_drift.order_by("-id")[:5])
-    return {
-        "by_status": [(s.label, by_status.get(s.value, 0), s.value) for s in Status],
-        "by_link": [(s.label, by_link.get(s.value, 0), s.value) for s in LinkState if s != LinkState.NONE],
-        "codes": [(s.label, codes.get(s.value, 0)) for s in PairingCode.Status],
-        "failures": failures,
-        "failures_total": by_link.get(LinkState.FAILED, 0),
-        "ending": ending,
-        "drift": drift,
-        "drift_open": open_drift.count(),
-        "attention": attention,
-    }
-
-
 def coordinators_of(*, program: Program) -> QuerySet[ProgramRole]:
     return ProgramRole.objects.filter(program=program).select_related("user", "granted_by").order_by("role", "user")
+
+
+def assignments_of_person(*, user: Any, person: Person) -> QuerySet[MentorAssignment]:
+    """The person's assignments in the viewer's programs only (as mentor or as student)."""
+    return (
+        MentorAssignment.objects.filter(Q(mentor=person) | Q(student=person))
+        .filter(program__in=programs_for_coordinator(user=user))
+        .select_related("program", "mentor", "student")
+        .order_by("-starts_on", "-id")
+    )

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 from celery import shared_task
+from django.utils import timezone
 
-from . import notifications
+from . import csv_import, notifications
+from .services import assignments_activate_due, assignments_end_due
 
 
 @shared_task(name="assignments.weekly_digest")
@@ -16,14 +18,29 @@ def weekly_digest() -> int:
 @shared_task(name="assignments.import_csv", acks_late=True, soft_time_limit=1800, time_limit=1900)
 def import_csv(batch_id: int) -> str:
     """Create a big confirmed CSV import (all rows or none); see csv_import.import_queued."""
-    from . import csv_import
-
     return csv_import.import_queued(batch_id=batch_id)
 
 
 @shared_task(name="assignments.import_sweep")
 def import_sweep() -> int:
     """Send again the imports confirmed more than 10 minutes ago that no worker has finished (a lost message)."""
-    from . import csv_import
-
     return csv_import.imports_requeue()
+
+
+# The name predates the move from sync: the beat schedule (settings) and queued messages use it.
+@shared_task(name="sync.dates")
+def apply_dates() -> dict[str, int]:
+    """Start assignments whose start date arrived and end those whose end date passed (their links follow)."""
+    today = timezone.localdate()
+    activated = assignments_activate_due(today=today)
+    ended = assignments_end_due(today=today)
+    return {"activated": _count(activated), "ended": _count(ended)}
+
+
+def _count(value: object) -> int:
+    if isinstance(value, int):
+        return value
+    try:
+        return len(value)  # type: ignore[arg-type]
+    except TypeError:
+        return 0

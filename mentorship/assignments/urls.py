@@ -1,24 +1,23 @@
 from django.urls import path
 
-from . import views
+from . import import_views, program_views, views
 
 app_name = "assignments"
 
 urlpatterns = [
-    path("dashboard/", views.dashboard, name="dashboard"),
-    path("programs/", views.program_list, name="programs"),
-    path("programs/new/", views.program_create_view, name="program_create"),
-    path("programs/<int:pk>/", views.program_detail, name="program"),
-    path("programs/<int:pk>/roles/", views.role_grant_view, name="role_grant"),
-    path("programs/roles/<int:pk>/revoke/", views.role_revoke_view, name="role_revoke"),
+    path("programs/", program_views.program_list, name="programs"),
+    path("programs/new/", program_views.program_create_view, name="program_create"),
+    path("programs/<int:pk>/", program_views.program_detail, name="program"),
+    path("programs/<int:pk>/roles/", program_views.role_grant_view, name="role_grant"),
+    path("programs/roles/<int:pk>/revoke/", program_views.role_revoke_view, name="role_revoke"),
     path("assignments/", views.assignment_list, name="list"),
     path("assignments/bulk/", views.assignment_bulk, name="bulk"),
     path("assignments/new/", views.assignment_create, name="create"),
     path("assignments/new/people/", views.person_options, name="person_options"),
     path("assignments/new/courses/", views.course_options, name="course_options"),
-    path("assignments/import/", views.import_upload, name="import"),
-    path("assignments/import/<int:pk>/confirm/", views.import_confirm, name="import_confirm"),
-    path("assignments/import/<int:pk>/", views.import_status, name="import_status"),
+    path("assignments/import/", import_views.import_upload, name="import"),
+    path("assignments/import/<int:pk>/confirm/", import_views.import_confirm, name="import_confirm"),
+    path("assignments/import/<int:pk>/", import_views.import_status, name="import_status"),
     path("assignments/<int:pk>/", views.assignment_detail, name="detail"),
     path("assignments/<int:pk>/approve/", views.assignment_approve_view, name="approve"),
     path("assignments/<int:pk>/reject/", views.assignment_reject_view, name="reject"),

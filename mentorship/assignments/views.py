@@ -1,4 +1,6 @@
-"""Coordinator pages: dashboard, assignment list/create/detail and decisions, CSV import, programs and roles.
+"""Coordinator pages: the assignment list, bulk decisions, create, detail and decisions.
+
+The CSV import pages are in import_views, programs and roles in program_views, the dashboard in the portal.
 
 Every object is loaded through a selector (404 outside the coordinator's programs); changes are POST only and go
 through services; every action ends with a message. htmx is an enhancement: each fragment endpoint has a plain
@@ -7,43 +9,35 @@ page that does the same without JavaScript.
 
 from __future__ import annotations
 
-import contextlib
 import functools
-import hashlib
 from collections.abc import Callable
 from typing import Any
 
-from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.db.models import Q
 from django.http import Http404, HttpRequest, HttpResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from mentorship.accounts import services as role_services
-from mentorship.accounts.models import ProgramRole, User
-from mentorship.accounts.selectors import programs_for_coordinator
+from mentorship.accounts.models import User
 from mentorship.audit.actions import Action
-from mentorship.audit.changes import program_generations
 from mentorship.audit.models import AuditEvent
+from mentorship.people.selectors import people_matching
 
-from . import charts, csv_import, selectors, services
+from . import selectors, services
 from .forms import (
     AssignmentCreateForm,
     BulkForm,
-    CsvUploadForm,
     DecisionForm,
     ListFilterForm,
-    ProgramForm,
     ReasonForm,
-    RoleGrantForm,
     default_dates,
 )
-from .models import AssignmentCourse, CsvImport, MentorAssignment, Program
+from .models import AssignmentCourse, MentorAssignment
+from .selectors import programs_for_coordinator
 
 PICKER_LIMIT = 20
 COURSE_CACHE_SECONDS = 300
@@ -75,62 +69,6 @@ def admin_required(view: Callable[..., HttpResponse]) -> Callable[..., HttpRespo
         return view(request, *args, **kwargs)
 
     return wrapper
-
-
-# --- dashboard -------------------------------------------------------------------------------------------------
-
-
-DASHBOARD_CACHE_SECONDS = 30
-
-
-def _dashboard_numbers(user: User, *, fresh: bool) -> dict[str, Any]:
-    """selectors.dashboard_numbers, kept for DASHBOARD_CACHE_SECONDS per coordinator (docs/decisions.md, "The
-    dashboard's figures are kept for 30 seconds"): its grouped counts read every assignment and link of the
-    coordinator's programs, over 100 ms at 100,000 assignments. The key holds the coordinator's roles (program and
-    grant time), each program's change counter (mentorship/audit/changes.py) and the day, so a decision, a Canvas
-    change, a granted or revoked role, or midnight, starts afresh."""
-    seconds = getattr(settings, "DASHBOARD_CACHE_SECONDS", DASHBOARD_CACHE_SECONDS)
-    roles = sorted(
-        (program_id, granted_at.isoformat())
-        for program_id, granted_at in ProgramRole.objects.filter(
-            user=user, role=ProgramRole.Role.COORDINATOR
-        ).values_list("program_id", "granted_at")
-    )
-    program_ids = [program_id for program_id, _ in roles]
-    # Any audited change in one of the programs (a decision, a link made or removed) moves its counter.
-    generations = program_generations(program_ids)
-    identity = repr((user.pk, timezone.localdate().isoformat(), roles, generations))
-    key = f"dashboard:v2:{hashlib.sha256(identity.encode()).hexdigest()[:32]}"
-    numbers = None
-    if not fresh and seconds and generations is not None:
-        try:
-            numbers = cache.get(key)
-        except Exception:  # a cache outage must not take the dashboard down: compute instead
-            numbers = None
-    if numbers is None:
-        numbers = {**selectors.dashboard_numbers(program_ids=program_ids), "as_of": timezone.now()}
-        if seconds:
-            # On a cache outage the figures are shown anyway; the next request tries again.
-            with contextlib.suppress(Exception):
-                cache.set(key, numbers, seconds)
-    return numbers
-
-
-@coordinator_required
-@require_GET
-def dashboard(request: HttpRequest) -> HttpResponse:
-    numbers = _dashboard_numbers(_user(request), fresh=bool(request.GET.get("fresh")))
-    context = {
-        **numbers,
-        "status_chart": charts.bar_chart(
-            [(label, n) for label, n, _ in numbers["by_status"]], title="Assignments by status"
-        ),
-        "link_chart": charts.bar_chart(
-            [(label, n) for label, n, _ in numbers["by_link"]], title="Assignments by Canvas state"
-        ),
-        "code_chart": charts.bar_chart(numbers["codes"], title="Pairing codes"),
-    }
-    return render(request, "assignments/dashboard.html", context)
 
 
 # --- list and bulk ---------------------------------------------------------------------------------------------
@@ -224,15 +162,11 @@ def assignment_bulk(request: HttpRequest) -> HttpResponse:
 
 
 def _people_matching(term: str) -> list[Any]:
-    from mentorship.people.models import Person
-
+    """The create form's pickers: people_matching, from two characters on, the first PICKER_LIMIT by name."""
     term = term.strip()
     if len(term) < 2:
         return []
-    match = Q(name__icontains=term) | Q(sis_user_id__istartswith=term) | Q(login_id__istartswith=term)
-    if term.isdigit():
-        match |= Q(canvas_user_id=int(term))
-    return list(Person.objects.filter(match).order_by("sortable_name", "name", "id")[:PICKER_LIMIT])
+    return list(people_matching(term).order_by("sortable_name", "name", "id")[:PICKER_LIMIT])
 
 
 def student_courses(student_id: int | None) -> dict[str, tuple[int, str, str]]:
@@ -349,10 +283,9 @@ def assignment_create(request: HttpRequest) -> HttpResponse:
 
 
 def _detail_context(request: HttpRequest, assignment: MentorAssignment) -> dict[str, Any]:
-    from mentorship.sync.selectors import links_for_assignment
-
     labels = dict(Action.choices)
-    links = list(links_for_assignment(assignment=assignment))
+    # The assignment's own outbox rows, through the reverse relation of sync's foreign key (no import of sync).
+    links = list(assignment.links.order_by("kind", "canvas_course_id", "id"))
     # The assignment's own events and the Canvas outcomes of its links, in chain order.
     events = AuditEvent.objects.filter(
         Q(object_type="mentorassignment", object_id=str(assignment.pk))
@@ -444,208 +377,3 @@ def assignment_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def assignment_end_view(request: HttpRequest, pk: int) -> HttpResponse:
     return _reasoned_action(request, pk, services.assignment_end, "Assignment ended. The Canvas link is being removed.")
-
-
-# --- CSV import ------------------------------------------------------------------------------------------------
-
-
-@coordinator_required
-@require_http_methods(["GET", "POST"])
-def import_upload(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
-    programs = programs_for_coordinator(user=user)
-    form = CsvUploadForm(request.POST or None, request.FILES or None, programs=programs)
-    if request.method == "POST" and form.is_valid():
-        upload = form.cleaned_data["file"]
-        program = form.cleaned_data["program"]
-        if upload.size and upload.size > int(settings.CSV_IMPORT_MAX_BYTES):
-            form.add_error("file", csv_import.size_message(upload.size))  # not read: the size alone decides
-        else:
-            data = upload.read()
-            try:
-                records = csv_import.read_csv(data)
-            except csv_import.ImportFileError as exc:
-                form.add_error("file", str(exc))
-            else:
-                preview = csv_import.validate(program=program, records=records)
-                batch = CsvImport.objects.create(
-                    program=program,
-                    uploaded_by=user,
-                    filename=(upload.name or "")[:255],
-                    content=data.decode("utf-8-sig"),
-                    row_count=len(preview.rows),
-                )
-                return render(request, "assignments/import_preview.html", _preview_context(preview, batch))
-    return render(request, "assignments/import_upload.html", {"form": form})
-
-
-def _preview_context(preview: csv_import.Preview, batch: CsvImport) -> dict[str, Any]:
-    return {
-        "preview": preview,
-        "batch": batch,
-        "in_background": len(preview.rows) > csv_import.INLINE_MAX_ROWS,
-    }
-
-
-def _own_import(request: HttpRequest, pk: int, **conditions: Any) -> CsvImport:
-    user = _user(request)
-    return get_object_or_404(
-        CsvImport, pk=pk, uploaded_by=user, program__in=programs_for_coordinator(user=user), **conditions
-    )
-
-
-@coordinator_required
-@require_POST
-def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
-    batch = _own_import(request, pk, confirmed_at__isnull=True, state=CsvImport.State.PREVIEWED)
-    # Validate again: people, rules and other proposals may have changed since the preview.
-    preview = csv_import.validate(program=batch.program, records=csv_import.read_csv(batch.content.encode()))
-    if not preview.ok:
-        messages.error(request, "Something changed since the preview: some rows now have errors. Nothing was created.")
-        return render(request, "assignments/import_preview.html", _preview_context(preview, batch))
-    if len(preview.rows) > csv_import.INLINE_MAX_ROWS:
-        # A worker creates it (all rows or none); the status page follows it.
-        queued = CsvImport.objects.filter(pk=batch.pk, state=CsvImport.State.PREVIEWED).update(
-            state=CsvImport.State.QUEUED, queued_at=timezone.now()
-        )
-        if queued and not csv_import.import_enqueue(batch=batch):
-            CsvImport.objects.filter(pk=batch.pk).update(state=CsvImport.State.PREVIEWED, queued_at=None)
-            messages.error(
-                request,
-                "The background workers cannot take the import right now (their queue is not answering). "
-                "Nothing was created; confirm again in a minute.",
-            )
-            return render(request, "assignments/import_preview.html", _preview_context(preview, batch))
-        return redirect("assignments:import_status", pk=batch.pk)
-    try:
-        result = csv_import.commit(preview=preview, actor=user, request=request, source=f"upload:{batch.filename}")
-    except services.AssignmentError as exc:
-        messages.error(request, str(exc))
-        return redirect("assignments:import")
-    now = timezone.now()
-    won = CsvImport.objects.filter(pk=batch.pk, confirmed_at__isnull=True).update(
-        confirmed_at=now,
-        finished_at=now,
-        state=CsvImport.State.DONE,
-        created_count=len(result.created),
-        people_added=result.people_added,
-    )
-    if not won:  # pragma: no cover - the row is only ever confirmed here, and the commit above is one transaction
-        raise Http404
-    messages.success(
-        request,
-        f"Imported {len(result.created)} proposed assignment(s); {result.people_added} new people added from Canvas.",
-    )
-    return redirect(reverse("assignments:list") + f"?status=proposed&program={batch.program_id}")
-
-
-@coordinator_required
-@require_GET
-def import_status(request: HttpRequest, pk: int) -> HttpResponse:
-    """Where a big import is followed: waiting for a worker, created, or refused with the reason."""
-    batch = _own_import(request, pk)
-    return render(request, "assignments/import_status.html", {"batch": batch})
-
-
-# --- programs and roles (admins manage, coordinators read theirs) ----------------------------------------------
-
-
-@login_required
-@require_GET
-def program_list(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
-    if user.is_portal_admin:
-        programs = Program.objects.all()
-    else:
-        programs = programs_for_coordinator(user=user)
-        if not programs.exists():
-            raise Http404
-    return render(request, "assignments/programs.html", {"programs": programs, "is_admin": user.is_portal_admin})
-
-
-@admin_required
-@require_http_methods(["GET", "POST"])
-def program_create_view(request: HttpRequest) -> HttpResponse:
-    form = ProgramForm(request.POST or None)
-    if request.method == "POST" and form.is_valid():
-        try:
-            program = services.program_create(actor=_user(request), request=request, **form.cleaned_data)
-        except services.AssignmentError as exc:
-            form.add_error("slug", str(exc))
-        else:
-            messages.success(request, f"Program {program.name} created. Now give it coordinators.")
-            return redirect("assignments:program", pk=program.pk)
-    return render(request, "assignments/program_form.html", {"form": form, "program": None})
-
-
-@login_required
-@require_http_methods(["GET", "POST"])
-def program_detail(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
-    if user.is_portal_admin:
-        program = get_object_or_404(Program, pk=pk)
-    else:
-        program = selectors.program_for_coordinator(user=user, pk=pk)
-    form = ProgramForm(request.POST or None, instance=program) if user.is_portal_admin else None
-    if request.method == "POST":
-        if form is None:
-            raise Http404
-        if form.is_valid():
-            try:
-                services.program_update(
-                    program=Program.objects.get(pk=program.pk), actor=user, request=request, **form.cleaned_data
-                )
-            except services.AssignmentError as exc:
-                form.add_error("slug", str(exc))
-            else:
-                messages.success(request, "Program settings saved.")
-                return redirect("assignments:program", pk=program.pk)
-    return render(
-        request,
-        "assignments/program_detail.html",
-        {
-            "program": program,
-            "form": form,
-            "roles": selectors.coordinators_of(program=program),
-            "grant_form": RoleGrantForm() if user.is_portal_admin else None,
-        },
-    )
-
-
-@admin_required
-@require_POST
-def role_grant_view(request: HttpRequest, pk: int) -> HttpResponse:
-    program = get_object_or_404(Program, pk=pk)
-    form = RoleGrantForm(request.POST)
-    if form.is_valid():
-        try:
-            role_services.role_grant(
-                program=program,
-                user=form.cleaned_data["user"],
-                role=form.cleaned_data["role"],
-                actor=_user(request),
-                request=request,
-            )
-        except role_services.RoleError as exc:
-            messages.error(request, str(exc))
-        else:
-            messages.success(
-                request, f"{form.cleaned_data['user'].get_username()} is now {form.cleaned_data['role']} of {program}."
-            )
-    else:
-        messages.error(request, "Choose a user and a role.")
-    return redirect("assignments:program", pk=program.pk)
-
-
-@admin_required
-@require_POST
-def role_revoke_view(request: HttpRequest, pk: int) -> HttpResponse:
-    grant = get_object_or_404(ProgramRole.objects.select_related("program", "user"), pk=pk)
-    try:
-        role_services.role_revoke(grant=grant, actor=_user(request), request=request)
-    except role_services.RoleError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"{grant.user.get_username()} is no longer {grant.role} of {grant.program}.")
-    return redirect("assignments:program", pk=grant.program_id)

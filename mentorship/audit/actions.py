@@ -1,4 +1,7 @@
-"""The catalogue of audited actions (DESIGN.md section 7). Use these names; the auditor filters list them."""
+"""The catalogue of audited actions (docs/architecture.md, "The audit log").
+
+Use these names; the auditor filters list them.
+"""
 
 from __future__ import annotations
 

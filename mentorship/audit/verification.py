@@ -12,9 +12,12 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connection, transaction
+from django.utils import timezone
 
-from .models import AuditChainHead, AuditEvent
-from .services import CANONICAL_FIELDS, GENESIS_HASH, canonical_bytes, utc_text
+from .actions import Action, Outcome
+from .chain import CANONICAL_FIELDS, GENESIS_HASH, canonical_bytes, utc_text
+from .models import AuditChainHead, AuditEvent, AuditVerification
+from .services import audit_record
 
 CHUNK_SIZE = 10_000
 
@@ -155,3 +158,43 @@ def _rows_postgresql(head_seq: int, chunk_size: int) -> Iterator[tuple[Any, ...]
                 with contextlib.suppress(queue.Empty):
                     chunks.get(timeout=0.05)
             thread.join()
+
+
+def verification_run(*, verification: AuditVerification) -> AuditVerification:
+    """Run a recorded verification to the end and store its result. Safe to call again on a finished one (no-op)."""
+    if verification.state != AuditVerification.State.RUNNING:
+        return verification
+    try:
+        check = chain_check()
+    except Exception:
+        AuditVerification.objects.filter(pk=verification.pk).update(
+            state=AuditVerification.State.ERROR,
+            finished_at=timezone.now(),
+            message="The verification stopped with an error before it finished. Run it again; see the logs.",
+        )
+        raise
+    with transaction.atomic():
+        updated = AuditVerification.objects.filter(pk=verification.pk, state=AuditVerification.State.RUNNING).update(
+            state=AuditVerification.State.OK if check.ok else AuditVerification.State.BROKEN,
+            finished_at=timezone.now(),
+            events_checked=check.events_checked,
+            last_seq=check.last_seq,
+            first_broken_seq=check.first_broken_seq,
+            message=check.message,
+        )
+        if updated:
+            audit_record(
+                action=Action.AUDIT_VERIFIED,
+                actor=verification.requested_by,
+                system_actor="" if verification.requested_by else "audit_verify",
+                obj=verification,
+                outcome=Outcome.OK if check.ok else Outcome.FAILED,
+                details={
+                    "events_checked": check.events_checked,
+                    "last_seq": check.last_seq,
+                    "first_broken_seq": check.first_broken_seq,
+                    "via": verification.requested_via,
+                },
+            )
+    verification.refresh_from_db()
+    return verification

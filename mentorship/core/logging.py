@@ -1,40 +1,13 @@
-"""A logging filter that keeps bearer tokens, OAuth secrets and pairing codes out of every log line."""
+"""A logging filter that keeps bearer tokens, OAuth secrets and pairing codes out of every log line.
+
+The patterns live in mentorship.redaction, below every app, because the audit log masks free text with them too.
+"""
 
 from __future__ import annotations
 
 import logging
-import re
 
-_PATTERNS = [
-    (re.compile(r"(?i)(bearer\s+)[A-Za-z0-9~._\-+/=]+"), r"\1[redacted]"),
-    (
-        re.compile(
-            r"(?i)((?:access_token|refresh_token|client_secret|pairing_code|code|token)[\"']?\s*[=:]\s*[\"']?)[^\s&\"',}]+"
-        ),
-        r"\1[redacted]",
-    ),
-]
-_MIN_LITERAL = 8  # shorter configured values would redact ordinary words
-
-
-def _configured_secrets() -> list[str]:
-    """The portal's own secrets, redacted wherever they appear even without a `token=` in front of them."""
-    try:
-        from django.conf import settings
-
-        values = [settings.CANVAS_TOKEN, settings.CANVAS_OAUTH_CLIENT_SECRET, settings.SECRET_KEY]
-    except Exception:  # settings not configured (a plain script): the patterns still apply
-        return []
-    return [value for value in values if isinstance(value, str) and len(value) >= _MIN_LITERAL]
-
-
-def redact(text: str) -> str:
-    for secret in _configured_secrets():
-        if secret in text:
-            text = text.replace(secret, "[redacted]")
-    for pattern, replacement in _PATTERNS:
-        text = pattern.sub(replacement, text)
-    return text
+from mentorship.redaction import redact
 
 
 class RedactSecretsFilter(logging.Filter):

@@ -1,4 +1,4 @@
-"""What a mentor may see: their own assignments only. Anything else is a 404 (DESIGN.md section 6)."""
+"""What a mentor may see: their own assignments only. Anything else is a 404 (docs/architecture.md, "Who sees what")."""
 
 from __future__ import annotations
 

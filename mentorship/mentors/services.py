@@ -67,7 +67,7 @@ class StudentData:
 
 
 def _portal_client() -> CanvasClient:
-    from mentorship.sync.canvas import portal_client
+    from mentorship.core.canvas import portal_client
 
     client = portal_client(session=canvas_tokens.canvas_session(), max_retries=1, max_throttle_retries=2)
     # Same fail-fast policy as the mentor's own token: a page waits seconds, not minutes.

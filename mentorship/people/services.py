@@ -36,7 +36,7 @@ class PersonError(Exception):
 
 def lookup_client() -> CanvasClient:
     """The portal's Canvas client with a short timeout and no retries, for look-ups a person waits on."""
-    from mentorship.sync.canvas import portal_client
+    from mentorship.core.canvas import portal_client
 
     return portal_client(timeout=LOOKUP_TIMEOUT, max_retries=0, max_throttle_retries=1)
 
@@ -52,7 +52,7 @@ def _canvas_problem(exc: Exception) -> str:
 
 def people_search_canvas(*, term: str, client: CanvasClient | None = None, limit: int = 20) -> list[CanvasUser]:
     """Canvas users matching a name, login or SIS id (Canvas needs 3 characters). Raises PersonError."""
-    from mentorship.sync.canvas import account_id
+    from mentorship.core.canvas import account_id
 
     term = term.strip()
     if len(term) < 3:

@@ -11,7 +11,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from canvas_client import CanvasAuthError, CanvasClient, CanvasError
+from canvas_client import CanvasAuthError
 from mentorship.accounts.models import ProgramRole, User
 from mentorship.audit.actions import Action, Outcome
 from mentorship.audit.services import audit_record
@@ -74,40 +74,4 @@ def circuit_open(*, error: CanvasAuthError) -> bool:
     return bool(won)
 
 
-def circuit_probe(*, client: CanvasClient | None = None) -> bool:
-    """If the circuit is open, try GET /users/self; on success close it and re-enqueue the held work.
-
-    Returns True when the circuit is (now) closed.
-    """
-    from .canvas import portal_client
-    from .services import links_requeue_held
-
-    conn = CanvasConnection.get()
-    if conn.circuit == CanvasConnection.Circuit.CLOSED:
-        return True
-    client = client or portal_client()
-    now = timezone.now()
-    try:
-        client.get_self()
-    except CanvasAuthError as exc:
-        CanvasConnection.objects.filter(pk=1).update(last_checked_at=now, last_error=exc.user_message)
-        return False
-    except CanvasError as exc:  # Canvas down is not a token problem: keep waiting, say why
-        CanvasConnection.objects.filter(pk=1).update(last_checked_at=now, last_error=exc.user_message)
-        return False
-    with transaction.atomic():
-        won = CanvasConnection.objects.filter(pk=1, circuit=CanvasConnection.Circuit.OPEN).update(
-            circuit=CanvasConnection.Circuit.CLOSED, last_checked_at=now, last_success_at=now, updated_at=now
-        )
-        if won:
-            audit_record(
-                action=Action.CANVAS_CIRCUIT_CLOSED,
-                system_actor="beat",
-                details={"held_since": conn.opened_at.isoformat() if conn.opened_at else None},
-            )
-    if won:
-        links_requeue_held()
-    return True
-
-
-__all__ = ["circuit_is_open", "circuit_open", "circuit_probe"]
+__all__ = ["circuit_is_open", "circuit_open"]

@@ -1,4 +1,4 @@
-"""Reconciliation: compare what was approved with what Canvas holds, per program (DESIGN.md section 5).
+"""Reconciliation: compare what was approved with what Canvas holds, per program (docs/architecture.md, "Sync").
 
 Drift comes in three kinds:
 - missing: an active, approved assignment's link is not in Canvas -> repaired (the link goes back to pending);
@@ -25,11 +25,14 @@ from mentorship.accounts.models import User
 from mentorship.assignments.models import LinkMethod, MentorAssignment, Program
 from mentorship.audit.actions import Action, Outcome
 from mentorship.audit.services import audit_record
+from mentorship.core.canvas import portal_client, root_account_id
 
-from .canvas import portal_client, root_account_id
 from .circuit import circuit_is_open, circuit_open
 from .models import DriftItem, ObserverLink, ReconciliationRun
-from .services import SyncError, _lock_assignment, _publish, _retarget, assignment_link_state_refresh
+from .services import publishing
+from .services.common import SyncError
+from .services.planning import _retarget, assignment_link_state_refresh
+from .services.records import _lock_assignment
 
 logger = logging.getLogger(__name__)
 State = ObserverLink.State
@@ -285,7 +288,7 @@ def _repair_missing(item: DriftItem) -> None:
             },
         )
         assignment_link_state_refresh(assignment_id=link.assignment_id)
-        transaction.on_commit(lambda: _publish(link.pk, link.generation))
+        transaction.on_commit(lambda: publishing._publish(link.pk, link.generation))
 
 
 def _remove_in_canvas(client: CanvasClient, item: DriftItem) -> None:

@@ -10,8 +10,8 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from mentorship.accounts.models import User
-from mentorship.accounts.selectors import programs_for_coordinator
 from mentorship.assignments.models import MentorAssignment, Program
+from mentorship.assignments.selectors import programs_for_coordinator
 from mentorship.people.models import Person
 
 from .models import CanvasConnection, DriftItem, ObserverLink, PairingCode, ReconciliationRun, SisBatch
@@ -102,7 +102,7 @@ def drift_item_for_coordinator(*, user: User, pk: int) -> DriftItem:
 
 def connection_status() -> dict[str, Any]:
     """The "Canvas connection" panel: circuit, last error, rate-limit headroom, queue depth."""
-    from .canvas import shared_limiter
+    from mentorship.core.canvas import shared_limiter
 
     conn = CanvasConnection.get()
     work = ObserverLink.objects.filter(state__in=ObserverLink.WORK_STATES)

@@ -5,9 +5,11 @@ from __future__ import annotations
 import logging
 
 from celery import shared_task
-from django.utils import timezone
+
+from mentorship.assignments.models import Program
 
 from . import services
+from .reconcile import reconcile_execute, reconcile_start
 
 logger = logging.getLogger(__name__)
 
@@ -24,9 +26,7 @@ def sweep() -> int:
 
 @shared_task(name="sync.circuit_probe")
 def circuit_probe() -> bool:
-    from .circuit import circuit_probe as probe
-
-    return probe()
+    return services.circuit_probe()
 
 
 @shared_task(name="sync.sis_push", soft_time_limit=600, time_limit=660)
@@ -45,33 +45,9 @@ def pairing_codes_watch() -> dict[str, int]:
     return services.pairing_codes_watch()
 
 
-@shared_task(name="sync.dates")
-def apply_dates() -> dict[str, int]:
-    """Start assignments whose start date arrived and end those whose end date passed (their links follow)."""
-    from mentorship.assignments.services import assignments_activate_due, assignments_end_due
-
-    today = timezone.localdate()
-    activated = assignments_activate_due(today=today)
-    ended = assignments_end_due(today=today)
-    return {"activated": _count(activated), "ended": _count(ended)}
-
-
-def _count(value: object) -> int:
-    if isinstance(value, int):
-        return value
-    try:
-        return len(value)  # type: ignore[arg-type]
-    except TypeError:
-        return 0
-
-
 @shared_task(name="sync.reconcile")
 def reconcile() -> list[int]:
     """One run per active program, each in its own task (a big program must not hold the others up)."""
-    from mentorship.assignments.models import Program
-
-    from .reconcile import reconcile_start
-
     run_ids = [reconcile_start(program=program).pk for program in Program.objects.filter(is_active=True)]
     for run_id in run_ids:
         reconcile_run.delay(run_id)
@@ -81,6 +57,4 @@ def reconcile() -> list[int]:
 # Reading every observer link of a large program takes longer than the default task limit (settings: 120 s).
 @shared_task(name="sync.reconcile_run", soft_time_limit=1800, time_limit=1900)
 def reconcile_run(run_id: int) -> str:
-    from .reconcile import reconcile_execute
-
     return reconcile_execute(run_id=run_id).status

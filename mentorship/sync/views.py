@@ -11,7 +11,7 @@ from django.utils import timezone
 from django.views.decorators.http import require_GET, require_POST
 
 from canvas_client import CanvasError
-from mentorship.accounts.selectors import programs_for_coordinator, programs_for_reconciliation
+from mentorship.assignments.selectors import programs_for_coordinator, programs_for_reconciliation
 from mentorship.audit.actions import Action
 from mentorship.audit.services import audit_record
 from mentorship.people.models import Person
@@ -123,7 +123,7 @@ def sis_csv(request: HttpRequest, pk: int) -> HttpResponse:
     with transaction.atomic():
         audit_record(
             action=Action.SIS_CSV_DOWNLOADED,
-            actor=request.user,  # type: ignore[arg-type]
+            actor=request.user,
             program=program,
             request=request,
             details={"which": which, "rows": body.count(b"\n") - 1},

@@ -15,8 +15,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from canvas_client.fake import FakeCanvas
-from canvas_client.fake.testing import WSGIAdapter
+from fake_canvas import FakeCanvas
+from fake_canvas.testing import WSGIAdapter
 from mentorship.people.models import Person
 from tests.factories import PersonFactory
 

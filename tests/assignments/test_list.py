@@ -1,6 +1,6 @@
 """The assignment list at scale: name sort keys copied onto assignments, search by name / SIS id / login, the
-page + count strategy (see docs/decisions.md, "Assignment list: denormalised sort keys, trigram search, capped
-count")."""
+page + count strategy (see docs/decisions.md, "Assignment list: denormalised name sort keys, trigram search, ids
+first, a capped count")."""
 
 from __future__ import annotations
 

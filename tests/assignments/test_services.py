@@ -1,4 +1,7 @@
-"""Every rule and action of the approval workflow, including the refusals (DESIGN.md section 3)."""
+"""Every rule and action of the approval workflow, including the refusals.
+
+The rules: docs/architecture.md, "Rules of an assignment".
+"""
 
 from __future__ import annotations
 
@@ -11,8 +14,8 @@ from django.core import mail
 from django.db import connection
 from django.utils import timezone
 
-from mentorship.accounts import services as role_services
 from mentorship.accounts.models import ProgramRole
+from mentorship.assignments import program_roles as role_services
 from mentorship.assignments import services
 from mentorship.assignments.models import AssignmentCourse, LinkMethod, MentorAssignment
 from mentorship.audit.models import AuditEvent

@@ -28,7 +28,7 @@ def msgs(response) -> list[str]:
 
 # --- access ------------------------------------------------------------------------------------------------------
 
-PAGES = ["assignments:dashboard", "assignments:list", "assignments:create", "assignments:import"]
+PAGES = ["core:dashboard", "assignments:list", "assignments:create", "assignments:import"]
 
 
 @pytest.mark.parametrize("name", PAGES)
@@ -436,7 +436,7 @@ def test_import_too_big_file(client, coordinator, program, settings):
 
 def test_dashboard_counts_and_charts(client, coordinator, mixed):
     login(client, coordinator)
-    response = client.get(reverse("assignments:dashboard"))
+    response = client.get(reverse("core:dashboard"))
     body = response.content.decode()
     assert "<svg" in body and 'role="img"' in body
     by_status = {value: n for _, n, value in response.context["by_status"]}

@@ -7,7 +7,7 @@ import datetime
 from hypothesis import given
 from hypothesis import strategies as st
 
-from mentorship.audit.services import canonical_bytes, reference_canonical_bytes, utc_text
+from mentorship.audit.chain import canonical_bytes, reference_canonical_bytes, utc_text
 
 text = st.text()
 maybe_id = st.none() | st.integers(min_value=-(2**63), max_value=2**63 - 1)

@@ -10,12 +10,13 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db import transaction
 
-from mentorship.audit import services
+from mentorship.audit import services, verification_requests
 from mentorship.audit.actions import Action
 from mentorship.audit.maintenance import audit_maintenance
 from mentorship.audit.models import AuditChainHead, AuditEvent, AuditVerification
-from mentorship.audit.services import audit_record, verification_request
+from mentorship.audit.services import audit_record
 from mentorship.audit.verification import chain_check
+from mentorship.audit.verification_requests import verification_request
 
 pytestmark = pytest.mark.django_db
 
@@ -133,7 +134,7 @@ def test_small_log_is_verified_inline(chain, auditor):
 
 
 def test_long_log_is_verified_by_the_task(chain, auditor, django_capture_on_commit_callbacks, monkeypatch):
-    monkeypatch.setattr(services, "VERIFY_INLINE_MAX_EVENTS", 3)
+    monkeypatch.setattr(verification_requests, "VERIFY_INLINE_MAX_EVENTS", 3)
     with (
         mock.patch("mentorship.audit.tasks.verify_chain.delay") as delay,
         django_capture_on_commit_callbacks(execute=True),

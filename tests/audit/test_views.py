@@ -149,7 +149,7 @@ def test_export_streams_csv_neutralises_formulas_and_is_audited(client, auditor,
 
 
 def test_formula_cells_are_neutralised():
-    from mentorship.audit.export import csv_rows, neutralise
+    from mentorship.portal.auditor.export import csv_rows, neutralise
 
     assert neutralise("=1+1") == "'=1+1"
     assert neutralise("+1") == "'+1"

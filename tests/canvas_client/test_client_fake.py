@@ -28,14 +28,14 @@ from canvas_client import (
     CanvasTransientError,
     CanvasValidationError,
 )
-from canvas_client.fake import FakeCanvas
-from canvas_client.fake.testing import WSGIAdapter, running_fake_server
 from canvas_client.sis import (
     UserObserverRow,
     build_user_observers_csv,
     match_warnings,
     parse_processing_warnings,
 )
+from fake_canvas import FakeCanvas
+from fake_canvas.testing import WSGIAdapter, running_fake_server
 
 BASE = "http://canvas.test"
 ADMIN = "admin-token-0123456789"

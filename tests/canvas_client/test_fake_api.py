@@ -1,4 +1,7 @@
-"""The fake Canvas answers like Canvas (API.md): ids, errors, pagination, links, permissions."""
+"""The fake Canvas answers like Canvas: ids, errors, pagination, links, permissions.
+
+What Canvas does: docs/canvas.md, "Canvas behaviour the portal relies on".
+"""
 
 from __future__ import annotations
 
@@ -7,8 +10,8 @@ from typing import Any
 import pytest
 import requests
 
-from canvas_client.fake import FakeCanvas
-from canvas_client.fake.testing import ManualClock, fake_session
+from fake_canvas import FakeCanvas
+from fake_canvas.testing import ManualClock, fake_session
 
 BASE = "http://canvas.test/api/v1"
 NOT_FOUND = {"errors": [{"message": "The specified resource does not exist."}]}
@@ -301,7 +304,7 @@ def test_pairing_code_expiry_is_seven_days_and_student_can_hold_several(w: World
     a = sam.post(f"{BASE}/users/self/observer_pairing_codes").json()
     b = sam.post(f"{BASE}/users/self/observer_pairing_codes").json()
     assert a["code"] != b["code"]
-    from canvas_client.fake.util import parse_time
+    from fake_canvas.util import parse_time
 
     assert parse_time(a["expires_at"]) == pytest.approx(w.clock() + 7 * 86400, abs=1)
     active = [c for c in w.fake.pairing_codes() if c["active"]]

@@ -12,8 +12,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from canvas_client.fake import FakeCanvas
-from canvas_client.fake.testing import ManualClock, fake_session, running_fake_server
+from fake_canvas import FakeCanvas
+from fake_canvas.testing import ManualClock, fake_session, running_fake_server
 
 ROOT = "http://canvas.test"
 BASE = f"{ROOT}/api/v1"
@@ -159,7 +159,7 @@ def test_command_line_serves_and_saves_state(tmp_path: Path) -> None:
     cmd = [
         sys.executable,
         "-m",
-        "canvas_client.fake",
+        "fake_canvas",
         "--port",
         str(port),
         "--admin-token",

@@ -1,4 +1,4 @@
-"""OAuth2 against the fake: sign-in page, code exchange, refresh, revoke (API.md section 6)."""
+"""OAuth2 against the fake: sign-in page, code exchange, refresh, revoke (docs/canvas.md, "Authentication")."""
 
 from __future__ import annotations
 
@@ -7,8 +7,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from canvas_client.fake import FakeCanvas
-from canvas_client.fake.testing import ManualClock, fake_session
+from fake_canvas import FakeCanvas
+from fake_canvas.testing import ManualClock, fake_session
 
 ROOT = "http://canvas.test"
 REDIRECT = "http://portal.test/accounts/canvas/callback"

@@ -8,9 +8,9 @@ from typing import Any
 import pytest
 import requests
 
-from canvas_client.fake import FakeCanvas
-from canvas_client.fake.seed import demo_courses, demo_people
-from canvas_client.fake.testing import fake_session, running_fake_server
+from fake_canvas import FakeCanvas
+from fake_canvas.seed import demo_courses, demo_people
+from fake_canvas.testing import fake_session, running_fake_server
 
 BASE = "http://canvas.test/api/v1"
 REQUIRED_PEOPLE = ("AIDE-014", "S-1187", "T-0042", "S-2031", "S-2044", "S-2102")

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 import requests
 
-from canvas_client.fake import FakeCanvas
-from canvas_client.fake.testing import fake_session
+from fake_canvas import FakeCanvas
+from fake_canvas.testing import fake_session
 
 BASE = "http://canvas.test/api/v1"
 

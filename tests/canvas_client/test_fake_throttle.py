@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from canvas_client.fake import FakeCanvas
-from canvas_client.fake.testing import ManualClock, fake_session
+from fake_canvas import FakeCanvas
+from fake_canvas.testing import ManualClock, fake_session
 
 URL = "http://canvas.test/api/v1/users/self"
 

@@ -96,8 +96,8 @@ def test_simulated_canvas_is_never_throttled_and_drained_near_its_outflow(cost: 
     The first minute spends the empty bucket's room; the second is the steady state, where requests can only
     go as fast as the bucket drains (outflow / cost) or as the reservations allow (11 in flight / latency).
     """
-    from canvas_client.fake.throttle import Throttle
-    from canvas_client.fake.throttle import ThrottleSettings as FakeSettings
+    from fake_canvas.throttle import Throttle
+    from fake_canvas.throttle import ThrottleSettings as FakeSettings
 
     clock = FakeClock()
     bucket = Throttle(clock=clock, settings=FakeSettings(cost_min=cost, cost_max=cost))

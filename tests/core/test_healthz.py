@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.core.cache import cache
 
-from mentorship.core import health
+from mentorship.portal import health
 from tests.conftest import login
 from tests.helpers import free_port
 
@@ -157,3 +157,9 @@ def test_concurrent_probes_share_one_canvas_call(settings, monkeypatch) -> None:
 def test_healthz_is_get_only(client) -> None:
     assert client.post("/healthz").status_code == 405
     assert client.post("/healthz/ready").status_code == 405
+
+
+@pytest.mark.django_db
+def test_probes_may_use_head(client, canvas_server) -> None:
+    assert client.head("/healthz/live").status_code == 200
+    assert client.head("/healthz/ready", **REMOTE).status_code == 200

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import io
 
-from mentorship.core.management.commands.run_portal import Command
+from mentorship.portal.management.commands.run_portal import Command
 
 
 def _banner() -> str:
@@ -23,7 +23,7 @@ def test_banner_names_the_mail_folder_with_the_file_backend(settings, tmp_path) 
 
 def test_banner_without_a_mail_folder_still_prints(settings) -> None:
     settings.EMAIL_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
-    del settings.EMAIL_FILE_PATH
+    settings.EMAIL_FILE_PATH = None  # what settings.py sets for a real mail server
     text = _banner()
     assert "Press Ctrl-C" in text
     assert "written to" not in text

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from django.core.management import call_command
 
-from canvas_client.fake.seed import demo_people
+from fake_canvas.seed import demo_people
 from mentorship.accounts.models import ProgramRole, User
 from mentorship.assignments.models import MentorAssignment, Program
 from mentorship.audit.models import AuditEvent

@@ -19,7 +19,7 @@ from tests.helpers import wait_until
 
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
-# Demo-school people of the fake Canvas (canvas_client.fake.seed): aides mentor students. None is in the portal
+# Demo-school people of the fake Canvas (fake_canvas.seed): aides mentor students. None is in the portal
 # yet, so the import looks every one of them up in Canvas.
 PAIRS = [("AIDE-001", "S-1101"), ("AIDE-002", "S-1102"), ("AIDE-003", "S-1103")]
 

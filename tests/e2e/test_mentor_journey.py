@@ -8,7 +8,7 @@ from typing import Any
 
 import pytest
 
-from canvas_client.fake.seed import DEMO_PASSWORD, demo_people
+from fake_canvas.seed import DEMO_PASSWORD, demo_people
 from mentorship.assignments.models import LinkMethod, MentorAssignment
 from mentorship.assignments.services import approval_warnings, assignment_approve
 from mentorship.people.models import Person

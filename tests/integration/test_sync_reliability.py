@@ -33,6 +33,7 @@ from mentorship.audit.models import AuditEvent
 from mentorship.people.models import Person
 from mentorship.sync import services
 from mentorship.sync.models import CanvasConnection, DriftItem, ObserverLink, PairingCode, ReconciliationRun
+from mentorship.sync.services import publishing
 from tests.helpers import free_port, wait_until
 from tests.stack import ROOT, CanvasServer, CeleryProcess, start_beat, stop_running_celery
 from tests.sync.conftest import make_assignment, make_program, make_user
@@ -87,7 +88,7 @@ def _switch_broker(url: str) -> None:
     app.conf.broker_read_url = url
     app._pool = None
     app.amqp._producer_pool = None
-    services._broker_down_until = 0.0
+    publishing._broker_down_until = 0.0
 
 
 @pytest.fixture(scope="module")
@@ -537,9 +538,9 @@ def test_9_drift_is_repaired_reported_and_a_big_removal_waits(rig: Rig, settings
 @contextlib.contextmanager
 def _in_process_canvas(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
     from canvas_client import CanvasClient, NullLimiter
-    from canvas_client.fake import FakeCanvas
-    from canvas_client.fake.testing import WSGIAdapter
-    from mentorship.sync import canvas as sync_canvas
+    from fake_canvas import FakeCanvas
+    from fake_canvas.testing import WSGIAdapter
+    from mentorship.core import canvas as sync_canvas
 
     fake = FakeCanvas(admin_token="prop-token", seed="empty", rng_seed=1)
     fake.configure(throttle={"enabled": False})
@@ -552,8 +553,7 @@ def _in_process_canvas(monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
         )
 
     monkeypatch.setattr(sync_canvas, "portal_client", factory)
-    monkeypatch.setattr(services, "portal_client", factory)
-    monkeypatch.setattr(services, "_publish", lambda *a, **k: True)  # messages are delivered by the test itself
+    monkeypatch.setattr(publishing, "_publish", lambda *a, **k: True)  # messages are delivered by the test itself
     yield fake
 
 

@@ -351,7 +351,7 @@ def test_cache_outage_does_not_break_the_page(world, program, coordinator, clien
 
 
 def test_slow_canvas_times_out_fast_and_shows_the_last_data(world, program, coordinator, client, monkeypatch, settings):
-    from canvas_client.fake.testing import running_fake_server
+    from fake_canvas.testing import running_fake_server
 
     a = _assignment(world, program, coordinator)
     _local_mentor(world, client)

@@ -249,8 +249,9 @@ EXPECTED: dict[str, Expect] = {
     "people:refresh": per_object(
         {"pk": "student"}, {"admin", *COORDINATORS}, method="POST", foreign={"admin", *COORDINATORS}
     ),
-    # Coordinator pages: admins manage programs and roles, they do not coordinate (DESIGN.md section 6).
-    "assignments:dashboard": only(*COORDINATORS),
+    # Coordinator pages: admins manage programs and roles, they do not coordinate
+    # (docs/architecture.md, "Who sees what").
+    "core:dashboard": only(*COORDINATORS),
     "assignments:programs": only("admin", *COORDINATORS),
     "assignments:program_create": only("admin"),
     "assignments:program": per_object(PROGRAM, {"admin", "coordinator"}),

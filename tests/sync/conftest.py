@@ -10,12 +10,12 @@ import requests
 from django.utils import timezone
 
 from canvas_client import CanvasClient, NullLimiter
-from canvas_client.fake import FakeCanvas
-from canvas_client.fake.testing import WSGIAdapter
+from fake_canvas import FakeCanvas
+from fake_canvas.testing import WSGIAdapter
 from mentorship.accounts.models import User
 from mentorship.assignments.models import AssignmentCourse, LinkMethod, MentorAssignment, Program
+from mentorship.core import canvas as sync_canvas
 from mentorship.people.models import Person
-from mentorship.sync import canvas as sync_canvas
 from mentorship.sync import reconcile as sync_reconcile
 from mentorship.sync import services as sync_services
 from tests.factories import AssignmentFactory, ProgramFactory, UserFactory
@@ -68,7 +68,7 @@ def portal(monkeypatch: pytest.MonkeyPatch, session: requests.Session, settings:
     def factory(**kwargs: Any) -> CanvasClient:
         return make_client(session)
 
-    for module in (sync_canvas, sync_services, sync_reconcile):
+    for module in (sync_canvas, sync_reconcile):
         monkeypatch.setattr(module, "portal_client", factory)
     return make_client(session)
 

@@ -11,7 +11,7 @@ from collections.abc import Callable
 import pytest
 import redis
 
-from mentorship.sync.ratelimit import FileStore, RedisStore, SharedLimiter, StoreLockLost
+from mentorship.core.ratelimit import FileStore, RedisStore, SharedLimiter, StoreLockLost
 from tests.helpers import wait_until as _wait_until
 
 

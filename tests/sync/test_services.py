@@ -10,12 +10,13 @@ import time_machine
 from django.core import mail
 from django.utils import timezone
 
-from canvas_client.fake import FakeCanvas
+from fake_canvas import FakeCanvas
 from mentorship.assignments.models import LinkMethod, MentorAssignment
 from mentorship.audit.models import AuditEvent
 from mentorship.sync import services
-from mentorship.sync.circuit import circuit_is_open, circuit_probe
+from mentorship.sync.circuit import circuit_is_open
 from mentorship.sync.models import CanvasConnection, ObserverLink, PairingCode
+from mentorship.sync.services import circuit_probe, linking, publishing
 from tests.sync.conftest import TOKEN, School, approved, end, make_client, sync_all
 
 pytestmark = pytest.mark.django_db
@@ -198,16 +199,16 @@ def test_generation_change_mid_flight_hands_the_row_over(fake, school, portal, p
     mentor, student = school.person("M", "AIDE-11"), school.person("S", "S-11", student=True)
     assignment = approved(program, mentor, student)
     link = assignment.links.get()
-    real_apply = services._apply
+    real_apply = linking._apply
 
     def apply_then_end(client, row, *, confirm_first):
         outcome = real_apply(client, row, confirm_first=confirm_first)
         end(assignment)  # the coordinator ends it while our PUT was in flight
         return outcome
 
-    monkeypatch.setattr(services, "_apply", apply_then_end)
+    monkeypatch.setattr(linking, "_apply", apply_then_end)
     assert services.link_sync(link_id=link.pk, generation=1) == "superseded"
-    monkeypatch.setattr(services, "_apply", real_apply)
+    monkeypatch.setattr(linking, "_apply", real_apply)
     link.refresh_from_db()
     assert (link.state, link.desired, link.generation, link.claim) == ("pending", "absent", 2, "")
     assert events("canvas.linked") == 0
@@ -238,8 +239,8 @@ def test_sweeper_republishes_only_stale_rows(fake, school, portal, program, sett
     fresh = approved(program, school.person("M2", "AIDE-14"), school.person("S2", "S-14", student=True)).links.get()
     ObserverLink.objects.filter(pk=stale.pk).update(updated_at=timezone.now() - datetime.timedelta(minutes=5))
     published: list[int] = []
-    monkeypatch.setattr(services, "_publish", lambda pk, gen, countdown=None: _record_publish(published, pk))
-    monkeypatch.setattr(services, "queue_depth", lambda: 0)
+    monkeypatch.setattr(publishing, "_publish", lambda pk, gen, countdown=None: _record_publish(published, pk))
+    monkeypatch.setattr(publishing, "queue_depth", lambda: 0)
     assert services.links_sweep() == 1
     assert published == [stale.pk]
     assert fresh.pk not in published
@@ -257,8 +258,8 @@ def test_sweeper_leaves_pending_rows_to_a_busy_queue_but_takes_back_dead_claims(
     ObserverLink.objects.filter(pk=waiting.pk).update(updated_at=long_ago)
     ObserverLink.objects.filter(pk=stuck.pk).update(state="linking", claim="dead", updated_at=long_ago)
     published: list[int] = []
-    monkeypatch.setattr(services, "_publish", lambda pk, gen, countdown=None: _record_publish(published, pk))
-    monkeypatch.setattr(services, "queue_depth", lambda: 250)
+    monkeypatch.setattr(publishing, "_publish", lambda pk, gen, countdown=None: _record_publish(published, pk))
+    monkeypatch.setattr(publishing, "queue_depth", lambda: 250)
     assert services.links_sweep() == 1
     assert published == [stuck.pk]
     assert services.link_sync(link_id=stuck.pk, generation=stuck.generation) == "linked"
@@ -277,11 +278,11 @@ def test_sweeper_republishes_lost_rows_when_the_queue_is_shorter_than_they_are_m
     ]
     ObserverLink.objects.filter(pk__in=lost).update(updated_at=timezone.now() - datetime.timedelta(minutes=5))
     published: list[int] = []
-    monkeypatch.setattr(services, "_publish", lambda pk, gen, countdown=None: _record_publish(published, pk))
-    monkeypatch.setattr(services, "queue_depth", lambda: 3)
+    monkeypatch.setattr(publishing, "_publish", lambda pk, gen, countdown=None: _record_publish(published, pk))
+    monkeypatch.setattr(publishing, "queue_depth", lambda: 3)
     assert services.links_sweep() == 0, "as many queued messages as rows: they may all be in the queue"
     ObserverLink.objects.filter(pk__in=lost).update(updated_at=timezone.now() - datetime.timedelta(minutes=5))
-    monkeypatch.setattr(services, "queue_depth", lambda: 2)
+    monkeypatch.setattr(publishing, "queue_depth", lambda: 2)
     assert services.links_sweep() == 3
     assert sorted(published) == sorted(lost)
 
@@ -326,7 +327,7 @@ def test_pairing_code_redeem_with_a_lost_answer_is_confirmed(fake, school, porta
     mentor_user = make_user(person=mentor_person)
     import requests
 
-    from canvas_client.fake.testing import WSGIAdapter
+    from fake_canvas.testing import WSGIAdapter
 
     class LoseAnswers(WSGIAdapter):
         """Canvas acts, then the answer is lost on the way back (only for the mentor's connection)."""

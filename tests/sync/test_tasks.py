@@ -8,8 +8,8 @@ import pytest
 import time_machine
 from django.utils import timezone
 
+from mentorship.assignments import tasks as assignment_tasks
 from mentorship.assignments.models import MentorAssignment
-from mentorship.sync import tasks
 from mentorship.sync.models import ObserverLink
 from tests.sync.conftest import make_assignment
 
@@ -19,9 +19,9 @@ pytestmark = pytest.mark.django_db
 def test_dates_task_activates_started_and_ends_finished_assignments(
     program, mentor_person, student_person, monkeypatch
 ):
-    from mentorship.sync import services
+    from mentorship.sync.services import publishing
 
-    monkeypatch.setattr(services, "_publish", lambda *a, **k: True)
+    monkeypatch.setattr(publishing, "_publish", lambda *a, **k: True)
     today = timezone.localdate()
     starting = make_assignment(
         program=program,
@@ -48,9 +48,9 @@ def test_dates_task_activates_started_and_ends_finished_assignments(
         generation=1,
         linked_at=timezone.now(),
     )
-    assert tasks.apply_dates() == {"activated": 0, "ended": 0}
+    assert assignment_tasks.apply_dates() == {"activated": 0, "ended": 0}
     with time_machine.travel(timezone.now() + datetime.timedelta(days=3)):
-        assert tasks.apply_dates() == {"activated": 1, "ended": 1}
+        assert assignment_tasks.apply_dates() == {"activated": 1, "ended": 1}
     link = starting.links.get()
     assert (link.state, link.desired, link.generation) == ("pending", "present", 1)
     ended_link = ending.links.get()

@@ -1,4 +1,4 @@
-"""Make the audit log append-only in the database itself (DESIGN.md section 7).
+"""Make the audit log append-only in the database itself (docs/architecture.md, "The audit log").
 
 PostgreSQL: BEFORE UPDATE/DELETE row triggers and a BEFORE TRUNCATE statement trigger raise unless the maintenance
 switch is on AND the current role owns the table (mentorship/audit/maintenance.py explains why both).

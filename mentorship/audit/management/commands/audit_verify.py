@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError
 from django.utils import timezone
 
 from mentorship.audit.models import AuditVerification
-from mentorship.audit.services import verification_run
+from mentorship.audit.verification import verification_run
 
 
 class Command(BaseCommand):

@@ -1,0 +1,54 @@
+"""Every write to programs and assignments. Each service is one transaction and writes its audit event.
+
+Decisions are compare-and-set on the status (docs/architecture.md, "Rules of an assignment"): of two coordinators
+deciding the same assignment at once exactly one update matches a row; the other gets AlreadyDecided naming who
+decided, and nothing changes twice. Services that change what Canvas should hold bump `generation`, plan or retire
+the links inside the transaction and publish them after commit.
+
+Modules import downwards only: errors <- rules <- proposing <- deciding <- dates; programs stands alone.
+"""
+
+from .dates import assignments_activate_due, assignments_end_due
+from .deciding import (
+    BulkResult,
+    assignment_approve,
+    assignment_cancel,
+    assignment_end,
+    assignment_reject,
+    assignments_bulk_decide,
+)
+from .errors import (
+    LIVE_STATUSES,
+    SYSTEM_BEAT,
+    AlreadyDecided,
+    ApprovalWarning,
+    AssignmentError,
+    NeedsConfirmation,
+)
+from .programs import PROGRAM_FIELDS, program_create, program_update
+from .proposing import assignment_propose, proposal_audit_details
+from .rules import approval_warnings, rule_errors
+
+__all__ = [
+    "LIVE_STATUSES",
+    "PROGRAM_FIELDS",
+    "SYSTEM_BEAT",
+    "AlreadyDecided",
+    "ApprovalWarning",
+    "AssignmentError",
+    "BulkResult",
+    "NeedsConfirmation",
+    "approval_warnings",
+    "assignment_approve",
+    "assignment_cancel",
+    "assignment_end",
+    "assignment_propose",
+    "assignment_reject",
+    "assignments_activate_due",
+    "assignments_bulk_decide",
+    "assignments_end_due",
+    "program_create",
+    "program_update",
+    "proposal_audit_details",
+    "rule_errors",
+]

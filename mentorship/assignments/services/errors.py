@@ -1,0 +1,61 @@
+"""What the assignment services refuse with, and the statuses they share."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from django.utils import timezone
+
+from ..models import MentorAssignment
+
+Status = MentorAssignment.Status
+SYSTEM_BEAT = "system:beat"
+# Statuses that hold (or will hold) a place: a new proposal overlapping one of these for the same pair is a duplicate.
+LIVE_STATUSES = (Status.PROPOSED, Status.APPROVED)
+
+
+class AssignmentError(Exception):
+    """A rule refused the change; the message is a sentence for the coordinator."""
+
+
+class AlreadyDecided(AssignmentError):
+    """Someone else changed the assignment first (compare-and-set lost)."""
+
+    def __init__(self, assignment: MentorAssignment) -> None:
+        at: datetime.datetime | None
+        if assignment.status == Status.ENDED and assignment.ended_at:
+            who_user, at = assignment.ended_by, assignment.ended_at
+        else:
+            who_user, at = assignment.decided_by, assignment.decided_at
+        who = _person_name(who_user) if who_user else "someone else"
+        when = timezone.localtime(at).strftime("%Y-%m-%d %H:%M") if at else ""
+        super().__init__(
+            f"This assignment is already {assignment.get_status_display().lower()}: {who} decided it first"
+            + (f" at {when}." if when else ".")
+            + " Nothing was changed."
+        )
+        self.assignment = assignment
+
+
+@dataclass(frozen=True)
+class ApprovalWarning:
+    """Something the approver must see and confirm (code is recorded in warnings_acknowledged)."""
+
+    code: str
+    message: str
+    needs_confirmation: bool = True
+
+
+class NeedsConfirmation(AssignmentError):
+    """The approval raises warnings the approver has not confirmed yet."""
+
+    def __init__(self, warnings: Sequence[ApprovalWarning]) -> None:
+        self.warnings = list(warnings)
+        super().__init__("Please confirm: " + " ".join(w.message for w in warnings if w.needs_confirmation))
+
+
+def _person_name(user: Any) -> str:
+    return user.get_full_name() or user.get_username()

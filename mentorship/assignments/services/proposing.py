@@ -1,0 +1,95 @@
+"""Proposing an assignment: the rules, the row and its courses, the audit event, one transaction."""
+
+from __future__ import annotations
+
+import datetime
+from collections.abc import Iterable
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+
+from mentorship.accounts.models import User
+from mentorship.audit.actions import Action
+from mentorship.audit.services import audit_record
+from mentorship.people.models import Person
+
+from ..models import AssignmentCourse, LinkMethod, MentorAssignment, Program
+from .errors import (
+    AssignmentError,
+)
+from .rules import rule_errors
+
+
+def assignment_propose(
+    *,
+    program: Program,
+    mentor: Person,
+    student: Person,
+    starts_on: datetime.date,
+    ends_on: datetime.date,
+    reason: str,
+    actor: User,
+    link_method: str | None = None,
+    courses: Iterable[AssignmentCourse] = (),
+    request: HttpRequest | None = None,
+    audit_details: dict[str, Any] | None = None,
+) -> MentorAssignment:
+    """Record a proposal. Raises AssignmentError (one sentence per broken rule) when a rule refuses it."""
+    if not reason or not reason.strip():
+        raise AssignmentError("A reason is required: say why this mentor needs to see this student's work.")
+    method = link_method or program.default_link_method
+    if method not in LinkMethod.values:
+        raise AssignmentError(f"{method!r} is not a link method; use observee, courses or pairing_code.")
+    course_list = list(courses)
+    if method == LinkMethod.COURSES and not course_list:
+        raise AssignmentError("The 'courses' link method needs at least one course in scope.")
+    with transaction.atomic():
+        # Lock the mentor row so two proposals for the same mentor cannot both pass the duplicate check.
+        Person.objects.select_for_update().filter(pk=mentor.pk).first()
+        errors = rule_errors(program=program, mentor=mentor, student=student, starts_on=starts_on, ends_on=ends_on)
+        if errors:
+            raise AssignmentError(" ".join(errors))
+        assignment = MentorAssignment.objects.create(
+            program=program,
+            mentor=mentor,
+            student=student,
+            starts_on=starts_on,
+            ends_on=ends_on,
+            reason=reason.strip(),
+            link_method=method,
+            scope=MentorAssignment.Scope.COURSES if course_list else MentorAssignment.Scope.ALL_COURSES,
+            proposed_by=actor,
+        )
+        for course in course_list:
+            course.pk = None
+            course.assignment = assignment
+        AssignmentCourse.objects.bulk_create(course_list)
+        audit_record(
+            action=Action.ASSIGNMENT_PROPOSED,
+            actor=actor,
+            program=program,
+            student=student,
+            obj=assignment,
+            request=request,
+            details=proposal_audit_details(
+                assignment=assignment,
+                course_ids=[c.canvas_course_id for c in course_list],
+                **(audit_details or {}),
+            ),
+        )
+    return assignment
+
+
+def proposal_audit_details(*, assignment: MentorAssignment, course_ids: Iterable[int], **extra: Any) -> dict[str, Any]:
+    """The details of an assignment.proposed event, the same whether a coordinator or a CSV import proposed it."""
+    return {
+        "mentor": assignment.mentor.canvas_user_id,
+        "student": assignment.student.canvas_user_id,
+        "starts_on": assignment.starts_on.isoformat(),
+        "ends_on": assignment.ends_on.isoformat(),
+        "method": assignment.link_method,
+        "courses": list(course_ids),
+        "reason": assignment.reason,
+        **extra,
+    }

@@ -1,0 +1,274 @@
+"""CSV and PDF output for auditors. CSV is streamed row by row so memory stays flat however large the log is."""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import datetime
+import io
+import json
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import QuerySet
+
+from mentorship.audit.chain import utc_text
+from mentorship.audit.models import AuditEvent
+
+from .selectors import Evidence
+
+# A spreadsheet treats a cell starting with one of these as a formula (CSV injection); a leading quote makes it text.
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+EXPORT_CHUNK = 2000
+
+EVENT_COLUMNS = [
+    "seq",
+    "occurred_at_utc",
+    "actor",
+    "action",
+    "outcome",
+    "program_id",
+    "program",
+    "student_id",
+    "student",
+    "object_type",
+    "object_id",
+    "ip",
+    "request_id",
+    "details",
+    "prev_hash",
+    "hash",
+]
+
+
+def neutralise(value: Any) -> str:
+    """Text safe to open in a spreadsheet: formula-looking cells get a leading apostrophe."""
+    if value is None:
+        return ""
+    text = value if isinstance(value, str) else str(value)
+    if text.startswith(_FORMULA_STARTS):
+        return "'" + text
+    return text
+
+
+def _utc(value: datetime.datetime | None) -> str:
+    return utc_text(value) if value else ""
+
+
+class _Line:
+    """A file-like object whose write() returns what was written: csv.writer then yields one line at a time."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_rows(rows: Iterable[Iterable[Any]]) -> Iterator[str]:
+    writer = csv.writer(_Line())
+    batch: list[str] = []
+    for row in rows:
+        batch.append(writer.writerow([neutralise(cell) for cell in row]))
+        if len(batch) >= 200:
+            yield "".join(batch)
+            batch = []
+    if batch:
+        yield "".join(batch)
+
+
+def event_rows(events: QuerySet[AuditEvent]) -> Iterator[list[Any]]:
+    """Header then one row per event, newest first, read in chunks with only the columns the file needs."""
+    yield EVENT_COLUMNS
+    values = events.order_by("-seq").values_list(
+        "seq",
+        "occurred_at",
+        "actor_label",
+        "action",
+        "outcome",
+        "program_id",
+        "program__name",
+        "student_id",
+        "student__name",
+        "object_type",
+        "object_id",
+        "ip",
+        "request_id",
+        "details",
+        "prev_hash",
+        "hash",
+    )
+    # On PostgreSQL the rows come through a server-side cursor. Outside a transaction Django declares it WITH HOLD,
+    # and PostgreSQL then computes the whole result before the first row (1.4 s for 1,000,000 events); inside one it
+    # streams. (SQLite's transactions here take the write lock, so it reads without one.)
+    streaming = transaction.atomic() if connection.vendor == "postgresql" else contextlib.nullcontext()
+    with streaming:
+        for row in values.iterator(chunk_size=EXPORT_CHUNK):
+            out = list(row)
+            out[1] = _utc(out[1])
+            out[13] = json.dumps(out[13], sort_keys=True, ensure_ascii=False)
+            yield out
+
+
+def evidence_rows(evidence: Evidence) -> Iterator[list[Any]]:
+    yield [
+        "section",
+        "when_utc",
+        "until_utc",
+        "who",
+        "what",
+        "program",
+        "approved_by",
+        "approved_at_utc",
+        "status",
+        "details",
+    ]
+    for period in evidence.periods:
+        a = period.assignment
+        scope = (
+            "all courses"
+            if a.scope == "all_courses"
+            else "; ".join(c.name or str(c.canvas_course_id) for c in a.courses.all())
+        )
+        yield [
+            "approved access",
+            a.starts_on.isoformat(),
+            a.ends_on.isoformat(),
+            a.mentor.label,
+            f"{a.get_link_method_display()}: {scope}",
+            a.program.name,
+            a.decided_by.get_username() if a.decided_by and a.status != "rejected" else "",
+            _utc(a.decided_at),
+            a.get_status_display(),
+            f"proposed by {a.proposed_by.get_username() if a.proposed_by else '?'}; reason: {a.reason}",
+        ]
+        yield [
+            "canvas access",
+            _utc(period.canvas_from),
+            "still linked" if period.still_linked else _utc(period.canvas_until),
+            a.mentor.label,
+            "Canvas observer access",
+            a.program.name,
+            "",
+            "",
+            "linked" if period.still_linked else ("ended" if period.canvas_until else "never linked"),
+            f"{len(period.canvas_events)} Canvas events",
+        ]
+    for event in evidence.views:
+        yield _evidence_event_row("view of student data", event, "")
+    for event in evidence.events:
+        yield _evidence_event_row("event", event, f"#{event.seq} ")
+
+
+def _evidence_event_row(section: str, event: AuditEvent, prefix: str) -> list[Any]:
+    details = json.dumps(event.details, sort_keys=True, ensure_ascii=False)
+    who_what = [event.actor_label, event.action, event.program_id or "", "", "", event.outcome]
+    return [section, _utc(event.occurred_at), "", *who_what, prefix + details]
+
+
+def evidence_pdf(evidence: Evidence, *, produced_by: str) -> bytes:
+    """The evidence report as a PDF a school can file (reportlab, built in memory: one student's events)."""
+    from xml.sax.saxutils import escape
+
+    from reportlab.lib import colors
+    from reportlab.lib.pagesizes import A4, landscape
+    from reportlab.lib.styles import getSampleStyleSheet
+    from reportlab.lib.units import mm
+    from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
+
+    styles = getSampleStyleSheet()
+    cell = styles["BodyText"].clone("cell", fontSize=8, leading=10)
+
+    def p(text: Any) -> Paragraph:
+        return Paragraph(escape(neutralise(text) if text is not None else ""), cell)
+
+    def table(header: list[str], rows: list[list[Any]]) -> Table:
+        data = [[p(h) for h in header]] + [[p(c) for c in row] for row in rows]
+        t = Table(data, repeatRows=1)
+        t.setStyle(
+            TableStyle(
+                [
+                    ("GRID", (0, 0), (-1, -1), 0.25, colors.grey),
+                    ("BACKGROUND", (0, 0), (-1, 0), colors.HexColor("#e8eef5")),
+                    ("VALIGN", (0, 0), (-1, -1), "TOP"),
+                ]
+            )
+        )
+        return t
+
+    buffer = io.BytesIO()
+    doc = SimpleDocTemplate(
+        buffer,
+        pagesize=landscape(A4),
+        leftMargin=12 * mm,
+        rightMargin=12 * mm,
+        topMargin=12 * mm,
+        bottomMargin=12 * mm,
+        title=f"Evidence report: {evidence.student.name}",
+    )
+    story: list[Any] = [
+        Paragraph(escape(f"Evidence report: {evidence.student.label}"), styles["Title"]),
+        Paragraph(
+            escape(
+                f"Produced {_utc(evidence.produced_at)} by {produced_by}. Programs: "
+                + (", ".join(p.name for p in evidence.programs) or "none")
+            ),
+            styles["Normal"],
+        ),
+        Spacer(1, 6 * mm),
+        Paragraph("Who could see this student's work", styles["Heading2"]),
+    ]
+    rows = []
+    for period in evidence.periods:
+        a = period.assignment
+        rows.append(
+            [
+                a.mentor.label,
+                a.program.name,
+                f"{a.starts_on} to {a.ends_on}",
+                a.get_status_display(),
+                a.proposed_by.get_username() if a.proposed_by else "",
+                a.decided_by.get_username() if a.decided_by and a.status != "rejected" else "",
+                _utc(a.decided_at),
+                _utc(period.canvas_from) or "never linked",
+                "still linked" if period.still_linked else (_utc(period.canvas_until) or ""),
+            ]
+        )
+    story.append(
+        table(
+            [
+                "Mentor",
+                "Program",
+                "Approved dates",
+                "Status",
+                "Proposed by",
+                "Approved by",
+                "Decided (UTC)",
+                "Canvas access from",
+                "Canvas access until",
+            ],
+            rows,
+        )
+        if rows
+        else Paragraph("No mentor assignments for this student in these programs.", styles["Normal"])
+    )
+    story += [Spacer(1, 6 * mm), Paragraph("Every view of this student's data", styles["Heading2"])]
+    views = [
+        [f"#{e.seq}", _utc(e.occurred_at), e.actor_label, e.ip or "", json.dumps(e.details, sort_keys=True)]
+        for e in evidence.views
+    ]
+    story.append(
+        table(["Event", "When (UTC)", "Who", "IP", "What"], views)
+        if views
+        else Paragraph("No views of this student's data are recorded.", styles["Normal"])
+    )
+    story += [Spacer(1, 6 * mm), Paragraph("All events about this student", styles["Heading2"])]
+    all_rows = [
+        [f"#{e.seq}", _utc(e.occurred_at), e.actor_label, e.action, e.outcome, json.dumps(e.details, sort_keys=True)]
+        for e in evidence.events
+    ]
+    story.append(
+        table(["Event", "When (UTC)", "Who", "Action", "Outcome", "Details"], all_rows)
+        if all_rows
+        else Paragraph("No events.", styles["Normal"])
+    )
+    doc.build(story)
+    return buffer.getvalue()

@@ -1,0 +1,226 @@
+"""Reads of the audit log that depend on who is asking. Auditors see their programs' events; admins see all."""
+
+from __future__ import annotations
+
+import datetime
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db.models import Q, QuerySet
+from django.http import Http404
+from django.utils import timezone
+
+from mentorship.accounts.models import ProgramRole, User
+from mentorship.assignments.models import MentorAssignment, Program
+from mentorship.assignments.selectors import programs_for_auditor
+from mentorship.audit.actions import Action
+from mentorship.audit.models import AuditEvent, AuditVerification
+from mentorship.people.models import Person
+
+PAGE_SIZE = 50
+
+
+def user_can_audit(*, user: Any) -> bool:
+    if user is None or not user.is_authenticated:
+        return False
+    return bool(user.is_portal_admin) or ProgramRole.objects.filter(user=user, role=ProgramRole.Role.AUDITOR).exists()
+
+
+def audit_programs_for_viewer(*, user: User) -> QuerySet[Program]:
+    return programs_for_auditor(user=user).order_by("name")
+
+
+def events_for_viewer(*, user: User) -> QuerySet[AuditEvent]:
+    """Every event the viewer may read. Events without a program (sign-ins, system work) are for admins only."""
+    if user.is_portal_admin:
+        return AuditEvent.objects.all()
+    return AuditEvent.objects.filter(program_id__in=programs_for_auditor(user=user).values("pk"))
+
+
+@dataclass(frozen=True)
+class EventFilters:
+    program: Program | None = None
+    actor: str = ""
+    student: str = ""
+    action: str = ""
+    date_from: datetime.date | None = None
+    date_to: datetime.date | None = None
+
+    def as_details(self) -> dict[str, Any]:
+        """The filters as plain values, for the audit event that records an export."""
+        return {
+            "program": self.program.pk if self.program else None,
+            "actor": self.actor,
+            "student": self.student,
+            "action": self.action,
+            "date_from": self.date_from.isoformat() if self.date_from else None,
+            "date_to": self.date_to.isoformat() if self.date_to else None,
+        }
+
+
+def _day_start(day: datetime.date) -> datetime.datetime:
+    return timezone.make_aware(datetime.datetime.combine(day, datetime.time.min))
+
+
+def students_matching(text: str) -> QuerySet[Person]:
+    """A student named by SIS id, login, Canvas id, portal id or part of the name."""
+    query = Q(sis_user_id__iexact=text) | Q(login_id__iexact=text) | Q(name__icontains=text)
+    if text.isdigit():
+        query |= Q(canvas_user_id=int(text)) | Q(pk=int(text))
+    return Person.objects.filter(query)
+
+
+def events_filtered(*, user: User, filters: EventFilters) -> QuerySet[AuditEvent]:
+    events = events_for_viewer(user=user)
+    if filters.program is not None:
+        events = events.filter(program=filters.program)
+    if filters.actor:
+        if filters.actor.startswith("system:"):
+            events = events.filter(actor_label=filters.actor)
+        else:
+            events = events.filter(actor_id__in=User.objects.filter(username__iexact=filters.actor).values("pk"))
+    if filters.student:
+        events = events.filter(student_id__in=students_matching(filters.student).values("pk"))
+    if filters.action:
+        events = events.filter(action=filters.action)
+    if filters.date_from is not None:
+        events = events.filter(occurred_at__gte=_day_start(filters.date_from))
+    if filters.date_to is not None:
+        events = events.filter(occurred_at__lt=_day_start(filters.date_to + datetime.timedelta(days=1)))
+    return events
+
+
+@dataclass(frozen=True)
+class EventPage:
+    events: list[AuditEvent]
+    newer_than: int | None  # pass as ?after= to go to newer events
+    older_than: int | None  # pass as ?before= to go to older events
+
+
+def events_page(
+    *, events: QuerySet[AuditEvent], before: int | None = None, after: int | None = None, size: int = PAGE_SIZE
+) -> EventPage:
+    """Keyset pagination on seq: one index range scan of `size + 1` rows whatever the depth (no OFFSET)."""
+    if after is not None:
+        rows = list(events.filter(seq__gt=after).order_by("seq")[: size + 1])
+        has_newer = len(rows) > size
+        rows = list(reversed(rows[:size]))
+        has_older = bool(rows) and events.filter(seq__lt=rows[-1].seq).exists()
+    else:
+        if before is not None:
+            events = events.filter(seq__lt=before)
+        rows = list(events.order_by("-seq")[: size + 1])
+        has_older = len(rows) > size
+        rows = rows[:size]
+        has_newer = before is not None and bool(rows)
+    return EventPage(
+        events=rows,
+        newer_than=rows[0].seq if rows and has_newer else None,
+        older_than=rows[-1].seq if rows and has_older else None,
+    )
+
+
+def verification_latest() -> AuditVerification | None:
+    return AuditVerification.objects.select_related("requested_by").first()
+
+
+def verification_last_finished() -> AuditVerification | None:
+    return (
+        AuditVerification.objects.exclude(state=AuditVerification.State.RUNNING).select_related("requested_by").first()
+    )
+
+
+# --- Evidence report -----------------------------------------------------------------------------------------------
+
+
+def student_for_auditor(*, user: User, person_id: int) -> Person:
+    """The student, if they have an assignment (or an event) in a program the viewer audits; 404 otherwise."""
+    programs = programs_for_auditor(user=user).values("pk")
+    person = Person.objects.filter(pk=person_id).first()
+    if person is None:
+        raise Http404("No such student.")
+    in_reach = (
+        MentorAssignment.objects.filter(student=person, program__in=programs).exists()
+        or events_for_viewer(user=user).filter(student=person).exists()
+    )
+    if not in_reach:
+        raise Http404("No such student.")
+    return person
+
+
+def students_for_auditor(*, user: User, text: str, limit: int = 50) -> list[Person]:
+    programs = programs_for_auditor(user=user).values("pk")
+    students = MentorAssignment.objects.filter(program__in=programs).values("student_id")
+    return list(students_matching(text).filter(pk__in=students).order_by("sortable_name", "pk")[:limit])
+
+
+@dataclass
+class AccessPeriod:
+    """One assignment of a mentor to the student: who approved it, and when Canvas actually gave access."""
+
+    assignment: MentorAssignment
+    canvas_from: datetime.datetime | None = None
+    canvas_until: datetime.datetime | None = None
+    still_linked: bool = False
+    canvas_events: list[AuditEvent] = field(default_factory=list)
+
+
+@dataclass
+class Evidence:
+    student: Person
+    programs: list[Program]
+    periods: list[AccessPeriod]
+    views: list[AuditEvent]
+    events: list[AuditEvent]
+    produced_at: datetime.datetime
+
+
+_CANVAS_ACTIONS = (Action.CANVAS_LINKED, Action.CANVAS_UNLINKED, Action.CANVAS_FAILED)
+
+
+def evidence_for_student(*, user: User, student: Person) -> Evidence:
+    """Who could see this student's work, from when to when, approved by whom, and every view of their data.
+
+    Approval comes from the assignment; the Canvas access window from the worker's link/unlink events (what Canvas
+    actually held, which can start later or end later than the approved dates).
+    """
+    programs = list(programs_for_auditor(user=user).filter(assignments__student=student).distinct().order_by("name"))
+    assignments = (
+        MentorAssignment.objects.filter(student=student, program__in=programs_for_auditor(user=user))
+        .select_related("program", "mentor", "proposed_by", "decided_by", "ended_by")
+        .prefetch_related("courses")
+        .order_by("starts_on", "pk")
+    )
+    periods = {a.pk: AccessPeriod(assignment=a) for a in assignments}
+    events = list(events_for_viewer(user=user).filter(student=student).order_by("seq"))
+    linked_objects: dict[int, set[str]] = {}
+    for event in events:
+        if event.action not in _CANVAS_ACTIONS:
+            continue
+        assignment_id = event.details.get("assignment") if isinstance(event.details, dict) else None
+        period = periods.get(assignment_id) if isinstance(assignment_id, int) else None
+        if period is None:
+            continue
+        period.canvas_events.append(event)
+        if event.outcome != "ok":
+            continue
+        # An assignment can hold several Canvas objects (one per course): access lasts until the last one goes.
+        held = linked_objects.setdefault(period.assignment.pk, set())
+        if event.action == Action.CANVAS_LINKED:
+            if period.canvas_from is None:
+                period.canvas_from = event.occurred_at
+            held.add(event.object_id)
+            period.canvas_until = None
+        elif event.action == Action.CANVAS_UNLINKED:
+            held.discard(event.object_id)
+            if not held:
+                period.canvas_until = event.occurred_at
+        period.still_linked = bool(held)
+    return Evidence(
+        student=student,
+        programs=programs,
+        periods=list(periods.values()),
+        views=[e for e in events if e.action == Action.STUDENT_DATA_VIEWED],
+        events=events,
+        produced_at=timezone.now(),
+    )

@@ -1,0 +1,14 @@
+from django.urls import path
+
+from mentorship.portal import dashboard, views
+
+# The namespace home and /healthz had when they lived in core; templates and settings name them so.
+app_name = "core"
+
+urlpatterns = [
+    path("", views.home, name="home"),
+    path("healthz", views.healthz, name="healthz"),
+    path("healthz/live", views.healthz_live, name="healthz_live"),
+    path("healthz/ready", views.healthz_ready, name="healthz_ready"),
+    path("dashboard/", dashboard.dashboard, name="dashboard"),
+]

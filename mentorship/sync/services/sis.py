@@ -1,0 +1,268 @@
+"""SIS bulk transport: many observee links in one user_observers.csv import, polled until Canvas finishes."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable
+from typing import Any
+
+from django.conf import settings
+from django.db import transaction
+from django.db.models import F, Q
+from django.utils import timezone
+
+from canvas_client import (
+    CanvasAuthError,
+    CanvasClient,
+    CanvasError,
+)
+from canvas_client.sis import UserObserverRow, build_user_observers_csv, match_warnings, parse_processing_warnings
+from mentorship.assignments.models import LinkMethod
+from mentorship.audit.actions import Action, Outcome
+from mentorship.audit.services import audit_record
+from mentorship.celery import task_named
+from mentorship.core import canvas
+
+from ..circuit import circuit_is_open, circuit_open
+from ..models import ObserverLink, SisBatch
+from . import publishing
+from .common import (
+    Desired,
+    State,
+)
+from .planning import assignment_link_state_refresh
+from .records import _audit_link, _hand_over, _lock_assignment
+
+logger = logging.getLogger(__name__)
+
+
+def _sis_candidates() -> list[ObserverLink]:
+    now = timezone.now()
+    return list(
+        ObserverLink.objects.filter(
+            kind=ObserverLink.Kind.OBSERVEE, assignment__link_method=LinkMethod.OBSERVEE, state=State.PENDING
+        )
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+        .exclude(assignment__mentor__sis_user_id="")
+        .exclude(assignment__student__sis_user_id="")
+        .select_related("assignment__mentor", "assignment__student")
+        .order_by("pk")[:50000]
+    )
+
+
+def sis_users_csv(*, links: Iterable[ObserverLink]) -> bytes:
+    """user_observers.csv for these links (active for present, deleted for absent); links whose people lack SIS
+    ids are left out. Raises ValueError when no link can be written."""
+    rows = []
+    for link in links:
+        mentor, student = link.assignment.mentor, link.assignment.student
+        if mentor.sis_user_id and student.sis_user_id:
+            status = "active" if link.desired == Desired.PRESENT else "deleted"
+            rows.append(UserObserverRow(mentor.sis_user_id, student.sis_user_id, status))  # type: ignore[arg-type]
+    return build_user_observers_csv(rows)
+
+
+def sis_push(*, client: CanvasClient | None = None) -> SisBatch | None:
+    """Send every eligible pending observee link in one user_observers.csv import, when there are more than
+    SIS_BULK_THRESHOLD of them (else publish them one by one). Never batch mode: it deletes what the file omits."""
+    if circuit_is_open():
+        return None
+    candidates = _sis_candidates()
+    if len(candidates) <= settings.SIS_BULK_THRESHOLD:
+        for link in candidates:
+            publishing._publish(link.pk, link.generation)
+        return None
+    claimed = _sis_claim(candidates)
+    if claimed is None:
+        return None
+    batch, claim, links = claimed
+    own = client is None
+    client = client or canvas.portal_client()
+    try:
+        csv_bytes = sis_users_csv(links=links)
+        canvas_import = client.start_sis_import(str(settings.CANVAS_ROOT_ACCOUNT_ID), csv_bytes)
+    except CanvasAuthError as exc:
+        _sis_release(batch, claim, str(exc.user_message))
+        circuit_open(error=exc)
+        batch.refresh_from_db()
+        return batch
+    except (CanvasError, ValueError) as exc:
+        message = exc.user_message if isinstance(exc, CanvasError) else str(exc)
+        _sis_release(batch, claim, message)
+        # The import never started (POST refused or unanswered and so unknown): the links go one by one.
+        for link in links:
+            publishing._publish(link.pk, link.generation)
+        batch.refresh_from_db()
+        return batch
+    finally:
+        if own:
+            client.close()
+    with transaction.atomic():
+        SisBatch.objects.filter(pk=batch.pk).update(
+            rows=len(links),
+            canvas_import_id=canvas_import.id,
+            workflow_state=canvas_import.workflow_state,
+            progress=canvas_import.progress,
+        )
+        audit_record(
+            action=Action.SIS_IMPORT,
+            system_actor="worker",
+            obj=batch,
+            details={"rows": len(links), "canvas_import_id": canvas_import.id},
+        )
+    _sis_poll_again(batch.pk, countdown=1)
+    batch.refresh_from_db()
+    return batch
+
+
+def _sis_claim(candidates: list[ObserverLink]) -> tuple[SisBatch, str, list[ObserverLink]] | None:
+    """A new batch and the candidates still pending, claimed for it (working state, the batch's claim)."""
+    batch = SisBatch.objects.create(rows=0, workflow_state="sending")
+    claim = f"sis{batch.pk}"
+    now = timezone.now()
+    ids = [link.pk for link in candidates]
+    for desired, working in ((Desired.PRESENT, State.LINKING), (Desired.ABSENT, State.UNLINKING)):
+        ObserverLink.objects.filter(pk__in=ids, state=State.PENDING, desired=desired).update(
+            state=working, claim=claim, sis_batch=batch, updated_at=now
+        )
+    links = list(ObserverLink.objects.filter(claim=claim).select_related("assignment__mentor", "assignment__student"))
+    if not links:
+        batch.delete()
+        return None
+    return batch, claim, links
+
+
+def _sis_release(batch: SisBatch, claim: str, message: str) -> None:
+    now = timezone.now()
+    ObserverLink.objects.filter(claim=claim).update(state=State.PENDING, claim="", sis_batch=None, updated_at=now)
+    SisBatch.objects.filter(pk=batch.pk).update(workflow_state="not_sent", errors=[message], finished_at=now)
+
+
+def sis_poll(*, batch_id: int, client: CanvasClient | None = None) -> bool:
+    """Poll one import; when Canvas finished it, record each link's outcome (row warnings mapped back to links).
+    Returns True when the batch is finished."""
+    batch = SisBatch.objects.filter(pk=batch_id).first()
+    if batch is None or batch.finished_at is not None or batch.canvas_import_id is None:
+        return True
+    if circuit_is_open():
+        return False
+    canvas_import = _sis_fetch(batch, batch.canvas_import_id, client)
+    if canvas_import is None:
+        return False
+    claim = f"sis{batch.pk}"
+    now = timezone.now()
+    # Touch the rows so the sweeper leaves them to the batch while Canvas works.
+    ObserverLink.objects.filter(claim=claim).update(updated_at=now)
+    if not canvas_import.finished:
+        SisBatch.objects.filter(pk=batch.pk).update(
+            workflow_state=canvas_import.workflow_state, progress=canvas_import.progress, updated_at=now
+        )
+        _sis_poll_again(batch.pk, countdown=2)
+        return False
+    links = list(
+        ObserverLink.objects.filter(claim=claim).select_related(
+            "assignment__mentor", "assignment__student", "assignment__program"
+        )
+    )
+    errors = [list(pair) for pair in (*canvas_import.processing_errors, *canvas_import.processing_warnings)]
+    if not canvas_import.succeeded:
+        _sis_release(batch, claim, f"Canvas ended the SIS import as {canvas_import.workflow_state}.")
+        SisBatch.objects.filter(pk=batch.pk).update(errors=errors, progress=canvas_import.progress)
+        for link in links:
+            publishing._publish(link.pk, link.generation)
+        return True
+    by_link = _sis_messages_by_link(links, canvas_import)
+    for link in links:
+        _sis_record(link, by_link[link.pk], batch=batch, claim=claim, now=now)
+    SisBatch.objects.filter(pk=batch.pk).update(
+        workflow_state=canvas_import.workflow_state, progress=canvas_import.progress, errors=errors, finished_at=now
+    )
+    return True
+
+
+def _sis_poll_again(batch_id: int, *, countdown: int) -> None:
+    sis_poll_task = task_named("sync.sis_poll")
+    transaction.on_commit(lambda: sis_poll_task.apply_async((batch_id,), countdown=countdown, retry=False))
+
+
+def _sis_fetch(batch: SisBatch, import_id: int, client: CanvasClient | None) -> Any:
+    """Canvas's view of the import, or None when Canvas cannot say now (the token: circuit opened; anything else:
+    polled again in a few seconds)."""
+    own = client is None
+    client = client or canvas.portal_client()
+    try:
+        return client.get_sis_import(str(settings.CANVAS_ROOT_ACCOUNT_ID), import_id)
+    except CanvasAuthError as exc:
+        circuit_open(error=exc)
+        return None
+    except CanvasError:
+        SisBatch.objects.filter(pk=batch.pk).update(updated_at=timezone.now())
+        _sis_poll_again(batch.pk, countdown=5)
+        return None
+    finally:
+        if own:
+            client.close()
+
+
+def _sis_messages_by_link(links: list[ObserverLink], canvas_import: Any) -> dict[int, list[str]]:
+    """Canvas's row warnings, put back on the links they are about (each link is one user_observers.csv row)."""
+    rows = {}
+    for link in links:
+        status = "active" if link.desired == Desired.PRESENT else "deleted"
+        rows[link.pk] = UserObserverRow(link.assignment.mentor.sis_user_id, link.assignment.student.sis_user_id, status)  # type: ignore[arg-type]
+    by_row = match_warnings(rows.values(), parse_processing_warnings(canvas_import.processing_warnings))
+    return {pk: by_row.get(row, []) for pk, row in rows.items()}
+
+
+def _sis_record(link: ObserverLink, messages: list[str], *, batch: SisBatch, claim: str, now: Any) -> None:
+    """One link's outcome of a finished import, under the assignment's lock, with its audit event."""
+    gone = link.desired == Desired.ABSENT and all("non-existent observer" in m for m in messages)
+    with transaction.atomic():
+        _lock_assignment(link.assignment_id)
+        if messages and not gone:
+            _sis_record_refused(link, messages, batch=batch, claim=claim, now=now)
+        else:
+            _sis_record_done(link, batch=batch, claim=claim, now=now)
+        assignment_link_state_refresh(assignment_id=link.assignment_id)
+
+
+def _sis_record_refused(link: ObserverLink, messages: list[str], *, batch: SisBatch, claim: str, now: Any) -> None:
+    sentence = (
+        "Canvas's SIS import refused this link: " + "; ".join(messages) + ". "
+        "Check both people's SIS ids in Canvas, then retry."
+    )
+    won = ObserverLink.objects.filter(pk=link.pk, claim=claim).update(
+        state=State.FAILED,
+        claim="",
+        attempts=F("attempts") + 1,
+        last_error=sentence,
+        last_error_status=None,
+        synced_at=now,
+        updated_at=now,
+    )
+    if won:
+        _audit_link(
+            link, Action.CANVAS_FAILED, outcome=Outcome.FAILED, details={"error": sentence, "sis_batch": batch.pk}
+        )
+
+
+def _sis_record_done(link: ObserverLink, *, batch: SisBatch, claim: str, now: Any) -> None:
+    final = State.LINKED if link.desired == Desired.PRESENT else State.UNLINKED
+    extra: dict[str, Any] = {"linked_at": now} if final == State.LINKED else {}
+    won = ObserverLink.objects.filter(pk=link.pk, claim=claim, generation=link.generation).update(
+        state=final,
+        claim="",
+        attempts=F("attempts") + 1,
+        last_error="",
+        last_error_status=None,
+        synced_at=now,
+        next_attempt_at=None,
+        updated_at=now,
+        **extra,
+    )
+    if not won:
+        _hand_over(link, claim)
+        return
+    action = Action.CANVAS_LINKED if final == State.LINKED else Action.CANVAS_UNLINKED
+    details = {"observer": link.observer_canvas_id, "student": link.student_canvas_id, "sis_batch": batch.pk}
+    _audit_link(link, action, details=details)
