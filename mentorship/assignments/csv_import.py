@@ -27,6 +27,7 @@ from mentorship.accounts.models import User
 from mentorship.audit.actions import Action
 from mentorship.audit.services import audit_record
 from mentorship.celery import task_named
+from mentorship.core.spreadsheets import FORMULA_STARTS  # refused outright here
 from mentorship.people.models import Person
 
 from .models import AssignmentCourse, CsvImport, LinkMethod, MentorAssignment, Program
@@ -46,8 +47,6 @@ MAX_ROWS = 50_000
 # page creates up to this many in the confirming request; a bigger file is created by a worker (import_queued)
 # while the coordinator watches its status page.
 INLINE_MAX_ROWS = 1_000
-# Spreadsheets run cells starting with these as formulas (OWASP "CSV injection"); we refuse them outright.
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 class ImportFileError(Exception):

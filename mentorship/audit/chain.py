@@ -39,37 +39,11 @@ CANONICAL_FIELDS = (
 )
 
 
-def canonical_values(
-    seq: int,
-    occurred_at: datetime.datetime,
-    actor_id: int | None,
-    actor_label: str,
-    action: str,
-    object_type: str,
-    object_id: str,
-    program_id: int | None,
-    student_id: int | None,
-    outcome: str,
-    ip: str | None,
-    request_id: str,
-    details: Any,
-) -> bytes:
-    """The exact bytes the hash covers. Changing this breaks every existing chain: don't."""
-    return canonical_bytes(
-        seq,
-        utc_text(occurred_at),
-        actor_id,
-        actor_label,
-        action,
-        object_type,
-        object_id,
-        program_id,
-        student_id,
-        outcome,
-        ip,
-        request_id,
-        details,
-    )
+def canonical_values(seq: int, occurred_at: datetime.datetime, *rest: Any) -> bytes:
+    """The exact bytes the hash covers, from the values of CANONICAL_FIELDS in order (the time as a datetime).
+
+    Changing this breaks every existing chain: don't."""
+    return canonical_bytes(seq, utc_text(occurred_at), *rest)
 
 
 def utc_text(moment: datetime.datetime) -> str:

@@ -24,6 +24,7 @@ from .errors import (
     ApprovalWarning,
     AssignmentError,
     NeedsConfirmation,
+    audit_assignment,
 )
 from .programs import PROGRAM_FIELDS, program_create, program_update
 from .proposing import assignment_propose, proposal_audit_details
@@ -47,6 +48,7 @@ __all__ = [
     "assignments_activate_due",
     "assignments_bulk_decide",
     "assignments_end_due",
+    "audit_assignment",
     "program_create",
     "program_update",
     "proposal_audit_details",

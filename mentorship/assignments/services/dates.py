@@ -7,7 +7,6 @@ import datetime
 from django.db import transaction
 
 from mentorship.audit.actions import Action
-from mentorship.audit.services import audit_record
 
 from ..hooks import canvas_links
 from ..models import MentorAssignment
@@ -16,6 +15,7 @@ from .errors import (
     SYSTEM_BEAT,
     AlreadyDecided,
     Status,
+    audit_assignment,
 )
 
 
@@ -39,12 +39,10 @@ def assignments_activate_due(*, today: datetime.date) -> list[int]:
             if assignment is None or assignment.links.exists():
                 continue
             links = canvas_links().plan(assignment=assignment)
-            audit_record(
+            audit_assignment(
+                assignment,
                 action=Action.ASSIGNMENT_ACTIVATED,
                 system_actor=SYSTEM_BEAT,
-                program=assignment.program,
-                student=assignment.student,
-                obj=assignment,
                 details={"starts_on": assignment.starts_on.isoformat(), "links": len(links)},
             )
             transaction.on_commit(lambda links=links: canvas_links().enqueue(links=links))  # type: ignore[misc]

@@ -13,7 +13,6 @@ from django.utils import timezone
 
 from mentorship.accounts.models import User
 from mentorship.audit.actions import Action, Outcome
-from mentorship.audit.services import audit_record
 from mentorship.people.models import Person
 
 from ..hooks import canvas_links
@@ -25,6 +24,7 @@ from .errors import (
     AssignmentError,
     NeedsConfirmation,
     Status,
+    audit_assignment,
 )
 from .rules import approval_warnings, rule_errors
 
@@ -32,12 +32,10 @@ from .rules import approval_warnings, rule_errors
 def _refuse(assignment: MentorAssignment, actor: User, action: str, message: str, request: HttpRequest | None) -> None:
     """Record a refused decision (separate transaction: the refusal itself must stay on record) and raise."""
     with transaction.atomic():
-        audit_record(
+        audit_assignment(
+            assignment,
             action=action,
             actor=actor,
-            program=assignment.program,
-            student=assignment.student,
-            obj=assignment,
             outcome=Outcome.REFUSED,
             request=request,
             details={"reason": message},
@@ -130,12 +128,11 @@ def _approve_in_transaction(
         assignment.refresh_from_db()
         if not won:
             raise AlreadyDecided(assignment)
-        audit_record(
+        audit_assignment(
+            assignment,
             action=Action.ASSIGNMENT_APPROVED,
             actor=actor,
             program=program,
-            student=assignment.student,
-            obj=assignment,
             request=request,
             outcome=Outcome.WARNING if warnings else Outcome.OK,
             details={
@@ -173,15 +170,7 @@ def _decide(
         assignment.refresh_from_db()
         if not won:
             raise AlreadyDecided(assignment)
-        audit_record(
-            action=action,
-            actor=actor,
-            program=assignment.program,
-            student=assignment.student,
-            obj=assignment,
-            request=request,
-            details={"reason": reason},
-        )
+        audit_assignment(assignment, action=action, actor=actor, request=request, details={"reason": reason})
     return assignment
 
 
@@ -245,13 +234,11 @@ def assignment_end(
         if not won:
             raise AlreadyDecided(assignment)
         links = canvas_links().retire(assignment=assignment)
-        audit_record(
+        audit_assignment(
+            assignment,
             action=Action.ASSIGNMENT_ENDED,
             actor=actor,
             system_actor=system_actor,
-            program=assignment.program,
-            student=assignment.student,
-            obj=assignment,
             request=request,
             details={"reason": assignment.end_reason, "generation": assignment.generation, "links": len(links)},
         )

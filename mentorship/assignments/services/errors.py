@@ -9,7 +9,11 @@ from typing import Any
 
 from django.utils import timezone
 
-from ..models import MentorAssignment
+from mentorship.audit.models import AuditEvent
+from mentorship.audit.services import audit_record
+from mentorship.people.models import Person
+
+from ..models import MentorAssignment, Program
 
 Status = MentorAssignment.Status
 SYSTEM_BEAT = "system:beat"
@@ -59,3 +63,22 @@ class NeedsConfirmation(AssignmentError):
 
 def _person_name(user: Any) -> str:
     return user.get_full_name() or user.get_username()
+
+
+def audit_assignment(
+    assignment: MentorAssignment,
+    *,
+    action: str,
+    program: Program | None = None,
+    student: Person | None = None,
+    **fields: Any,
+) -> AuditEvent:
+    """`audit_record` for an event about one assignment: its program and student go with it. Pass them when they are
+    at hand already: after refresh_from_db() the assignment's cached relations are gone and each costs a query."""
+    return audit_record(
+        action=action,
+        program=program or assignment.program,
+        student=student or assignment.student,
+        obj=assignment,
+        **fields,
+    )

@@ -11,12 +11,12 @@ from django.http import HttpRequest
 
 from mentorship.accounts.models import User
 from mentorship.audit.actions import Action
-from mentorship.audit.services import audit_record
 from mentorship.people.models import Person
 
 from ..models import AssignmentCourse, LinkMethod, MentorAssignment, Program
 from .errors import (
     AssignmentError,
+    audit_assignment,
 )
 from .rules import rule_errors
 
@@ -65,17 +65,15 @@ def assignment_propose(
             course.pk = None
             course.assignment = assignment
         AssignmentCourse.objects.bulk_create(course_list)
-        audit_record(
+        audit_assignment(
+            assignment,
             action=Action.ASSIGNMENT_PROPOSED,
             actor=actor,
             program=program,
             student=student,
-            obj=assignment,
             request=request,
             details=proposal_audit_details(
-                assignment=assignment,
-                course_ids=[c.canvas_course_id for c in course_list],
-                **(audit_details or {}),
+                assignment=assignment, course_ids=[c.canvas_course_id for c in course_list], **(audit_details or {})
             ),
         )
     return assignment

@@ -15,11 +15,12 @@ from django.db.models import QuerySet
 
 from mentorship.audit.chain import utc_text
 from mentorship.audit.models import AuditEvent
+from mentorship.core.spreadsheets import neutralise
 
 from .selectors import Evidence
 
-# A spreadsheet treats a cell starting with one of these as a formula (CSV injection); a leading quote makes it text.
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+__all__ = ["EVENT_COLUMNS", "csv_rows", "event_rows", "evidence_pdf", "evidence_rows", "neutralise"]
+
 EXPORT_CHUNK = 2000
 
 EVENT_COLUMNS = [
@@ -40,16 +41,6 @@ EVENT_COLUMNS = [
     "prev_hash",
     "hash",
 ]
-
-
-def neutralise(value: Any) -> str:
-    """Text safe to open in a spreadsheet: formula-looking cells get a leading apostrophe."""
-    if value is None:
-        return ""
-    text = value if isinstance(value, str) else str(value)
-    if text.startswith(_FORMULA_STARTS):
-        return "'" + text
-    return text
 
 
 def _utc(value: datetime.datetime | None) -> str:

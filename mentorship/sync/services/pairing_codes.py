@@ -60,14 +60,8 @@ def _pairing_code_save(*, link: ObserverLink, canvas_code: Any, actor: User | No
         expires_at=canvas_code.expires_at or now + PAIRING_CODE_LIFETIME,
         delivered_via="email+page" if assignment.mentor.email else "page",
     )
-    audit_record(
-        action=Action.PAIRING_CODE_ISSUED,
-        actor=actor,
-        system_actor="" if actor else "worker",
-        program=assignment.program,
-        student=assignment.student,
-        obj=code,
-        details={"assignment": assignment.pk, "code": code.code, "expires_at": code.expires_at.isoformat()},
+    _audit_code(
+        code, Action.PAIRING_CODE_ISSUED, actor=actor, system_actor="worker", expires_at=code.expires_at.isoformat()
     )
     transaction.on_commit(lambda: _deliver_code(code.pk))
     return code
@@ -148,15 +142,7 @@ def _mark_redeemed(code: PairingCode, *, by_canvas_id: int, actor: User | None) 
         if not won:
             return False
         assignment = code.assignment
-        audit_record(
-            action=Action.PAIRING_CODE_REDEEMED,
-            actor=actor,
-            system_actor="" if actor else "beat",
-            program=assignment.program,
-            student=assignment.student,
-            obj=code,
-            details={"assignment": assignment.pk, "code": code.code, "observer": by_canvas_id},
-        )
+        _audit_code(code, Action.PAIRING_CODE_REDEEMED, actor=actor, system_actor="beat", observer=by_canvas_id)
         link = ObserverLink.objects.filter(
             assignment=assignment, kind=ObserverLink.Kind.OBSERVEE, desired=Desired.PRESENT
         ).first()
@@ -265,14 +251,7 @@ def pairing_codes_watch(*, client: CanvasClient | None = None, now: datetime.dat
             elif code.expires_at - now <= PAIRING_REMIND_BEFORE and code.reminded_at is None:
                 with transaction.atomic():
                     if PairingCode.objects.filter(pk=code.pk, reminded_at__isnull=True).update(reminded_at=now):
-                        audit_record(
-                            action=Action.PAIRING_CODE_REMINDED,
-                            system_actor="beat",
-                            program=code.assignment.program,
-                            student=code.student,
-                            obj=code,
-                            details={"assignment": code.assignment_id, "code": code.code},
-                        )
+                        _audit_code(code, Action.PAIRING_CODE_REMINDED, actor=None, system_actor="beat")
                         transaction.on_commit(functools.partial(_deliver_code, code.pk, reminder=True))
                         counts["reminded"] += 1
     finally:
@@ -288,15 +267,7 @@ def _pairing_code_expire(code: PairingCode) -> None:
             status=PairingCode.Status.EXPIRED
         ):
             return
-        audit_record(
-            action=Action.PAIRING_CODE_EXPIRED,
-            system_actor="beat",
-            program=code.assignment.program,
-            student=code.student,
-            obj=code,
-            outcome=Outcome.WARNING,
-            details={"assignment": code.assignment_id, "code": code.code},
-        )
+        _audit_code(code, Action.PAIRING_CODE_EXPIRED, actor=None, system_actor="beat", outcome=Outcome.WARNING)
         expired_on = timezone.localtime(code.expires_at).strftime("%Y-%m-%d")
         ObserverLink.objects.filter(
             assignment_id=code.assignment_id, state=State.AWAITING_REDEMPTION, desired=Desired.PRESENT
@@ -310,3 +281,19 @@ def _pairing_code_expire(code: PairingCode) -> None:
             updated_at=timezone.now(),
         )
         assignment_link_state_refresh(assignment_id=code.assignment_id)
+
+
+def _audit_code(
+    code: PairingCode, action: str, *, actor: User | None, system_actor: str, outcome: str = Outcome.OK, **details: Any
+) -> None:
+    """A pairing-code event (the log masks the code to its last two characters); the system actor when no one acted."""
+    audit_record(
+        action=action,
+        actor=actor,
+        system_actor="" if actor else system_actor,
+        program=code.assignment.program,
+        student=code.student,
+        obj=code,
+        outcome=outcome,
+        details={"assignment": code.assignment_id, "code": code.code, **details},
+    )
