@@ -98,14 +98,18 @@ def check_canvas() -> dict[str, Any]:
     return {"ok": False, "reachable": None, "token_valid": None, "error": "not checked (another probe is asking)"}
 
 
+def run_checks() -> dict[str, dict[str, Any]]:
+    return {"database": check_database(), "broker": check_broker(), "canvas": check_canvas()}
+
+
 def readiness() -> tuple[bool, dict[str, dict[str, Any]]]:
     """Ready when the database and the broker answer. A Canvas outage leaves the portal ready: coordinators keep
     working and approved changes wait in the outbox (docs/decisions.md, "Health: live, ready and full")."""
-    checks = {"database": check_database(), "broker": check_broker(), "canvas": check_canvas()}
+    checks = run_checks()
     return checks["database"]["ok"] and checks["broker"]["ok"], checks
 
 
 def full_health() -> tuple[bool, dict[str, dict[str, Any]]]:
     """For monitoring: healthy only when all three are fine (a rejected Canvas token is an alert)."""
-    checks = {"database": check_database(), "broker": check_broker(), "canvas": check_canvas()}
+    checks = run_checks()
     return all(check["ok"] for check in checks.values()), checks

@@ -50,6 +50,9 @@ class Install:
     def url(self, role: str) -> str:
         return f"postgres://{role}:pw@127.0.0.1:5432/{self.database}"
 
+    def connect_as_portal(self) -> psycopg.Connection:
+        return psycopg.connect(f"postgresql://{self.app}:pw@127.0.0.1:5432/{self.database}", autocommit=True)
+
     def manage(self, role: str, *args: str, code: str | None = None) -> subprocess.CompletedProcess[str]:
         env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "REDIS_URL", "CELERY_BROKER_URL"}}
         env.update({"DATABASE_URL": self.url(role), "DJANGO_ENV": "development", "APP_DB_PASSWORD": "pw"})
@@ -114,7 +117,7 @@ REFUSED = {
 @pytest.mark.parametrize("statement", REFUSED.values(), ids=REFUSED.keys())
 def test_the_portals_role_cannot_change_the_audit_log(install: Install, statement: str) -> None:
     with (
-        psycopg.connect(install.url(install.app).replace("postgres://", "postgresql://"), autocommit=True) as app,
+        install.connect_as_portal() as app,
         pytest.raises(psycopg.errors.InsufficientPrivilege),
     ):
         app.execute(statement)
@@ -122,14 +125,14 @@ def test_the_portals_role_cannot_change_the_audit_log(install: Install, statemen
 
 def test_the_maintenance_switch_does_nothing_for_the_portals_role(install: Install) -> None:
     """Any session may set the switch; the triggers also require ownership (mentorship/audit/maintenance.py)."""
-    with psycopg.connect(install.url(install.app).replace("postgres://", "postgresql://"), autocommit=True) as app:
+    with install.connect_as_portal() as app:
         app.execute("SELECT set_config('mentorlink.audit_maintenance', 'on', false)")
         with pytest.raises(psycopg.errors.InsufficientPrivilege):
             app.execute("DELETE FROM audit_auditevent")
 
 
 def test_the_portals_role_reads_and_appends(install: Install) -> None:
-    with psycopg.connect(install.url(install.app).replace("postgres://", "postgresql://"), autocommit=True) as app:
+    with install.connect_as_portal() as app:
         # Under xdist this module's tests may run on a worker with its own fresh install: count may be 0 there.
         (count,) = app.execute("SELECT count(*) FROM audit_auditevent").fetchone()  # type: ignore[misc]
         (head,) = app.execute("SELECT seq FROM audit_auditchainhead WHERE id = 1").fetchone()  # type: ignore[misc]
