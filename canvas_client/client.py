@@ -137,12 +137,24 @@ class CanvasClient(Transport):
     def get_course(self, course_id: UserId) -> Course:
         return Course.from_json(self._get_json(f"/api/v1/courses/{object_id(course_id)}"))
 
-    def list_user_courses(self, user_id: UserId, *, state: str | Iterable[str] | None = None) -> Iterator[Course]:
+    def list_user_courses(
+        self,
+        user_id: UserId,
+        *,
+        state: str | Iterable[str] | None = None,
+        include: str | Iterable[str] | None = None,
+    ) -> Iterator[Course]:
         return self._paginate(
             f"/api/v1/users/{object_id(user_id)}/courses",
-            {"state[]": _as_list(state)},
+            {"state[]": _as_list(state), "include[]": _as_list(include)},
             Course.from_json,
         )
+
+    def list_observed_courses(self) -> Iterator[Course]:
+        """The caller's own courses with the observees' student enrollments and scores beside its observer ones
+        (`/users/self/courses?include[]=observed_users`): what a course-only observer may read (docs/canvas-rules.md,
+        section 1)."""
+        return self.list_user_courses("self", include=["observed_users", "total_scores"])
 
     def create_course(
         self,
@@ -262,6 +274,15 @@ class CanvasClient(Transport):
         return self._paginate(
             f"/api/v1/users/{object_id(user_id)}/courses/{object_id(course_id)}/assignments",
             {"include[]": ["submission"], "bucket": bucket},
+            Assignment.from_json,
+        )
+
+    def list_course_assignments(self, course_id: UserId, *, bucket: str | None = None) -> Iterator[Assignment]:
+        """A course's assignments with the caller's and its observees' submissions (`include[]=observed_users`), the
+        read an observer may make with only a course enrollment (docs/canvas-rules.md, section 1)."""
+        return self._paginate(
+            f"/api/v1/courses/{object_id(course_id)}/assignments",
+            {"include[]": ["submission", "observed_users"], "bucket": bucket},
             Assignment.from_json,
         )
 

@@ -95,22 +95,55 @@ class PairingCode:
 
 
 @dataclass(frozen=True)
+class CourseEnrollment:
+    """One entry of a course's `enrollments` in the courses API (no id there). With `include[]=observed_users` the
+    observees' student enrollments are listed beside the caller's own; scores need `include[]=total_scores`."""
+
+    type: str
+    user_id: int
+    enrollment_state: str = ""
+    associated_user_id: int | None = None
+    current_score: float | None = None
+    current_grade: str | None = None
+
+    @classmethod
+    def from_json(cls, data: JSON) -> CourseEnrollment:
+        return cls(
+            type=str(data.get("type") or ""),
+            user_id=int(data.get("user_id") or 0),
+            enrollment_state=str(data.get("enrollment_state") or ""),
+            associated_user_id=_opt_int(data.get("associated_user_id")),
+            current_score=_opt_float(data.get("computed_current_score")),
+            current_grade=_opt_str(data.get("computed_current_grade")),
+        )
+
+
+@dataclass(frozen=True)
 class Course:
     id: int
     name: str
     course_code: str | None = None
     sis_course_id: str | None = None
     workflow_state: str | None = None
+    enrollments: tuple[CourseEnrollment, ...] = ()
 
     @classmethod
     def from_json(cls, data: JSON) -> Course:
+        raw = data.get("enrollments")
         return cls(
             id=int(data["id"]),
             name=str(data.get("name") or ""),
             course_code=_opt_str(data.get("course_code")),
             sis_course_id=_opt_str(data.get("sis_course_id")),
             workflow_state=_opt_str(data.get("workflow_state")),
+            enrollments=tuple(CourseEnrollment.from_json(e) for e in raw if isinstance(e, Mapping))
+            if isinstance(raw, list)
+            else (),
         )
+
+    def student_enrollment(self, user_id: int) -> CourseEnrollment | None:
+        """The user's student enrollment in this course, if the answer lists it."""
+        return next((e for e in self.enrollments if e.type == "student" and e.user_id == user_id), None)
 
 
 @dataclass(frozen=True)
@@ -143,6 +176,7 @@ class Enrollment:
 
 @dataclass(frozen=True)
 class Submission:
+    user_id: int | None = None
     workflow_state: str | None = None
     submitted_at: datetime | None = None
     missing: bool = False
@@ -153,6 +187,7 @@ class Submission:
     @classmethod
     def from_json(cls, data: JSON) -> Submission:
         return cls(
+            user_id=_opt_int(data.get("user_id")),
             workflow_state=_opt_str(data.get("workflow_state")),
             submitted_at=parse_datetime(data.get("submitted_at")),
             missing=bool(data.get("missing")),
@@ -170,8 +205,11 @@ class Assignment:
     due_at: datetime | None = None
     html_url: str | None = None
     points_possible: float | None = None
-    # Present when asked for with include[]=submission; missing_submissions returns none.
+    # Present when asked for with include[]=submission: the *caller's* submission (missing_submissions returns none).
     submission: Submission | None = None
+    # With include[]=observed_users as well Canvas sends a list: the caller's and each observee's
+    # (docs/canvas-rules.md, section 1).
+    submissions: tuple[Submission, ...] = ()
 
     @classmethod
     def from_json(cls, data: JSON) -> Assignment:
@@ -184,11 +222,20 @@ class Assignment:
             html_url=_opt_str(data.get("html_url")),
             points_possible=_opt_float(data.get("points_possible")),
             submission=Submission.from_json(sub) if isinstance(sub, Mapping) else None,
+            submissions=tuple(Submission.from_json(s) for s in sub if isinstance(s, Mapping))
+            if isinstance(sub, list)
+            else (),
         )
 
     @property
     def submission_state(self) -> str | None:
         return self.submission.workflow_state if self.submission else None
+
+    def submission_of(self, user_id: int) -> Submission | None:
+        """This user's submission from either form of the answer."""
+        if self.submission is not None and self.submission.user_id in (None, user_id):
+            return self.submission
+        return next((s for s in self.submissions if s.user_id == user_id), None)
 
 
 # Canvas stops touching an import once it reaches one of these states (docs/canvas.md, "SIS imports").

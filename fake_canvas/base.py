@@ -124,9 +124,35 @@ class FakeBase:
         return ctx.user is not None and self.state.active_link(ctx.user["id"], student_id) is not None
 
     def can_read_user(self, ctx: Ctx, target: dict[str, Any]) -> bool:
+        """User-level reads (`/users/:id/...`): admin, the user, or a linked observer. Never a course-only observer
+        (docs/canvas-rules.md, section 1: `User#set_policy` grants read / read_as_parent through the link only)."""
         return (
             ctx.admin or (ctx.user is not None and ctx.user["id"] == target["id"]) or self.observes(ctx, target["id"])
         )
+
+    def teaches(self, ctx: Ctx, course_id: int) -> bool:
+        """An active teacher or TA enrollment in the course (`:view_all_grades` for its students)."""
+        s = self.state
+        return ctx.user is not None and any(
+            s.enrollments[eid]["course_id"] == course_id
+            and s.enrollments[eid]["type"] in ("TeacherEnrollment", "TaEnrollment")
+            and s.enrollments[eid]["workflow_state"] == "active"
+            for eid in s.enr_by_user.get(ctx.user["id"], ())
+        )
+
+    def observed_in_course(self, ctx: Ctx, course_id: int) -> set[int]:
+        """The students the caller observes in this course through an active ObserverEnrollment."""
+        s = self.state
+        if ctx.user is None:
+            return set()
+        return {
+            s.enrollments[eid]["associated_user_id"]
+            for eid in s.enr_by_user.get(ctx.user["id"], ())
+            if s.enrollments[eid]["course_id"] == course_id
+            and s.enrollments[eid]["type"] == "ObserverEnrollment"
+            and s.enrollments[eid].get("associated_user_id")
+            and s.enrollments[eid]["workflow_state"] == "active"
+        }
 
     # ---- pagination ----------------------------------------------------------------------------
 

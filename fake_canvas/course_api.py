@@ -52,26 +52,16 @@ class CourseApi(FakeBase):
     def user_enrollments(self, ctx: Ctx, user_id: str) -> Reply:
         target = self.find_user(user_id, ctx)
         s = self.state
-        course_filter: set[int] | None = None
+        # `:read_as_parent` comes from a user-level link only: a course-only observer is refused outright
+        # (docs/canvas-rules.md, section 1; it reads /users/self/enrollments instead).
         if not self.can_read_user(ctx, target):
-            # A course-scoped observer sees the student's enrollments in those courses only.
-            course_filter = {
-                s.enrollments[eid]["course_id"]
-                for eid in s.enr_by_user.get(ctx.user["id"] if ctx.user else -1, ())
-                if s.enrollments[eid]["type"] == "ObserverEnrollment"
-                and s.enrollments[eid].get("associated_user_id") == target["id"]
-                and s.enrollments[eid]["workflow_state"] == "active"
-            }
-            if not course_filter:
-                raise unauthorized()
+            raise unauthorized()
         states = _enrollment_states(ctx)
         types = _types(ctx)
         items = [
             s.enrollments[eid]
             for eid in s.enr_by_user.get(target["id"], ())
-            if s.enrollments[eid]["workflow_state"] in states
-            and (not types or s.enrollments[eid]["type"] in types)
-            and (course_filter is None or s.enrollments[eid]["course_id"] in course_filter)
+            if s.enrollments[eid]["workflow_state"] in states and (not types or s.enrollments[eid]["type"] in types)
         ]
         page, headers = self.paginate_bookmark(ctx, items)
         include = ctx.include()
@@ -80,13 +70,12 @@ class CourseApi(FakeBase):
     def course_enrollments(self, ctx: Ctx, course_id: str) -> Reply:
         course = self.find_course(course_id)
         s = self.state
-        if not ctx.admin and not any(
-            s.enrollments[eid]["course_id"] == course["id"]
-            and s.enrollments[eid]["type"] in ("TeacherEnrollment", "TaEnrollment")
-            and s.enrollments[eid]["workflow_state"] == "active"
-            for eid in s.enr_by_user.get(ctx.user["id"] if ctx.user else -1, ())
-        ):
-            raise unauthorized()
+        visible: set[int] | None = None  # None: every user's enrollments
+        if not ctx.admin and not self.teaches(ctx, course["id"]):
+            # Anyone else enrolled sees their own enrollments plus their observees' (docs/canvas-rules.md, section 1).
+            if ctx.user is None or not self._enrolled(ctx.user["id"], course["id"]):
+                raise unauthorized()
+            visible = {ctx.user["id"], *self.observed_in_course(ctx, course["id"])}
         states = _enrollment_states(ctx)
         types = _types(ctx)
         user_filter = ctx.params.get("user_id")
@@ -97,6 +86,7 @@ class CourseApi(FakeBase):
             if s.enrollments[eid]["workflow_state"] in states
             and (not types or s.enrollments[eid]["type"] in types)
             and (wanted_user is None or s.enrollments[eid]["user_id"] == wanted_user)
+            and (visible is None or s.enrollments[eid]["user_id"] in visible)
         ]
         page, headers = self.paginate_bookmark(ctx, items)
         include = ctx.include()
@@ -196,7 +186,9 @@ class CourseApi(FakeBase):
 
     def user_courses(self, ctx: Ctx, user_id: str) -> Reply:
         target = self.find_user(user_id, ctx)
-        self.require_self_or_admin(ctx, target)
+        # CoursesController#require_user_or_observer: the user, an admin, or a linked observer.
+        if not self.can_read_user(ctx, target):
+            raise unauthorized()
         s = self.state
         wanted_state = str(ctx.params.get("enrollment_state") or "")
         states = {
@@ -222,7 +214,7 @@ class CourseApi(FakeBase):
         for cid in page:
             data = self.course_json(s.courses[cid], ctx)
             data["enrollments"] = []
-            for e in by_course[cid]:
+            for e in by_course[cid] + self._observed_enrollments(by_course[cid], include):
                 item: dict[str, Any] = {
                     "type": e["type"].replace("Enrollment", "").lower(),
                     "role": e["type"],
@@ -245,12 +237,37 @@ class CourseApi(FakeBase):
             out.append(data)
         return ok(out, headers)
 
+    def _observed_enrollments(self, own: list[dict[str, Any]], include: set[str]) -> list[dict[str, Any]]:
+        """`include[]=observed_users`: the observees' student enrollments in the course, beside the caller's own
+        ObserverEnrollments (CoursesController#courses_for_user; docs/canvas-rules.md, section 1)."""
+        if "observed_users" not in include:
+            return []
+        s = self.state
+        out = []
+        for e in own:
+            if e["type"] != "ObserverEnrollment" or not e.get("associated_user_id"):
+                continue
+            for eid in s.enr_by_user.get(e["associated_user_id"], ()):
+                student = s.enrollments[eid]
+                if (
+                    student["course_id"] == e["course_id"]
+                    and student["type"] == "StudentEnrollment"
+                    and student["workflow_state"] in ("active", "invited")
+                ):
+                    out.append(student)
+        return out
+
     # ---- assignments and missing work ----------------------------------------------------------
 
-    def submission_json(self, a: dict[str, Any], user_id: int) -> dict[str, Any]:
+    def submission_json(self, a: dict[str, Any], user_id: int, *, observer: bool = False) -> dict[str, Any]:
+        """`observer`: read by an observer, who sees score and grade only once posted (the `Submission` policy's
+        `:read_grade`; docs/canvas-rules.md, section 1)."""
         sub = self.state.submissions.get(f"{a['id']}:{user_id}")
         submitted_at = sub.get("submitted_at") if sub else None
         score = sub.get("score") if sub else None
+        posted = score is not None and not (sub or {}).get("unposted")
+        if observer and not posted:
+            score = None
         if score is not None:
             state = "graded"
         elif submitted_at is not None:
@@ -271,7 +288,7 @@ class CourseApi(FakeBase):
             "excused": False,
             "attempt": 1 if submitted_at else None,
             "graded_at": iso(submitted_at) if score is not None else None,
-            "posted_at": iso(submitted_at) if score is not None else None,
+            "posted_at": iso(submitted_at) if posted else None,
             "submission_type": "online_upload" if submitted_at else None,
             "seconds_late": int(submitted_at - a["due_at"]) if late else 0,
         }
@@ -331,10 +348,12 @@ class CourseApi(FakeBase):
         target = self.find_user(user_id, ctx)
         course = self.find_course(course_id)
         s = self.state
-        allowed = self.can_read_user(ctx, target) or (
-            ctx.user is not None and s.observes_in_course(ctx.user["id"], target["id"], course["id"])
-        )
-        if not allowed or (not ctx.admin and not self._enrolled(target["id"], course["id"])):
+        # AssignmentsApiController#require_user_visibility: a teacher of the student's course, or `:read_as_parent`
+        # / `:read` on the user (the user, an admin, a linked observer). A course-only observer is refused.
+        teacher = self.teaches(ctx, course["id"]) and self._enrolled(target["id"], course["id"])
+        if not (teacher or self.can_read_user(ctx, target)):
+            raise unauthorized()
+        if not ctx.admin and not self._enrolled(target["id"], course["id"]):
             raise unauthorized()
         bucket = ctx.params.get("bucket")
         if bucket is not None and bucket not in BUCKETS:
@@ -350,10 +369,89 @@ class CourseApi(FakeBase):
         out = []
         for a in page:
             data = self.assignment_json(a, ctx)
-            if "submission" in include:
-                data["submission"] = self.submission_json(a, target["id"])
+            self._add_submissions(ctx, data, a, include)
             out.append(data)
         return ok(out, headers)
+
+    def _student_in(self, user_id: int, course_id: int) -> bool:
+        s = self.state
+        return any(
+            s.enrollments[eid]["course_id"] == course_id
+            and s.enrollments[eid]["type"] == "StudentEnrollment"
+            and s.enrollments[eid]["workflow_state"] in ("active", "invited", "completed")
+            for eid in s.enr_by_user.get(user_id, ())
+        )
+
+    def _add_submissions(self, ctx: Ctx, data: dict[str, Any], a: dict[str, Any], include: set[str]) -> None:
+        """`include[]=submission` is the *caller's* submission, whatever the path names; with
+        `include[]=observed_users` too it is a list: the caller's (if a student) and each observee's in the course
+        (lib/api/v1/assignment.rb `submissions_hash`; docs/canvas-rules.md, section 1)."""
+        if "submission" not in include or ctx.user is None:
+            return
+        me = ctx.user["id"]
+        if "observed_users" in include:
+            users = [me] if self._student_in(me, a["course_id"]) else []
+            users += sorted(self.observed_in_course(ctx, a["course_id"]))
+            data["submission"] = [self.submission_json(a, uid, observer=uid != me) for uid in users]
+        elif self._student_in(me, a["course_id"]):
+            data["submission"] = self.submission_json(a, me)
+
+    def course_assignments(self, ctx: Ctx, course_id: str) -> Reply:
+        """GET /courses/:c/assignments: anyone enrolled in the course (or an admin)."""
+        course = self.find_course(course_id)
+        if not ctx.admin and not (ctx.user and self._enrolled(ctx.user["id"], course["id"])):
+            raise unauthorized()
+        s = self.state
+        bucket = ctx.params.get("bucket")
+        if bucket is not None and bucket not in BUCKETS:
+            raise ApiError(
+                400,
+                {"errors": [{"message": "bucket name must be one of the following: " + ", ".join(BUCKETS)}]},
+            )
+        items = [s.assignments[aid] for aid in s.assignments_by_course.get(course["id"], ())]
+        if bucket is not None and ctx.user is not None:
+            items = [a for a in items if self._in_bucket(str(bucket), a, ctx.user["id"])]
+        page, headers = self.paginate(ctx, items)
+        include = ctx.include()
+        out = []
+        for a in page:
+            data = self.assignment_json(a, ctx)
+            self._add_submissions(ctx, data, a, include)
+            out.append(data)
+        return ok(out, headers)
+
+    def course_student_submissions(self, ctx: Ctx, course_id: str) -> Reply:
+        """GET /courses/:c/students/submissions?student_ids[]=S (SubmissionsApiController#for_students): a teacher or
+        admin for any student, a student for itself, an observer only for students it observes in the course: one
+        id it does not observe refuses the whole call."""
+        course = self.find_course(course_id)
+        s = self.state
+        raw_ids = [str(v) for v in ctx.params.getlist("student_ids")]
+        if not raw_ids:
+            raise ApiError(400, {"errors": [{"message": "student_ids is required"}]})
+        if raw_ids == ["all"]:
+            if not (ctx.admin or self.teaches(ctx, course["id"])):
+                raise unauthorized()
+            ids = sorted(
+                {s.enrollments[eid]["user_id"] for eid in s.enr_by_course.get(course["id"], ())}
+                & {uid for uid in s.users if self._student_in(uid, course["id"])}
+            )
+        else:
+            ids = [self.find_user(raw, ctx)["id"] for raw in raw_ids]
+        if not (ctx.admin or self.teaches(ctx, course["id"])):
+            allowed = self.observed_in_course(ctx, course["id"]) | ({ctx.user["id"]} if ctx.user else set())
+            if any(uid not in allowed for uid in ids):
+                raise unauthorized()
+        me = ctx.user["id"] if ctx.user else None
+        observer = not ctx.admin and not self.teaches(ctx, course["id"])
+        subs = [
+            self.submission_json(s.assignments[aid], uid, observer=observer and uid != me)
+            for uid in ids
+            if self._student_in(uid, course["id"])
+            for aid in s.assignments_by_course.get(course["id"], ())
+        ]
+        page, headers = self.paginate(ctx, subs)
+        return ok(page, headers)
 
     def missing_submissions(self, ctx: Ctx, user_id: str) -> Reply:
         target = self.find_user(user_id, ctx)

@@ -101,7 +101,9 @@ class Fixtures(SisImports):
         *,
         submitted_at: float | None = None,
         score: float | None = None,
+        posted: bool = True,
     ) -> dict[str, Any]:
+        """`posted=False`: graded but not yet posted, so observers do not see the score."""
         with self.lock:
             sub = self.state.set_submission(
                 assignment_id=assignment_id,
@@ -109,6 +111,7 @@ class Fixtures(SisImports):
                 submitted_at=submitted_at,
                 score=score,
             )
+            sub["unposted"] = not posted
             self._dirty = True
             return dict(sub)
 

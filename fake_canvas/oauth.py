@@ -155,7 +155,8 @@ class OAuth(FakeBase):
                 None,
             )
             if found is None:
-                raise self._oauth_error(400, "invalid_grant", "refresh_token not found")
+                # Canvas says invalid_request here, not invalid_grant (docs/canvas-rules.md, section 5).
+                raise self._oauth_error(400, "invalid_request", "refresh_token not found")
             # Canvas regenerates the access token on the same record; the old string stops working.
             s.tokens.pop(found["access_token"], None)
             found["access_token"] = secrets.token_urlsafe(32)

@@ -102,6 +102,8 @@ ROUTES: tuple[tuple[str, str, str, bool], ...] = (
     ("GET", "api/v1/users/:user_id/missing_submissions", "missing_submissions", True),
     ("GET", "api/v1/courses/:course_id", "course_show", True),
     ("GET", "api/v1/courses/:course_id/enrollments", "course_enrollments", True),
+    ("GET", "api/v1/courses/:course_id/assignments", "course_assignments", True),
+    ("GET", "api/v1/courses/:course_id/students/submissions", "course_student_submissions", True),
     ("POST", "api/v1/courses/:course_id/enrollments", "enrollment_create", True),
     ("DELETE", "api/v1/courses/:course_id/enrollments/:enrollment_id", "enrollment_destroy", True),
     ("POST", "api/v1/accounts/:account_id/sis_imports", "sis_import_create", True),
@@ -141,7 +143,10 @@ class FakeCanvas(Fixtures, CanvasApi, SisImports, OAuth):
     ) -> None:
         if seed not in ("empty", "demo"):
             raise ValueError("seed must be 'empty' or 'demo'.")
-        self.clock = clock or time.time
+        base_clock = clock or time.time
+        # The test control `advance_clock` moves the fake's own time (token expiry, due dates), not the machine's.
+        self.clock_offset = 0.0
+        self.clock = lambda: base_clock() + self.clock_offset
         self.sleep = sleep or time.sleep
         self.lock = threading.RLock()
         self.sis_cond = threading.Condition(self.lock)
@@ -292,6 +297,28 @@ class FakeCanvas(Fixtures, CanvasApi, SisImports, OAuth):
                 record["state"] = "active"
             else:
                 record["state"] = reason
+
+    def advance_clock(self, seconds: float) -> float:
+        """Move the fake's clock forward (an OAuth access token dies after its hour); returns the new time."""
+        if float(seconds) < 0:
+            raise ValueError("The clock only moves forward.")
+        with self.lock:
+            self.clock_offset += float(seconds)
+            return self.clock()
+
+    def revoke_user_tokens(self, user_id: int | str) -> int:
+        """What a user's "Remove" on an approved integration in Canvas does: every token of theirs is deleted, refresh
+        tokens included (docs/canvas-rules.md, section 5). The admin token is not touched. Returns how many."""
+        with self.lock:
+            user = self.find_user(user_id)
+            count = 0
+            for token, record in self.state.tokens.items():
+                if token == self.admin_token or record.get("user_id") != user["id"] or record["state"] != "active":
+                    continue
+                record["state"] = "revoked"
+                count += 1
+            self._dirty = True
+            return count
 
     def restore_token(self, token: str) -> None:
         with self.lock:
@@ -511,6 +538,12 @@ class FakeCanvas(Fixtures, CanvasApi, SisImports, OAuth):
         if (method, name) == ("POST", "invalidate"):
             self.invalidate_token(str(body["token"]), str(body.get("reason", "invalid")))
             return {"ok": True}
+        if (method, name) == ("POST", "clock"):
+            return {"now": iso(self.advance_clock(float(body.get("advance_seconds", 0))))}
+        if (method, name) == ("GET", "clock"):
+            return {"now": iso(self.clock())}
+        if (method, name) == ("POST", "revoke"):
+            return {"revoked": self.revoke_user_tokens(body["user_id"])}
         if (method, name) == ("POST", "restore"):
             self.restore_token(str(body["token"]))
             return {"ok": True}

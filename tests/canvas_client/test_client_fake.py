@@ -322,11 +322,15 @@ def test_assignments_and_missing_submissions_for_admin_and_observer(
 
     algebra = {a.name: a for a in client.list_assignments(school.student, school.algebra)}
     assert set(algebra) == {"Essay", "Worksheet"}
-    assert algebra["Essay"].submission is not None and algebra["Essay"].submission.missing
+    # include[]=submission is the caller's submission: the admin has none, even under /users/:student/.
+    assert algebra["Essay"].submission is None
     assert algebra["Essay"].due_at is not None and algebra["Essay"].html_url
     upcoming = list(client.list_assignments(school.student, school.algebra, bucket="upcoming"))
     assert [a.name for a in upcoming] == ["Worksheet"]
-    biology = list(client.list_assignments(school.student, "sis_course_id:BIO-P5"))
+    student = as_user(school.student)
+    essay_own = {a.name: a for a in student.list_assignments("self", school.algebra)}["Essay"]
+    assert essay_own.submission is not None and essay_own.submission.missing
+    biology = list(student.list_assignments("self", "sis_course_id:BIO-P5"))
     assert biology[0].submission_state == "graded" and biology[0].submission is not None
     assert biology[0].submission.score == 9.0
 

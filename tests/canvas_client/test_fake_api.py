@@ -329,20 +329,22 @@ def test_observer_token_sees_only_observed_students(w: World) -> None:
     assert olive.get(f"{BASE}/users/{w.sam['id']}/enrollments").status_code == 200
     work = olive.get(
         f"{BASE}/users/{w.sam['id']}/courses/{w.c1['id']}/assignments",
-        params={"include[]": "submission"},
+        params={"include[]": ["submission", "observed_users"]},
     )
     assert work.status_code == 200
     assert work.json()[0]["id"] == a["id"]
-    assert work.json()[0]["submission"]["missing"] is True
+    (sams,) = work.json()[0]["submission"]
+    assert sams["user_id"] == w.sam["id"] and sams["missing"] is True
     missing = olive.get(f"{BASE}/users/{w.sam['id']}/missing_submissions")
     assert [m["id"] for m in missing.json()] == [a["id"]]
+    # A linked observer may list the student's courses (CoursesController#require_user_or_observer).
+    assert olive.get(f"{BASE}/users/{w.sam['id']}/courses").status_code == 200
     for path in (
         f"/users/{w.sue['id']}/enrollments",
         f"/users/{w.sue['id']}/courses/{w.c1['id']}/assignments",
         f"/users/{w.sue['id']}/missing_submissions",
         f"/users/{w.sue['id']}",
-        f"/users/{w.sam['id']}/courses",
-        f"/courses/{w.c1['id']}/enrollments",
+        f"/users/{w.sue['id']}/courses",
         f"/users/{w.sue['id']}/observers",
     ):
         r = olive.get(BASE + path)
@@ -504,7 +506,9 @@ def test_assignment_buckets_and_grades(w: World) -> None:
     assert bucket("undated") == {undated["id"]}
     assert bucket("unsubmitted") == {soon["id"], later["id"], undated["id"]}
     assert w.admin.get(url, params={"bucket": "bogus"}).status_code == 400
-    sub = w.admin.get(url, params={"include[]": "submission"}).json()[0]["submission"]
+    # include[]=submission is the caller's own: the admin gets none, the student its own.
+    assert "submission" not in w.admin.get(url, params={"include[]": "submission"}).json()[0]
+    sub = w.as_user(w.sam).get(url, params={"include[]": "submission"}).json()[0]["submission"]
     assert sub["score"] == 8 and sub["workflow_state"] == "graded" and sub["missing"] is False
     grades = w.admin.get(f"{BASE}/users/{w.sam['id']}/enrollments", params={"type[]": "StudentEnrollment"}).json()
     g = next(e for e in grades if e["course_id"] == w.c1["id"])["grades"]
