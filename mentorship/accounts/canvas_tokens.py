@@ -150,7 +150,7 @@ def credential_refresh(*, user: User, force: bool = False) -> CanvasCredential |
     """A credential whose access token Canvas accepts (refreshed when expired, or always with `force`).
 
     Returns None when the user has no credential, or when Canvas refuses the refresh token (revoked or deleted in
-    Canvas): the row is then deleted and the mentor reads through the portal until they sign in with Canvas again.
+    Canvas): the row is then deleted and the mentor sees no student data until they sign in with Canvas again.
     Raises CanvasError (transient) when Canvas could not be reached: the caller shows that Canvas is unavailable.
     """
     current = CanvasCredential.objects.filter(user=user).first()
@@ -182,7 +182,7 @@ def credential_refresh(*, user: User, force: bool = False) -> CanvasCredential |
                 refresh_token=refresh_token,
             )
         except (CanvasAuthError, CanvasValidationError):
-            # invalid_grant: the mentor (or an admin) revoked the token in Canvas.
+            # 400 invalid_request "refresh_token not found" (docs/canvas-rules.md, section 5): revoked in Canvas.
             logger.info("Canvas refused to refresh the token of user %s; the credential was discarded.", user.pk)
             credential.delete()
             return None
@@ -216,6 +216,11 @@ def mentor_client(user: object, *, force_refresh: bool = False) -> CanvasClient 
         CanvasCredential.objects.filter(pk=credential.pk).delete()
         return None
     return user_client(access)
+
+
+def credential_forget(*, user: User) -> None:
+    """Drop the stored tokens without calling Canvas: Canvas refused them even fresh, so they are of no use."""
+    CanvasCredential.objects.filter(user=user).delete()
 
 
 def credential_revoke(*, user: User) -> bool:

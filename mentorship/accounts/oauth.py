@@ -13,10 +13,12 @@ import logging
 import secrets
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils.http import url_has_allowed_host_and_scheme
 
 from canvas_client import CanvasError, OAuthToken
 from mentorship.audit.actions import Action, Outcome
@@ -48,10 +50,24 @@ def redirect_uri() -> str:
     return f"{settings.PORTAL_BASE_URL}/accounts/canvas/callback/"
 
 
-def authorize_url(*, request: HttpRequest) -> str:
-    """Where to send the browser to sign in with Canvas; remembers a fresh state in the session."""
+def safe_next(*, request: HttpRequest, url: str | None) -> str:
+    """`url` when it stays on this portal (a path or this host), else "": a sign-in never sends anyone elsewhere."""
+    if url and url_has_allowed_host_and_scheme(
+        url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+    ):
+        return url
+    return ""
+
+
+def authorize_url(*, request: HttpRequest, next_url: str = "") -> str:
+    """Where to send the browser to sign in with Canvas; remembers a fresh state (and where to go after) in the
+    session."""
     state = secrets.token_urlsafe(32)
-    request.session[STATE_SESSION_KEY] = {"value": state, "at": time.time()}
+    request.session[STATE_SESSION_KEY] = {
+        "value": state,
+        "at": time.time(),
+        "next": safe_next(request=request, url=next_url),
+    }
     client = canvas_tokens.oauth_client()
     try:
         url = client.oauth_authorize_url(
@@ -66,14 +82,24 @@ def authorize_url(*, request: HttpRequest) -> str:
     return canvas_browser_url() + url.removeprefix(settings.CANVAS_BASE_URL)
 
 
-def state_check(*, request: HttpRequest, state: str | None) -> bool:
-    """True when `state` is the one this browser's session was given. Each state works once."""
+def state_take(*, request: HttpRequest, state: str | None) -> str | None:
+    """The `next` address ("" for none) when `state` is the one this browser's session was given, else None.
+
+    Each state works once. The address is checked again here: the session is ours, but a check costs nothing.
+    """
     saved = request.session.pop(STATE_SESSION_KEY, None)
     if not isinstance(saved, dict) or not state:
-        return False
+        return None
     if time.time() - float(saved.get("at", 0)) > STATE_MAX_AGE_SECONDS:
-        return False
-    return secrets.compare_digest(str(saved.get("value", "")), state)
+        return None
+    if not secrets.compare_digest(str(saved.get("value", "")), state):
+        return None
+    return safe_next(request=request, url=str(saved.get("next") or ""))
+
+
+def state_check(*, request: HttpRequest, state: str | None) -> bool:
+    """True when `state` is the one this browser's session was given. Each state works once."""
+    return state_take(request=request, state=state) is not None
 
 
 @dataclass(frozen=True)
@@ -102,14 +128,11 @@ def _refuse(*, request: HttpRequest, canvas_user_id: int | None, reason: str, me
     return SignInRefused(message)
 
 
-def canvas_sign_in(*, request: HttpRequest, code: str) -> SignInResult:
-    """Trade the code for tokens and find (or create) the portal account. Does not log the user in (the view does).
-
-    Raises SignInError when Canvas refuses the code, SignInRefused (audited) when the person may not sign in.
-    """
+def _exchange_code(*, request: HttpRequest, code: str) -> OAuthToken:
+    """The tokens for the one-time code (audited and raised as SignInError when Canvas refuses it)."""
     client = canvas_tokens.oauth_client()
     try:
-        token = client.oauth_exchange_code(
+        return client.oauth_exchange_code(
             client_id=settings.CANVAS_OAUTH_CLIENT_ID,
             client_secret=settings.CANVAS_OAUTH_CLIENT_SECRET,
             redirect_uri=redirect_uri(),
@@ -129,52 +152,67 @@ def canvas_sign_in(*, request: HttpRequest, code: str) -> SignInResult:
     finally:
         client.close()
 
-    refused: SignInRefused | None = None
+
+def _new_account(person: Any) -> User:
+    """A portal account for a mentor's first Canvas sign-in (no password: they always come through Canvas)."""
+    first, _, last = person.name.partition(" ")
+    user = User(
+        username=f"canvas-{person.canvas_user_id}",
+        first_name=first[:150],
+        last_name=last[:150],
+        email=person.email,
+        person=person,
+    )
+    user.set_unusable_password()
+    user.save()
+    return user
+
+
+def _account_for(*, request: HttpRequest, token: OAuthToken) -> SignInResult | SignInRefused:
+    """Find or open the account of the Canvas user and store the tokens. Call inside a transaction.
+
+    Returns (not raises) the audited SignInRefused when the person may not sign in, so the transaction commits the
+    refusal's audit row.
+    """
     rule = canvas_sign_in_rule()
+    person = rule.person_for_canvas_user(token.user_id) if token.user_id else None
+    user = User.objects.filter(person=person).first() if person is not None else None
+    if user is not None and not user.is_active:
+        return _refuse(
+            request=request,
+            canvas_user_id=token.user_id,
+            reason="account_disabled",
+            message="Your Mentor Link account has been switched off. Ask your program coordinator.",
+        )
+    if user is None and (person is None or not rule.may_open_account(person)):
+        return _refuse(
+            request=request,
+            canvas_user_id=token.user_id,
+            reason="not_a_mentor",
+            message=(
+                "Mentor Link is for mentors with an assignment in a mentor program, and we found none for your "
+                "Canvas account. If you expected one, ask your program coordinator to check your assignment."
+            ),
+        )
+    created = user is None
+    user = user or _new_account(person)
+    canvas_tokens.credential_save(user=user, token=token)
+    audit_record(
+        action=Action.SIGN_IN, actor=user, request=request, details={"method": "canvas", "account_created": created}
+    )
+    return SignInResult(user=user, account_created=created)
+
+
+def canvas_sign_in(*, request: HttpRequest, code: str) -> SignInResult:
+    """Trade the code for tokens and find (or create) the portal account. Does not log the user in (the view does).
+
+    Raises SignInError when Canvas refuses the code, SignInRefused (audited) when the person may not sign in.
+    """
+    token = _exchange_code(request=request, code=code)
     with transaction.atomic():
-        person = rule.person_for_canvas_user(token.user_id) if token.user_id else None
-        user = User.objects.filter(person=person).first() if person is not None else None
-        created = False
-        if user is not None and not user.is_active:
-            refused = _refuse(
-                request=request,
-                canvas_user_id=token.user_id,
-                reason="account_disabled",
-                message="Your Mentor Link account has been switched off. Ask your program coordinator.",
-            )
-        elif user is None and (person is None or not rule.may_open_account(person)):
-            refused = _refuse(
-                request=request,
-                canvas_user_id=token.user_id,
-                reason="not_a_mentor",
-                message=(
-                    "Mentor Link is for mentors with an assignment in a mentor program, and we found none for your "
-                    "Canvas account. If you expected one, ask your program coordinator to check your assignment."
-                ),
-            )
-        else:
-            if user is None:
-                assert person is not None
-                first, _, last = person.name.partition(" ")
-                user = User(
-                    username=f"canvas-{person.canvas_user_id}",
-                    first_name=first[:150],
-                    last_name=last[:150],
-                    email=person.email,
-                    person=person,
-                )
-                user.set_unusable_password()
-                user.save()
-                created = True
-            canvas_tokens.credential_save(user=user, token=token)
-            audit_record(
-                action=Action.SIGN_IN,
-                actor=user,
-                request=request,
-                details={"method": "canvas", "account_created": created},
-            )
-    if refused is not None or user is None:
+        outcome = _account_for(request=request, token=token)
+    if isinstance(outcome, SignInRefused):
         # We keep no token of a person we refused.
         _revoke_quietly(token)
-        raise refused or SignInError("The sign-in did not complete. Please try again.")
-    return SignInResult(user=user, account_created=created)
+        raise outcome
+    return outcome

@@ -13,7 +13,7 @@ from mentorship.audit.actions import Action, Outcome
 from mentorship.audit.services import audit_record
 
 from . import canvas_tokens, oauth
-from .models import User
+from .models import CanvasCredential, User
 
 
 class PortalLoginView(LoginView):
@@ -66,10 +66,16 @@ def logout_view(request: HttpRequest) -> HttpResponse:
 @require_GET
 @never_cache
 def canvas_start(request: HttpRequest) -> HttpResponse:
-    """Send the browser to Canvas's sign-in page."""
-    if request.user.is_authenticated:
-        return redirect("core:home")
-    return redirect(oauth.authorize_url(request=request))
+    """Send the browser to Canvas's sign-in page; `?next=` (a portal address) is where the callback goes after.
+
+    Someone signed in already goes straight on, unless they hold no Canvas token (a mentor who signed in with a
+    password, or whose token Canvas refused): then the round trip fetches one.
+    """
+    next_url = oauth.safe_next(request=request, url=request.GET.get("next"))
+    user = request.user
+    if user.is_authenticated and CanvasCredential.objects.filter(user=user).exists():
+        return redirect(next_url or "core:home")
+    return redirect(oauth.authorize_url(request=request, next_url=next_url))
 
 
 def _sign_in_problem(request: HttpRequest, message: str, *, status: int = 400) -> HttpResponse:
@@ -80,7 +86,8 @@ def _sign_in_problem(request: HttpRequest, message: str, *, status: int = 400) -
 @never_cache
 def canvas_callback(request: HttpRequest) -> HttpResponse:
     """Canvas sends the browser back here with `code` and `state` (or `error`)."""
-    if not oauth.state_check(request=request, state=request.GET.get("state")):
+    next_url = oauth.state_take(request=request, state=request.GET.get("state"))
+    if next_url is None:
         audit_record(
             action=Action.SIGN_IN_FAILED,
             outcome=Outcome.FAILED,
@@ -111,4 +118,4 @@ def canvas_callback(request: HttpRequest) -> HttpResponse:
     # login() cycles the session key, so the pre-sign-in session (and its state) cannot be reused.
     login(request, result.user, backend="django.contrib.auth.backends.ModelBackend")
     request.session[oauth.SIGNED_IN_WITH_SESSION_KEY] = "canvas"
-    return redirect("core:home")
+    return redirect(next_url or "core:home")

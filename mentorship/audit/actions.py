@@ -52,6 +52,7 @@ class Action(models.TextChoices):
     RECONCILE_HELD = "reconcile.held", "Reconciliation held for confirmation"
 
     STUDENT_DATA_VIEWED = "student_data.viewed", "Student data viewed"
+    STUDENT_DATA_REFUSED = "student_data.refused", "Student data refused to a mentor"
     AUDIT_EXPORTED = "audit.exported", "Audit log exported"
     AUDIT_VERIFIED = "audit.verified", "Audit chain verified"
     EVIDENCE_REPORT = "audit.evidence_report", "Evidence report produced"

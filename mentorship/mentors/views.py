@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from typing import Any
+from urllib.parse import urlencode
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -18,6 +19,11 @@ from mentorship.core.links import canvas_browser_url
 from mentorship.sync.models import PairingCode
 
 from . import selectors, services
+
+
+def canvas_sign_in_url(next_path: str) -> str:
+    """ "Sign in with Canvas" that comes back to `next_path` (checked again at the callback)."""
+    return reverse("accounts:canvas_start") + "?" + urlencode({"next": next_path})
 
 
 def _user(request: HttpRequest) -> User:
@@ -49,7 +55,9 @@ def _link_context(
         "a": assignment,
         "label": label,
         "linked": label == selectors.STATE_LINKED,
-        "waiting": label == selectors.STATE_WAITING_FOR_CODE or code is not None,
+        # One state per card: waiting only while the link waits for a code (an expired code fails the link).
+        "waiting": label == selectors.STATE_WAITING_FOR_CODE,
+        "sign_in_url": canvas_sign_in_url(reverse("mentors:students") + f"#assignment-{assignment.pk}"),
         "code": code,
         "can_link_now": can_link_now,
         "observees_url": f"{canvas_browser_url()}/profile/observees",
@@ -67,6 +75,7 @@ def students(request: HttpRequest) -> HttpResponse:
     can_link_now = CanvasCredential.objects.filter(user=_user(request)).exists()
     # Codes and contacts for every card in one query each, so the page's query count does not grow with the list.
     everything = [*groups.active, *groups.upcoming, *groups.recently_ended]
+    services.pairing_card_settle(assignments=[a for a in groups.active if a.link_method == LinkMethod.PAIRING_CODE])
     codes = selectors.pairing_codes_for_mentor(user=request.user, assignments=everything)
     contacts = selectors.coordinator_contacts_for(assignments=everything)
 
@@ -93,7 +102,7 @@ def students(request: HttpRequest) -> HttpResponse:
 @login_required
 @never_cache
 def student(request: HttpRequest, assignment_id: int) -> HttpResponse:
-    assignment = selectors.assignment_for_mentor(user=request.user, assignment_id=assignment_id)
+    assignment = services.assignment_for_mentor_audited(user=request.user, assignment_id=assignment_id, request=request)
     data = services.student_data_view(user=_user(request), assignment=assignment, request=request)
     return render(
         request,
@@ -101,6 +110,7 @@ def student(request: HttpRequest, assignment_id: int) -> HttpResponse:
         {
             "a": assignment,
             "data": data,
+            "sign_in_url": canvas_sign_in_url(request.get_full_path()),
             "label": selectors.link_state_label(assignment),
             "upcoming_days": services.UPCOMING_DAYS,
             "scope_courses": list(assignment.courses.all()),
@@ -113,29 +123,29 @@ def student(request: HttpRequest, assignment_id: int) -> HttpResponse:
 @never_cache
 def link_status(request: HttpRequest, assignment_id: int) -> HttpResponse:
     """The small fragment htmx polls while a link is awaited; a plain request goes back to the full page."""
-    assignment = selectors.assignment_for_mentor(user=request.user, assignment_id=assignment_id)
+    assignment = services.assignment_for_mentor_audited(user=request.user, assignment_id=assignment_id, request=request)
     if not getattr(request, "htmx", False):
         return redirect(reverse("mentors:students") + f"#assignment-{assignment.pk}")
+    if assignment.link_method == LinkMethod.PAIRING_CODE:
+        services.pairing_card_settle(assignments=[assignment])
     return render(request, "mentors/_link.html", _link_context(request, assignment))
 
 
 @require_POST
 @login_required
 def link_now(request: HttpRequest, assignment_id: int) -> HttpResponse:
-    """Redeem the mentor's pairing code with their own Canvas token (a real form POST; htmx gets the fragment)."""
+    """Redeem the mentor's pairing code with their own Canvas token (a real form POST; htmx gets the fragment).
+
+    A second submit (another tab, a double click) finds the link made and says "already linked".
+    """
     user = _user(request)
-    assignment = selectors.assignment_for_mentor(user=user, assignment_id=assignment_id)
-    code = selectors.pairing_code_for_mentor(user=user, assignment=assignment)
-    error = ""
-    if code is None:
-        error = "There is no valid pairing code for this student any more. Ask your coordinator for a new one."
-    else:
-        try:
-            services.pairing_code_link_now(user=user, assignment=assignment, code=code)
-        except services.LinkNowError as exc:
-            error = str(exc)
+    assignment = services.assignment_for_mentor_audited(user=user, assignment_id=assignment_id, request=request)
+    error = notice = ""
+    try:
+        notice = services.pairing_code_link_now(user=user, assignment=assignment)
+    except services.LinkNowError as exc:
+        error = str(exc)
     assignment.refresh_from_db()
-    notice = "" if error else f"You are now linked to {assignment.student.name} in Canvas."
     if getattr(request, "htmx", False):
         return render(request, "mentors/_link.html", _link_context(request, assignment, error=error, notice=notice))
     if error:

@@ -53,10 +53,10 @@ class World:
         return django_client.get(path, params)
 
     def authorize(
-        self, django_client: Any, login: str = "mentor1", password: str = CANVAS_PASSWORD
+        self, django_client: Any, login: str = "mentor1", password: str = CANVAS_PASSWORD, next_url: str | None = None
     ) -> tuple[str, dict[str, str]]:
         """Start the sign-in in the portal and approve it at the fake; returns the callback path and parameters."""
-        start = django_client.get("/accounts/canvas/start/")
+        start = django_client.get("/accounts/canvas/start/", {"next": next_url} if next_url else {})
         assert start.status_code == 302, start.status_code
         location = start["Location"]
         assert location.startswith(f"{BASE}/login/oauth2/auth?")

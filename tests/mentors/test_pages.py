@@ -41,9 +41,20 @@ def _canvas_mentor(world: World, client) -> User:  # type: ignore[no-untyped-def
 
 
 def _local_mentor(world: World, client) -> User:  # type: ignore[no-untyped-def]
+    """A mentor signed in with a password: no Canvas token, so no student data (only the sign-in prompt)."""
     user = UserFactory(username="local-mentor", person=world.mentor_person)
     login(client, user)
     return user
+
+
+def _linked_mentor(world: World, client) -> User:  # type: ignore[no-untyped-def]
+    """An all-courses mentor: a user-level link in Canvas, signed in with Canvas."""
+    world.link(world.mentor, world.student)
+    return _canvas_mentor(world, client)
+
+
+def _refusals() -> list[AuditEvent]:
+    return list(AuditEvent.objects.filter(action=Action.STUDENT_DATA_REFUSED).order_by("seq"))
 
 
 def _views() -> list[AuditEvent]:
@@ -159,27 +170,38 @@ def test_student_page_with_the_mentors_own_token(world, program, coordinator, cl
 
 def test_missing_work_excludes_submitted_work(world, program, coordinator, client):
     a = _assignment(world, program, coordinator)
-    _local_mentor(world, client)
+    _linked_mentor(world, client)
     html = client.get(f"/my/students/{a.pk}/").content.decode()
     missing_section = html.split("<h3>Missing</h3>", 1)[1]
     assert "quiz missed" in missing_section
     assert "lab handed in" not in html
 
 
-def test_scope_filter_with_the_portal_token(world, program, coordinator, client):
-    a = _assignment(world, program, coordinator, scope=MentorAssignment.Scope.COURSES)
+def test_course_scoped_mentor_reads_through_its_own_course_enrollments(world, program, coordinator, client):
+    """Only course ObserverEnrollments, no user-level link: Canvas refuses /users/:student/... (docs/canvas-rules.md,
+    section 1), so the page reads /users/self/courses and /courses/:c/... and still shows the in-scope work."""
+    a = _assignment(world, program, coordinator, scope=MentorAssignment.Scope.COURSES, link_method=LinkMethod.COURSES)
     AssignmentCourse.objects.create(assignment=a, canvas_course_id=world.algebra["id"], name="Algebra I")
     AssignmentCourse.objects.create(assignment=a, canvas_course_id=world.biology["id"], name="Biology")
-    _local_mentor(world, client)
+    for course in (world.algebra, world.biology, world.chemistry):  # Chemistry: another assignment's course
+        world.fake.enroll(
+            course["id"], world.mentor["id"], type="ObserverEnrollment", associated_user_id=world.student["id"]
+        )
+    _canvas_mentor(world, client)
+    world.fake.clear_request_log()
 
     html = client.get(f"/my/students/{a.pk}/").content.decode()
 
     assert "Algebra I homework due soon" in html
     assert "Biology quiz missed" in html
     assert "Chemistry" not in html
+    assert "Current grade" in html
     (event,) = _views()
     assert sorted(event.details["courses"]) == sorted([world.algebra["id"], world.biology["id"]])
-    assert event.details["source"] == "portal_token"
+    assert event.details["source"] == "mentor_token"
+    paths = [r["path"] for r in world.fake.request_log]
+    assert not any(p.startswith(f"/api/v1/users/{world.student['id']}") for p in paths), paths
+    assert all(r["status"] == 200 for r in world.fake.request_log)
 
 
 def test_scope_filter_applies_to_the_mentors_token_too(world, program, coordinator, client):
@@ -222,12 +244,13 @@ def test_expired_mentor_token_is_refreshed_on_the_page(world, program, coordinat
 
 def test_second_view_is_served_from_the_cache_and_still_audited(world, program, coordinator, client):
     a = _assignment(world, program, coordinator)
-    _local_mentor(world, client)
+    _linked_mentor(world, client)
     client.get(f"/my/students/{a.pk}/")
     world.fake.clear_request_log()
     html = client.get(f"/my/students/{a.pk}/").content.decode()
     assert "Algebra I homework due soon" in html
-    assert world.fake.request_log == []
+    # One cheap call proves Canvas still accepts the mentor's token before the cached copy is shown.
+    assert [r["path"] for r in world.fake.request_log] == ["/api/v1/users/self"]
     first, second = _views()
     assert first.details["from_cache"] is False
     assert second.details["from_cache"] is True
@@ -235,7 +258,7 @@ def test_second_view_is_served_from_the_cache_and_still_audited(world, program, 
 
 def test_canvas_down_shows_the_last_data_with_its_time(world, program, coordinator, client):
     a = _assignment(world, program, coordinator)
-    _local_mentor(world, client)
+    _linked_mentor(world, client)
     client.get(f"/my/students/{a.pk}/")
     world.fake.configure(error_rate=1.0)
     with time_machine.travel(timezone.now() + datetime.timedelta(minutes=5), tick=True):
@@ -250,7 +273,7 @@ def test_canvas_down_shows_the_last_data_with_its_time(world, program, coordinat
 
 def test_canvas_down_with_nothing_cached_says_so(world, program, coordinator, client):
     a = _assignment(world, program, coordinator)
-    _local_mentor(world, client)
+    _linked_mentor(world, client)
     world.fake.configure(error_rate=1.0)
     response = client.get(f"/my/students/{a.pk}/")
     html = response.content.decode()
@@ -263,7 +286,7 @@ def test_canvas_down_with_nothing_cached_says_so(world, program, coordinator, cl
 
 def test_student_data_stays_out_of_the_logs(world, program, coordinator, client, caplog):
     a = _assignment(world, program, coordinator)
-    _local_mentor(world, client)
+    _linked_mentor(world, client)
     with caplog.at_level(logging.DEBUG):
         client.get(f"/my/students/{a.pk}/")
         world.fake.configure(error_rate=1.0)
@@ -343,7 +366,7 @@ def test_cache_outage_does_not_break_the_page(world, program, coordinator, clien
         set = get
 
     a = _assignment(world, program, coordinator)
-    _local_mentor(world, client)
+    _linked_mentor(world, client)
     monkeypatch.setattr(services, "cache", BrokenCache())
     response = client.get(f"/my/students/{a.pk}/")
     assert response.status_code == 200
@@ -354,7 +377,7 @@ def test_slow_canvas_times_out_fast_and_shows_the_last_data(world, program, coor
     from fake_canvas.testing import running_fake_server
 
     a = _assignment(world, program, coordinator)
-    _local_mentor(world, client)
+    _linked_mentor(world, client)
     monkeypatch.setattr(canvas_tokens, "canvas_session", lambda: None)
     monkeypatch.setattr(canvas_tokens, "USER_TIMEOUT", (1.0, 0.3))
     with running_fake_server(world.fake) as url:

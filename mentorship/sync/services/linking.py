@@ -43,7 +43,7 @@ from .common import (
     State,
     SyncError,
 )
-from .pairing_codes import _pairing_code_save
+from .pairing_codes import _pairing_code_save, pairing_code_create_checked
 from .planning import assignment_link_state_refresh
 from .records import _audit_link, _hand_over, _lock_assignment
 
@@ -197,7 +197,7 @@ def _apply(client: CanvasClient, link: ObserverLink, *, confirm_first: bool) -> 
             try:
                 client.get_observee(link.observer_canvas_id, link.student_canvas_id)
             except CanvasNotFound:
-                code = client.create_pairing_code(link.student_canvas_id)
+                code = pairing_code_create_checked(client=client, student=assignment.student)
                 return _Outcome(State.AWAITING_REDEMPTION, None, code=code)
             return _Outcome(State.LINKED, Action.CANVAS_LINKED, details=pair | {"already_linked": True})
         client.add_observee(link.observer_canvas_id, link.student_canvas_id, root_account_id=root_account_id())

@@ -42,6 +42,45 @@ from .records import _audit_link, _lock_assignment
 
 logger = logging.getLogger(__name__)
 
+# Canvas counts these student enrollments for a pairing code (`User#has_student_enrollment?`, docs/canvas-rules.md,
+# section 4).
+CODE_ENROLLMENT_STATES = ("active", "invited", "completed", "creation_pending")
+CODE_REFUSED_SENTENCE = (
+    "Canvas no longer accepts this pairing code (it was used or has expired). "
+    "Your coordinator has been told and can send you a new one."
+)
+
+
+class NoStudentEnrollment(CanvasError):
+    """The student has no student enrollment, so Canvas would refuse the code with a bare 401 (which reads like a
+    missing permission). Raised before asking Canvas for the code."""
+
+    def __init__(self, student_name: str) -> None:
+        super().__init__("the student has no active student enrollment", status=None, acting_as="portal")
+        self.student_name = student_name
+
+    @property
+    def user_message(self) -> str:
+        return (
+            f"{self.student_name} has no active student enrollment in Canvas, so Canvas cannot make a pairing code. "
+            "Check the student's enrollment in Canvas, then use \u201cRetry now\u201d."
+        )
+
+
+def pairing_code_create_checked(*, client: CanvasClient, student: Person) -> Any:
+    """Ask Canvas for a code only once the student's enrollment is confirmed: Canvas refuses a code for a user
+    without a student enrollment with 401 *before* it checks permissions (docs/canvas-rules.md, section 4), so the
+    portal says what is wrong instead of blaming the token. Raises NoStudentEnrollment or CanvasError."""
+    enrolled = next(
+        iter(
+            client.list_user_enrollments(student.canvas_user_id, type="StudentEnrollment", state=CODE_ENROLLMENT_STATES)
+        ),
+        None,
+    )
+    if enrolled is None:
+        raise NoStudentEnrollment(student.name)
+    return client.create_pairing_code(student.canvas_user_id)
+
 
 def _pairing_code_save(*, link: ObserverLink, canvas_code: Any, actor: User | None) -> PairingCode:
     """Ledger row for a code Canvas just issued; supersedes older codes; delivery after commit."""
@@ -109,7 +148,9 @@ def pairing_code_issue(
     own = client is None
     client = client or canvas.portal_client()
     try:
-        canvas_code = client.create_pairing_code(assignment.student.canvas_user_id)
+        canvas_code = pairing_code_create_checked(client=client, student=assignment.student)
+    except NoStudentEnrollment as exc:
+        raise SyncError(exc.user_message) from None
     finally:
         if own:
             client.close()
@@ -167,7 +208,10 @@ def pairing_code_redeem(*, pairing_code: PairingCode, mentor_user: User, canvas_
     """Redeem the code with the mentor's own token (POST /users/self/observees). Never retried: Canvas consumes the
     code first, so after a lost answer the student's observers are listed to confirm.
 
-    Returns True when the mentor now observes the student. Raises SyncError (a sentence) when it did not work.
+    Returns True when the mentor now observes the student. Raises SyncError (a sentence) when it did not work, and
+    CanvasAuthError when Canvas refused the mentor's token (nothing happened: the caller may refresh and call again).
+    A code past its time, or one Canvas no longer accepts, is marked expired at once (ledger, link, coordinator's
+    view: pairing_code_invalidate).
     """
     code = PairingCode.objects.select_related("assignment__mentor", "assignment__program", "assignment__student").get(
         pk=pairing_code.pk
@@ -177,10 +221,14 @@ def pairing_code_redeem(*, pairing_code: PairingCode, mentor_user: User, canvas_
         raise SyncError("This pairing code was issued for another mentor.")
     if code.status == PairingCode.Status.REDEEMED:
         return True
+    if code.status == PairingCode.Status.ISSUED and code.expires_at <= timezone.now():
+        pairing_code_invalidate(code=code, reason="expired")
     if code.status != PairingCode.Status.ISSUED or code.expires_at <= timezone.now():
         raise SyncError("This pairing code is no longer valid. Ask your coordinator for a new one.")
     try:
         canvas_client.redeem_pairing_code(code.code)
+    except CanvasAuthError:
+        raise
     except (CanvasTransientError, CanvasValidationError) as exc:
         # Lost answer (or an "invalid code" because our first, unanswered try consumed it): ask Canvas who observes
         # the student now, with the portal's token.
@@ -195,6 +243,11 @@ def pairing_code_redeem(*, pairing_code: PairingCode, mentor_user: User, canvas_
         if confirmed:
             _mark_redeemed(code, by_canvas_id=mentor.canvas_user_id, actor=mentor_user)
             return True
+        if isinstance(exc, CanvasValidationError):
+            # 422 "Invalid pairing code.": expired, used or unknown in Canvas, and the three cannot be told apart
+            # (docs/canvas-rules.md, section 4). It will never work: one state everywhere, now.
+            pairing_code_invalidate(code=code, reason="canvas_refused")
+            raise SyncError(CODE_REFUSED_SENTENCE) from None
         raise SyncError(
             f"Canvas did not accept the pairing code ({exc.status_text}). "
             "Try again in a minute, or ask your coordinator for a new code."
@@ -261,26 +314,53 @@ def pairing_codes_watch(*, client: CanvasClient | None = None, now: datetime.dat
 
 
 def _pairing_code_expire(code: PairingCode) -> None:
+    pairing_code_invalidate(code=code, reason="expired")
+
+
+def pairing_codes_expire_due(*, assignment_ids: list[int]) -> int:
+    """Expire these assignments' codes whose time has passed, now rather than at the next watch, so the mentor's card
+    and the coordinator's view never show a dead code as waiting. Returns how many were expired."""
+    due = PairingCode.objects.filter(
+        assignment_id__in=assignment_ids, status=PairingCode.Status.ISSUED, expires_at__lte=timezone.now()
+    ).select_related("assignment__program", "student")
+    count = 0
+    for code in due:
+        count += pairing_code_invalidate(code=code, reason="expired")
+    return count
+
+
+def pairing_code_invalidate(*, code: PairingCode, reason: str) -> bool:
+    """Mark an issued code dead, in one transaction: the ledger (expired), the link (failed, with a sentence for
+    the coordinator, whose "Retry now" issues a new code), the assignment's link state, and the audit log.
+
+    `reason`: "expired" (its time passed) or "canvas_refused" (Canvas answered "Invalid pairing code."). A code
+    no longer issued is left alone (returns False): one state per code.
+    """
     with transaction.atomic():
         _lock_assignment(code.assignment_id)
         if not PairingCode.objects.filter(pk=code.pk, status=PairingCode.Status.ISSUED).update(
             status=PairingCode.Status.EXPIRED
         ):
-            return
-        _audit_code(code, Action.PAIRING_CODE_EXPIRED, actor=None, system_actor="beat", outcome=Outcome.WARNING)
-        expired_on = timezone.localtime(code.expires_at).strftime("%Y-%m-%d")
+            return False
+        code.status = PairingCode.Status.EXPIRED
+        _audit_code(
+            code, Action.PAIRING_CODE_EXPIRED, actor=None, system_actor="beat", outcome=Outcome.WARNING, reason=reason
+        )
+        if reason == "expired":
+            expired_on = timezone.localtime(code.expires_at).strftime("%Y-%m-%d")
+            error = f"The pairing code expired on {expired_on} before the mentor used it."
+        else:
+            error = "Canvas no longer accepts the pairing code (used by someone else, or expired in Canvas)."
         ObserverLink.objects.filter(
             assignment_id=code.assignment_id, state=State.AWAITING_REDEMPTION, desired=Desired.PRESENT
         ).update(
             state=State.FAILED,
-            last_error=(
-                f"The pairing code expired on {expired_on} before the mentor used it. "
-                "Use \u201cRetry now\u201d to issue a new code."
-            ),
+            last_error=error + " Use \u201cRetry now\u201d to issue a new code.",
             last_error_status=None,
             updated_at=timezone.now(),
         )
         assignment_link_state_refresh(assignment_id=code.assignment_id)
+    return True
 
 
 def _audit_code(
