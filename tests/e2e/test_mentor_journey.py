@@ -108,3 +108,19 @@ def test_mentor_signs_in_with_canvas_sees_students_and_links_by_pairing_code(
     assert code.status == PairingCode.Status.REDEEMED
     assert_no_serious_violations(page)
     screenshot(page, "mentor-linked")
+
+    # The mentor removes Mentor Link from their approved integrations in Canvas: the student page asks them to sign
+    # in with Canvas again, shows no work, and the sign-in brings them back to that page.
+    stack.canvas.control("POST", "revoke", {"user_id": MENTOR_ID})
+    page.goto(f"{stack.url}/my/students/{observee.pk}/")
+    page.get_by_text(f"Sign in with Canvas again to see {first.name}\u2019s work.").wait_for()
+    assert page.locator("section.course").count() == 0
+    assert_no_serious_violations(page)
+    page.get_by_role("link", name="Sign in with Canvas").click()
+    page.wait_for_url(re.compile(r".*/login/oauth2/auth.*"))
+    page.get_by_label("Login").fill(people[MENTOR_ID]["login_id"])
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log In and Authorize").click()
+    page.wait_for_url(f"{stack.url}/my/students/{observee.pk}/")
+    page.locator("section.course").first.wait_for()
+    assert page.get_by_text("as you see it with your Canvas sign-in").is_visible()
