@@ -270,7 +270,8 @@ def _hand_courses_to_link(client: CanvasClient, link: ObserverLink) -> list[int]
     if not rows:
         return []
     for _, course_id, enrollment_id in rows:
-        _delete_enrollment(client, course_id, enrollment_id)
+        if course_id is not None and enrollment_id is not None:
+            _delete_enrollment(client, course_id, enrollment_id)
     client.add_observee(link.observer_canvas_id, link.student_canvas_id, root_account_id=root_account_id())
     return [pk for pk, _, _ in rows]
 
