@@ -335,28 +335,40 @@ def _record(link: ObserverLink, token: str, generation: int, outcome: _Outcome) 
 
 
 def _reset_siblings(link: ObserverLink, *, courses: set[int]) -> None:
+    pair_courses_remake(
+        observer_canvas_id=link.observer_canvas_id,
+        student_canvas_id=link.student_canvas_id,
+        courses=courses,
+        exclude_pk=link.pk,
+    )
+
+
+def pair_courses_remake(
+    *, observer_canvas_id: int, student_canvas_id: int, courses: set[int], exclude_pk: int | None = None
+) -> int:
     """Deleting a user-level link also deletes every observer enrollment of the pair (docs/canvas-rules.md, section
-    2): the course rows of other assignments that the pair's desired state still wants go back to pending and are
-    made again, each with its own dates."""
+    2): the course rows that the pair's desired state still wants go back to pending and are made again, each with
+    its own dates. Call inside the transaction that recorded the removal; returns how many rows were reset."""
     if not courses:
-        return
+        return 0
     siblings = list(
         ObserverLink.objects.filter(
-            observer_canvas_id=link.observer_canvas_id,
-            student_canvas_id=link.student_canvas_id,
+            observer_canvas_id=observer_canvas_id,
+            student_canvas_id=student_canvas_id,
             kind=ObserverLink.Kind.COURSE,
             canvas_course_id__in=courses,
             desired=Desired.PRESENT,
             state__in=[State.LINKED, *WORKING],
-        ).exclude(pk=link.pk)
+        ).exclude(pk=exclude_pk or 0)
     )
     if not siblings:
-        return
+        return 0
     ObserverLink.objects.filter(pk__in=[s.pk for s in siblings]).update(
         state=State.PENDING, claim="", canvas_enrollment_id=None, updated_at=timezone.now()
     )
     for sibling in siblings:
         transaction.on_commit(_publisher(sibling.pk, sibling.generation))
+    return len(siblings)
 
 
 def _publisher(link_id: int, generation: int) -> Callable[[], object]:
