@@ -16,7 +16,7 @@ from fake_canvas import FakeCanvas
 from mentorship.sync import services
 from mentorship.sync.models import ObserverLink, SisBatch
 from mentorship.sync.services import sis as sis_service
-from tests.sync.conftest import School, approved
+from tests.sync.conftest import School, approved, end, sync_all
 
 pytestmark = pytest.mark.django_db
 
@@ -111,3 +111,27 @@ def test_the_and_n_more_entry_is_never_taken_as_a_row():
         id=2, workflow_state="imported_with_messages", processing_warnings=tuple(pairs[:3]), warning_count=3
     )
     assert whole.messages_complete is True
+
+
+def test_a_removal_whose_pair_another_assignment_needs_never_goes_through_the_import(
+    fake, school, portal, program, other_program, settings, monkeypatch
+):
+    """A "deleted" user_observers row removes the link and every enrollment of the pair (docs/canvas-rules.md,
+    section 2), so the row of a pair still wanted elsewhere is left to its task, which keeps the link."""
+    settings.SIS_BULK_THRESHOLD = 2
+    mentor = school.person("Morgan Mentor", "AIDE-D")
+    students = [school.person(f"Student {i}", f"S-D{i}", student=True) for i in range(4)]
+    ending = [approved(program, mentor, s) for s in students]
+    keeper = approved(other_program, mentor, students[0])
+    for a in [*ending, keeper]:
+        sync_all(a)
+    assert len(fake.observer_links()) == 4
+    for a in ending:
+        end(a)
+    published: list[int] = []
+    monkeypatch.setattr(sis_service.publishing, "_publish", lambda pk, generation, countdown=None: published.append(pk))
+    batch = run_batch()
+    shared = ending[0].links.get()
+    assert batch.rows == 3 and published == [shared.pk] and shared.sis_batch is None
+    assert services.link_sync(link_id=shared.pk, generation=shared.generation) == "unlinked"
+    assert fake.observer_links() == {(mentor.canvas_user_id, students[0].canvas_user_id)}

@@ -174,14 +174,14 @@ def _find_observer_enrollment(client: CanvasClient, link: ObserverLink) -> int |
 def _apply(client: CanvasClient, link: ObserverLink, *, confirm_first: bool) -> _Outcome:
     """Move Canvas towards the pair's whole desired state (planning.pair_desired_state) for this row's part of it."""
     pair: dict[str, Any] = {"observer": link.observer_canvas_id, "student": link.student_canvas_id}
+    if link.kind == ObserverLink.Kind.OBSERVEE and link.desired == Desired.PRESENT:
+        return _observee_present(client, link, pair)
     desired = pair_desired_state(observer_canvas_id=link.observer_canvas_id, student_canvas_id=link.student_canvas_id)
     if link.kind == ObserverLink.Kind.COURSE:
         pair["course"] = link.canvas_course_id
         if link.desired == Desired.PRESENT:
             return _course_present(client, link, desired, pair, confirm_first=confirm_first)
         return _course_absent(client, link, desired, pair)
-    if link.desired == Desired.PRESENT:
-        return _observee_present(client, link, pair)
     return _observee_absent(client, link, desired, pair)
 
 

@@ -39,7 +39,7 @@ from .common import (
     Desired,
     State,
 )
-from .planning import assignment_link_state_refresh
+from .planning import assignment_link_state_refresh, pairs_desired_state
 from .records import _audit_link, _hand_over, _lock_assignment
 
 logger = logging.getLogger(__name__)
@@ -62,6 +62,21 @@ def _sis_candidates() -> list[ObserverLink]:
     )
 
 
+def _sis_split(candidates: list[ObserverLink]) -> tuple[list[ObserverLink], list[ObserverLink]]:
+    """(rows the import may carry, rows that go one by one). A "deleted" row removes the pair's link and with it every
+    observer enrollment of the pair, whatever else wants them: a removal whose pair another active assignment still
+    needs goes through the task, which moves the pair to its whole desired state (docs/canvas-rules.md, section 2)."""
+    if not any(link.desired == Desired.ABSENT for link in candidates):
+        return candidates, []
+    wanted = pairs_desired_state()
+    bulk: list[ObserverLink] = []
+    single: list[ObserverLink] = []
+    for link in candidates:
+        pair = (link.observer_canvas_id, link.student_canvas_id)
+        (single if link.desired == Desired.ABSENT and pair in wanted else bulk).append(link)
+    return bulk, single
+
+
 def sis_users_csv(*, links: Iterable[ObserverLink]) -> bytes:
     """user_observers.csv for these links (active for present, deleted for absent); links whose people lack SIS
     ids are left out. Raises ValueError when no link can be written."""
@@ -79,7 +94,9 @@ def sis_push(*, client: CanvasClient | None = None) -> SisBatch | None:
     SIS_BULK_THRESHOLD of them (else publish them one by one). Never batch mode: it deletes what the file omits."""
     if circuit_is_open():
         return None
-    candidates = _sis_candidates()
+    candidates, one_by_one = _sis_split(_sis_candidates())
+    for link in one_by_one:
+        publishing._publish(link.pk, link.generation)
     if len(candidates) <= settings.SIS_BULK_THRESHOLD:
         for link in candidates:
             publishing._publish(link.pk, link.generation)
