@@ -291,7 +291,10 @@ class SisImports(FakeBase):
         if student_id is None:
             return f"A student referenced a non-existent user {student_sis}"
         if lowered.startswith("active"):
-            s.link_create_or_restore(observer_id=observer_id, student_id=student_id, sis_batch_id=rec["id"])
+            # lib/sis/user_observer_importer.rb calls create_or_restore for every active row.
+            s.link_create_or_restore(
+                observer_id=observer_id, student_id=student_id, sis_batch_id=rec["id"], when_active=True
+            )
             return None
         if rec["skip_deletes"]:
             return None

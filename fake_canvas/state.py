@@ -367,19 +367,21 @@ class State:
         return None
 
     def link_create_or_restore(
-        self, *, observer_id: int, student_id: int, sis_batch_id: int | None = None
+        self, *, observer_id: int, student_id: int, sis_batch_id: int | None = None, when_active: bool = False
     ) -> tuple[dict[str, Any], bool]:
         """UserObservationLink.create_or_restore. Returns (link, changed).
 
-        Canvas runs create_linked_enrollments whether the link was new, restored or already active, so a repeated
-        PUT revives the pair's deleted or inactive observer enrollments; a revived one takes the student
-        enrollment's dates (Enrollment#update_from), not the dates it had before.
+        create_or_restore runs create_linked_enrollments whether the link was new, restored or already active, and a
+        revived enrollment takes the student enrollment's dates (Enrollment#update_from). The API only calls it when
+        no active link exists (UserObserveesController#create_observation_links), so a repeated PUT changes
+        nothing; an SIS `active` row calls it every time (`when_active`), reviving the pair's deleted enrollments.
         """
         key = f"{observer_id}:{student_id}"
         now = self.clock()
         link = self.links.get(key)
         if link is not None and link["workflow_state"] == "active":
-            self._create_linked_enrollments(observer_id=observer_id, student_id=student_id)
+            if when_active:
+                self._create_linked_enrollments(observer_id=observer_id, student_id=student_id)
             return link, False
         if link is None:
             link = {

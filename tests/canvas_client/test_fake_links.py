@@ -4,6 +4,7 @@ deleted on removal."""
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 import pytest
@@ -79,21 +80,40 @@ def test_creating_a_link_leaves_an_active_course_enrollment_alone(pair: Pair) ->
     assert [e["id"] for e in pair.fake.observer_enrollments() if e["course_id"] == pair.c1["id"]] == [made["id"]]
 
 
-def test_a_repeated_put_revives_deleted_enrollments_with_the_students_dates(pair: Pair) -> None:
-    """canvas-lms app/models/user_observation_link.rb#create_or_restore calls create_linked_enrollments for an
-    existing active link too; a deleted enrollment of the pair is revived by Enrollment#update_from, which copies the
-    student enrollment's dates (not the ones the course enrollment had)."""
+def test_a_repeated_put_changes_nothing_but_a_removal_and_put_revive_with_the_students_dates(pair: Pair) -> None:
+    """canvas-lms app/controllers/user_observees_controller.rb#create_observation_links calls create_or_restore only
+    `unless has_observation_link?`: a PUT of an active link does not touch the pair's enrollments. A DELETE and then a
+    PUT restores the link (user_observation_link.rb#create_or_restore) and revives every deleted enrollment of the
+    pair through Enrollment#update_from, with the student enrollment's dates, not the ones it had before."""
     made = pair.course_enrollment(pair.c1, end_at="2027-01-31T00:00:00Z")
     pair.admin.put(pair.link_url)
     deleted = pair.admin.delete(f"{BASE}/courses/{pair.c1['id']}/enrollments/{made['id']}", params={"task": "delete"})
     assert deleted.json()["enrollment_state"] == "deleted"
-    assert pair.c1["id"] not in pair.active_courses()
-    again = pair.admin.put(pair.link_url)
-    assert again.status_code == 200
-    assert pair.fake.observer_links() == {(pair.observer["id"], pair.student["id"])}
+    assert pair.admin.put(pair.link_url).status_code == 200
+    assert set(pair.active_courses()) == {pair.c2["id"], pair.c3["id"]}
+    pair.admin.delete(pair.link_url)
+    assert pair.admin.put(pair.link_url).status_code == 200
     courses = pair.active_courses()
     assert set(courses) == {pair.c1["id"], pair.c2["id"], pair.c3["id"]}
     assert courses[pair.c1["id"]] is None
+    assert [e["id"] for e in pair.fake.observer_enrollments() if e["course_id"] == pair.c1["id"]] == [made["id"]]
+
+
+def test_an_sis_active_row_for_an_active_link_revives_the_pairs_enrollments(pair: Pair) -> None:
+    """canvas-lms lib/sis/user_observer_importer.rb calls UserObservationLink.create_or_restore for every `active`
+    row, which runs create_linked_enrollments even when the link is already active."""
+    pair.admin.put(pair.link_url)
+    c2 = next(e for e in pair.fake.observer_enrollments() if e["course_id"] == pair.c2["id"])
+    pair.admin.delete(f"{BASE}/courses/{pair.c2['id']}/enrollments/{c2['id']}", params={"task": "delete"})
+    r = pair.admin.post(
+        f"{BASE}/accounts/1/sis_imports",
+        files={"attachment": ("user_observers.csv", "observer_id,student_id,status\nO-1,S-1,active\n", "text/csv")},
+    )
+    deadline = time.monotonic() + 10
+    while pair.admin.get(f"{BASE}/accounts/1/sis_imports/{r.json()['id']}").json()["progress"] != 100:
+        assert time.monotonic() < deadline
+        time.sleep(0.01)
+    assert set(pair.active_courses()) == {pair.c1["id"], pair.c2["id"], pair.c3["id"]}
 
 
 def test_one_link_per_pair_and_a_deleted_link_is_restored(pair: Pair) -> None:

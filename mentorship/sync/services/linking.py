@@ -215,11 +215,15 @@ def _course_absent(client: CanvasClient, link: ObserverLink, desired: PairDesire
     if desired.observee:
         if link.canvas_enrollment_id is None:
             return _Outcome(State.UNLINKED, Action.CANVAS_UNLINKED, details=pair | {"kept_for_other_assignment": True})
-        # Our enrollment (with our dates) stands where the link's would: delete it, and when the link is in Canvas
-        # put it again, which revives the link's own enrollment with the student's dates (docs/canvas-rules.md, 2).
-        _delete_enrollment(client, link.canvas_course_id, link.canvas_enrollment_id)
+        # Our enrollment (with our dates) stands where the link's would. Once the link is in Canvas, removing and
+        # making it again turns every enrollment of the pair into the link's own, with the student's dates
+        # (docs/canvas-rules.md, section 2); before that, ours goes and the link makes its own when it comes.
         if _link_made(link):
-            client.add_observee(link.observer_canvas_id, link.student_canvas_id, root_account_id=root_account_id())
+            covered = _relink(client, link)
+            return _Outcome(
+                State.UNLINKED, Action.CANVAS_UNLINKED, details=pair | {"handed_to_link": True}, covered=covered
+            )
+        _delete_enrollment(client, link.canvas_course_id, link.canvas_enrollment_id)
         return _Outcome(State.UNLINKED, Action.CANVAS_UNLINKED, details=pair | {"handed_to_link": True})
     if desired.wants_course(link.canvas_course_id):
         # Another course-scoped assignment needs the same enrollment: it stays (with the widest window it was given).
@@ -244,20 +248,16 @@ def _observee_present(client: CanvasClient, link: ObserverLink, pair: dict[str, 
             return _Outcome(State.AWAITING_REDEMPTION, None, code=code)
         return _Outcome(State.LINKED, Action.CANVAS_LINKED, details=pair | {"already_linked": True})
     client.add_observee(link.observer_canvas_id, link.student_canvas_id, root_account_id=root_account_id())
-    handed = _hand_courses_to_link(client, link)
-    return _Outcome(
-        State.LINKED,
-        Action.CANVAS_LINKED,
-        details=pair | ({"handed_to_link": handed} if handed else {}),
-        covered=handed,
-    )
+    # Canvas leaves an active course enrollment of the pair alone when it links: one made earlier for a
+    # course-scoped assignment keeps that assignment's (shorter) dates. Making the link again hands it to the link.
+    covered = _relink(client, link) if _own_course_enrollments(link) else []
+    details = pair | ({"handed_to_link": covered} if covered else {})
+    return _Outcome(State.LINKED, Action.CANVAS_LINKED, details=details, covered=covered)
 
 
-def _hand_courses_to_link(client: CanvasClient, link: ObserverLink) -> list[int]:
-    """The link is in Canvas: course enrollments other assignments made for the pair still carry their own (shorter)
-    dates, and Canvas leaves an active one alone when it links. Delete them and put the link again, which revives
-    each as the link's own, with the student's dates (docs/canvas-rules.md, section 2). Returns the rows handed over."""
-    rows = list(
+def _own_course_enrollments(link: ObserverLink) -> list[int]:
+    """The pair's course rows (other than this one) whose Canvas enrollment they made themselves, with their dates."""
+    return list(
         ObserverLink.objects.filter(
             observer_canvas_id=link.observer_canvas_id,
             student_canvas_id=link.student_canvas_id,
@@ -265,15 +265,21 @@ def _hand_courses_to_link(client: CanvasClient, link: ObserverLink) -> list[int]
             desired=Desired.PRESENT,
             state=State.LINKED,
             canvas_enrollment_id__isnull=False,
-        ).values_list("pk", "canvas_course_id", "canvas_enrollment_id")
+        )
+        .exclude(pk=link.pk)
+        .values_list("pk", flat=True)
     )
-    if not rows:
-        return []
-    for _, course_id, enrollment_id in rows:
-        if course_id is not None and enrollment_id is not None:
-            _delete_enrollment(client, course_id, enrollment_id)
+
+
+def _relink(client: CanvasClient, link: ObserverLink) -> list[int]:
+    """Remove the pair's link and make it again: removal deletes every observer enrollment of the pair, and the new
+    link revives each with the student enrollment's dates (docs/canvas-rules.md, section 2). A PUT alone would not:
+    Canvas skips an observee link that already exists. Returns the course rows now covered by the link."""
+    covered = _own_course_enrollments(link)
+    with contextlib.suppress(CanvasNotFound):  # not there after all: the PUT makes it
+        client.remove_observee(link.observer_canvas_id, link.student_canvas_id, root_account_id=root_account_id())
     client.add_observee(link.observer_canvas_id, link.student_canvas_id, root_account_id=root_account_id())
-    return [pk for pk, _, _ in rows]
+    return covered
 
 
 def _observee_absent(client: CanvasClient, link: ObserverLink, desired: PairDesired, pair: dict[str, Any]) -> _Outcome:
