@@ -45,6 +45,24 @@ MESSAGES_SHOWN = 24  # SisBatch#populate_old_warnings_and_errors: .limit(24)
 VERIFIER_LIFETIME_S = 3600.0  # the errors file's download URL stops working after about an hour
 
 
+def _csv_files(files: list[tuple[str, bytes]]) -> list[tuple[str, str]]:
+    """The CSV files of an upload: plain ones as they are, a zip's CSV members by their base names."""
+    csv_files: list[tuple[str, str]] = []
+    for name, data in files:
+        if name.lower().endswith(".zip"):
+            try:
+                with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                    for member in archive.namelist():
+                        if member.lower().endswith(".csv"):
+                            text = archive.read(member).decode("utf-8-sig", "replace")
+                            csv_files.append((member.rsplit("/", 1)[-1], text))
+            except zipfile.BadZipFile:
+                csv_files.append((name, ""))
+        else:
+            csv_files.append((name, data.decode("utf-8-sig", "replace")))
+    return csv_files
+
+
 class SisImports(FakeBase):
     config: dict[str, Any]
     sis_cond: threading.Condition
@@ -76,19 +94,7 @@ class SisImports(FakeBase):
                 files.append((f"sis_import.{p.get('extension') or 'csv'}", body))
         if not files:
             raise ApiError(400, {"errors": [{"message": "No SIS file was attached."}]})
-        csv_files: list[tuple[str, str]] = []
-        for name, data in files:
-            if name.lower().endswith(".zip"):
-                try:
-                    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                        for member in archive.namelist():
-                            if member.lower().endswith(".csv"):
-                                text = archive.read(member).decode("utf-8-sig", "replace")
-                                csv_files.append((member.rsplit("/", 1)[-1], text))
-                except zipfile.BadZipFile:
-                    csv_files.append((name, ""))
-            else:
-                csv_files.append((name, data.decode("utf-8-sig", "replace")))
+        csv_files = _csv_files(files)
         now = self.clock()
         import_id = self.state.next_id("sis_imports")
         rec: dict[str, Any] = {
