@@ -10,8 +10,11 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
-from urllib.parse import urlencode
+from urllib.parse import urlencode, urlsplit
 
+import requests
+
+from .errors import CanvasError, CanvasTransientError
 from .models import (
     Assignment,
     CanvasUser,
@@ -327,6 +330,28 @@ class CanvasClient(Transport):
     def get_sis_import(self, account_id: UserId, import_id: UserId) -> SisImport:
         path = f"/api/v1/accounts/{object_id(account_id)}/sis_imports/{object_id(import_id)}"
         return SisImport.from_json(self._get_json(path))
+
+    def download_sis_errors_file(self, url: str) -> str:
+        """The text of an import's errors file (``SisImport.errors_attachment_url``).
+
+        First with the URL alone: its verifier is enough for about an hour, and Canvas may redirect the download to
+        a files host that must never see the token (docs/canvas-rules.md, section 3). Then, on this Canvas's own
+        host only, with the token. Raises ``CanvasError`` when neither works.
+        """
+        url = self._url(url)
+        path = urlsplit(url).path
+        try:
+            response = self.session.get(url, timeout=self.timeout, headers={"User-Agent": self.user_agent})
+        except requests.RequestException as exc:
+            raise CanvasTransientError(type(exc).__name__, method="GET", path=path, acting_as=self.acting_as) from exc
+        if response.ok:
+            return response.content.decode("utf-8-sig", "replace")
+        if urlsplit(url).netloc != urlsplit(self.base_url).netloc:
+            raise CanvasError(
+                "Canvas's SIS errors file could not be downloaded", status=response.status_code, method="GET", path=path
+            )
+        _, response = self._send("GET", url, idempotent=True, allow_empty=True)
+        return response.content.decode("utf-8-sig", "replace")
 
     # --------------------------------------------------------------- OAuth2
     # These use the client id/secret or the user's own token, never the portal token, and they

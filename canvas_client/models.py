@@ -8,7 +8,8 @@ the caller may read SIS data, ``login_id`` without ``view_user_logins``, ``email
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+import re
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -252,6 +253,16 @@ SIS_FINISHED_STATES = frozenset(
 )
 
 
+# SisBatch#populate_old_warnings_and_errors appends ["and N more warnings that were not included", "Download the
+# error file to see all warnings."] after 24 (docs/canvas-rules.md, section 3): a summary, never a row.
+_MORE = re.compile(r"^and \d+ more (warnings|errors) that were not included$")
+
+
+def is_more_entry(pair: tuple[str, str] | Sequence[str]) -> bool:
+    """Is this processing_warnings/_errors pair Canvas's "and N more" summary (not a file and a message)?"""
+    return len(pair) >= 1 and bool(_MORE.match(str(pair[0]).strip()))
+
+
 def _pairs(value: object) -> tuple[tuple[str, str], ...]:
     """processing_errors/_warnings are lists of [csv_file, message] pairs."""
     out: list[tuple[str, str]] = []
@@ -265,21 +276,42 @@ def _pairs(value: object) -> tuple[tuple[str, str], ...]:
 
 @dataclass(frozen=True)
 class SisImport:
+    """A SIS import. Canvas lists at most 24 warnings (and errors) and then an "and N more" pair; the full counts
+    are `warning_count` and `error_count`, and every message is in the file at `errors_attachment_url`
+    (docs/canvas-rules.md, section 3)."""
+
     id: int
     workflow_state: str
     progress: int = 0
     processing_errors: tuple[tuple[str, str], ...] = ()
     processing_warnings: tuple[tuple[str, str], ...] = ()
+    warning_count: int | None = None
+    error_count: int | None = None
+    errors_attachment_url: str | None = None
 
     @classmethod
     def from_json(cls, data: JSON) -> SisImport:
+        counts = (data.get("data") or {}).get("counts") or {}
+        attachment = data.get("errors_attachment") or {}
         return cls(
             id=int(data["id"]),
             workflow_state=str(data.get("workflow_state") or ""),
             progress=_opt_int(data.get("progress")) or 0,
             processing_errors=_pairs(data.get("processing_errors")),
             processing_warnings=_pairs(data.get("processing_warnings")),
+            warning_count=_opt_int(counts.get("warning_count")),
+            error_count=_opt_int(counts.get("error_count")),
+            errors_attachment_url=_opt_str(attachment.get("url")) if isinstance(attachment, dict) else None,
         )
+
+    @property
+    def messages_complete(self) -> bool:
+        """Are all of the import's messages in processing_warnings and processing_errors (no "and N more" pair)?"""
+        pairs = (*self.processing_warnings, *self.processing_errors)
+        if any(is_more_entry(pair) for pair in pairs):
+            return False
+        listed = sum(1 for pair in self.processing_warnings if not is_more_entry(pair))
+        return self.warning_count is None or listed >= self.warning_count
 
     @property
     def finished(self) -> bool:
@@ -324,5 +356,6 @@ __all__ = [
     "PairingCode",
     "SisImport",
     "Submission",
+    "is_more_entry",
     "parse_datetime",
 ]

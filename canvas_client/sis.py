@@ -15,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
+from .models import is_more_entry
+
 Status = Literal["active", "deleted"]
 HEADER = ("observer_id", "student_id", "status")
 FILENAME = "user_observers.csv"
@@ -107,6 +109,8 @@ def parse_processing_warnings(
         if isinstance(item, str):
             file, message = "", item
         else:
+            if is_more_entry(item):
+                continue  # Canvas's "and N more" summary: names no row (docs/canvas-rules.md, section 3)
             file, message = (str(item[0]), str(item[1])) if len(item) >= 2 else ("", str(item[0]))
         message = message.strip()
         observer: str | None = None
@@ -124,6 +128,24 @@ def parse_processing_warnings(
             break
         out.append(ObserverWarning(observer, student, message, file))
     return out
+
+
+ERRORS_FILE_HEADER = ("sis_import_id", "file", "message", "row")
+
+
+def parse_errors_file(text: str) -> list[ObserverWarning]:
+    """Every message of an import from its errors file (``errors_attachment``: ``sis_import_id,file,message,row``,
+    written by SisBatch#write_errors_to_file), as ``ObserverWarning`` rows.
+
+    Raises ``ValueError`` when the text is not that file, so a caller never takes a wrong download for "no
+    warnings".
+    """
+    reader = csv.reader(io.StringIO(text.lstrip("\ufeff")))
+    header = next(reader, None)
+    if header is None or tuple(h.strip().lower() for h in header[:4]) != ERRORS_FILE_HEADER:
+        raise ValueError("This is not a Canvas SIS errors file (its header is not sis_import_id,file,message,row).")
+    pairs = [(row[1], row[2]) for row in reader if len(row) >= 3]
+    return parse_processing_warnings(pairs)
 
 
 def match_warnings(
@@ -155,5 +177,6 @@ __all__ = [
     "UserObserverRow",
     "build_user_observers_csv",
     "match_warnings",
+    "parse_errors_file",
     "parse_processing_warnings",
 ]

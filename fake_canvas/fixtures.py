@@ -119,6 +119,7 @@ class Fixtures(SisImports):
         keys = ("id", "course_id", "course_section_id", "user_id", "type", "associated_user_id")
         out = {k: e.get(k) for k in keys}
         out["enrollment_state"] = e["workflow_state"]
+        out["start_at"], out["end_at"] = iso(e.get("start_at")), iso(e.get("end_at"))
         return out
 
     def observer_links(self) -> set[tuple[int, int]]:

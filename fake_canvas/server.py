@@ -109,6 +109,7 @@ ROUTES: tuple[tuple[str, str, str, bool], ...] = (
     ("POST", "api/v1/accounts/:account_id/sis_imports", "sis_import_create", True),
     ("GET", "api/v1/accounts/:account_id/sis_imports", "sis_import_index", True),
     ("GET", "api/v1/accounts/:account_id/sis_imports/:import_id", "sis_import_show", True),
+    ("GET", "files/:file_id/download", "sis_errors_file", False),
     ("GET", "login/oauth2/auth", "oauth_auth_page", False),
     ("POST", "login/oauth2/auth", "oauth_auth_submit", False),
     ("POST", "login/oauth2/token", "oauth_token", False),

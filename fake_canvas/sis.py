@@ -1,9 +1,15 @@
-"""SIS imports of user_observers.csv, processed in a background thread like Canvas's job queue."""
+"""SIS imports of user_observers.csv, processed in a background thread like Canvas's job queue.
+
+Row problems follow canvas-lms app/models/sis_batch.rb (docs/canvas-rules.md, section 3): at most 24 pairs in
+`processing_warnings` (and `processing_errors`), then an "and N more" pair; the full counts in `data.counts`; every
+message in the errors file (`errors_attachment`), which a client downloads with its token or the URL's verifier.
+"""
 
 from __future__ import annotations
 
 import csv
 import io
+import secrets
 import threading
 import zipfile
 from collections.abc import Callable
@@ -35,6 +41,26 @@ COUNT_KEYS = (
     "user_observers",
 )
 SETTINGS_KEYS = ("sis_paused", "sis_row_delay_ms")
+MESSAGES_SHOWN = 24  # SisBatch#populate_old_warnings_and_errors: .limit(24)
+VERIFIER_LIFETIME_S = 3600.0  # the errors file's download URL stops working after about an hour
+
+
+def _csv_files(files: list[tuple[str, bytes]]) -> list[tuple[str, str]]:
+    """The CSV files of an upload: plain ones as they are, a zip's CSV members by their base names."""
+    csv_files: list[tuple[str, str]] = []
+    for name, data in files:
+        if name.lower().endswith(".zip"):
+            try:
+                with zipfile.ZipFile(io.BytesIO(data)) as archive:
+                    for member in archive.namelist():
+                        if member.lower().endswith(".csv"):
+                            text = archive.read(member).decode("utf-8-sig", "replace")
+                            csv_files.append((member.rsplit("/", 1)[-1], text))
+            except zipfile.BadZipFile:
+                csv_files.append((name, ""))
+        else:
+            csv_files.append((name, data.decode("utf-8-sig", "replace")))
+    return csv_files
 
 
 class SisImports(FakeBase):
@@ -42,9 +68,15 @@ class SisImports(FakeBase):
     sis_cond: threading.Condition
     sleep: Callable[[float], None]
     _mark_dirty: Callable[[], None]
+    _authenticate: Callable[[str | None], dict[str, Any]]
 
-    def sis_json(self, rec: dict[str, Any]) -> dict[str, Any]:
-        return {k: v for k, v in rec.items() if not k.startswith("_")}
+    def sis_json(self, rec: dict[str, Any], base: str = "") -> dict[str, Any]:
+        out = {k: v for k, v in rec.items() if not k.startswith("_")}
+        if out.get("errors_attachment"):
+            attachment = dict(out["errors_attachment"])
+            attachment["url"] = base + attachment["url"]
+            out["errors_attachment"] = attachment
+        return out
 
     def sis_import_create(self, ctx: Ctx, account_id: str) -> Reply:
         account = self.find_account(account_id)
@@ -62,19 +94,7 @@ class SisImports(FakeBase):
                 files.append((f"sis_import.{p.get('extension') or 'csv'}", body))
         if not files:
             raise ApiError(400, {"errors": [{"message": "No SIS file was attached."}]})
-        csv_files: list[tuple[str, str]] = []
-        for name, data in files:
-            if name.lower().endswith(".zip"):
-                try:
-                    with zipfile.ZipFile(io.BytesIO(data)) as archive:
-                        for member in archive.namelist():
-                            if member.lower().endswith(".csv"):
-                                text = archive.read(member).decode("utf-8-sig", "replace")
-                                csv_files.append((member.rsplit("/", 1)[-1], text))
-                except zipfile.BadZipFile:
-                    csv_files.append((name, ""))
-            else:
-                csv_files.append((name, data.decode("utf-8-sig", "replace")))
+        csv_files = _csv_files(files)
         now = self.clock()
         import_id = self.state.next_id("sis_imports")
         rec: dict[str, Any] = {
@@ -106,6 +126,8 @@ class SisImports(FakeBase):
             "csv_attachments": [{"display_name": name} for name, _ in csv_files],
             "account_id": account["id"],
             "_files": csv_files,
+            "_warnings": [],
+            "_errors": [],
         }
         self.state.sis_imports[import_id] = rec
         threading.Thread(target=self._sis_process, args=(import_id,), name=f"fake-sis-{import_id}", daemon=True).start()
@@ -117,7 +139,7 @@ class SisImports(FakeBase):
         rec = self.state.sis_imports.get(int(import_id)) if import_id.isdigit() else None
         if rec is None or rec["account_id"] != account["id"]:
             raise not_found()
-        return ok(self.sis_json(rec))
+        return ok(self.sis_json(rec, ctx.base))
 
     def sis_import_index(self, ctx: Ctx, account_id: str) -> Reply:
         account = self.find_account(account_id)
@@ -129,7 +151,7 @@ class SisImports(FakeBase):
             if r["account_id"] == account["id"] and (not states or r["workflow_state"] in states)
         ]
         page, headers = self.paginate(ctx, recs)
-        return ok({"sis_imports": [self.sis_json(r) for r in page]}, headers)
+        return ok({"sis_imports": [self.sis_json(r, ctx.base) for r in page]}, headers)
 
     # ---- the background job --------------------------------------------------------------------
 
@@ -154,11 +176,12 @@ class SisImports(FakeBase):
                     reader.fieldnames = headers
                     parsed.append((name, list(reader)))
                 else:
-                    rec["processing_errors"].append([name, "Couldn't find Canvas CSV import headers"])
+                    rec["_errors"].append((name, "Couldn't find Canvas CSV import headers", None))
             if parsed:
                 rec["data"]["supplied_batches"].append("user_observer")
         total = sum(len(rows) for _, rows in parsed) or 1
         done = 0
+        done_in = dict.fromkeys((name for name, _ in parsed), 0)
         for name, rows in parsed:
             for row in rows:
                 delay = float(self.config["sis_row_delay_ms"]) / 1000.0
@@ -169,29 +192,88 @@ class SisImports(FakeBase):
                     if rec is None or self.state is not state:
                         return
                     message = self._sis_row(rec, row)
+                    done += 1
                     if message is None:
                         rec["data"]["counts"]["user_observers"] += 1
                     else:
-                        rec["processing_warnings"].append([name, message])
-                    done += 1
+                        # The errors file's row: the line in the CSV file, the header being line 1.
+                        rec["_warnings"].append((name, message, done_in[name] + 2))
+                    done_in[name] += 1
                     rec["progress"] = min(99, int(done * 100 / total))
                     rec["updated_at"] = iso(self.clock())
         with self.lock:
             rec = self.state.sis_imports.get(import_id)
             if rec is None or self.state is not state:
                 return
-            counts = rec["data"]["counts"]
-            counts["warning_count"] = len(rec["processing_warnings"])
-            counts["error_count"] = len(rec["processing_errors"])
-            if rec["processing_errors"]:
+            self._sis_messages(rec)
+            if rec["_errors"]:
                 rec["workflow_state"] = "failed_with_messages"
-            elif rec["processing_warnings"]:
+            elif rec["_warnings"]:
                 rec["workflow_state"] = "imported_with_messages"
             else:
                 rec["workflow_state"] = "imported"
             rec["progress"] = 100
             rec["ended_at"] = rec["updated_at"] = iso(self.clock())
             self._mark_dirty()
+
+    def _sis_messages(self, rec: dict[str, Any]) -> None:
+        """SisBatch#populate_old_warnings_and_errors and #write_errors_to_file."""
+        counts = rec["data"]["counts"]
+        for key, kind, noun in (
+            ("processing_warnings", "_warnings", "warnings"),
+            ("processing_errors", "_errors", "errors"),
+        ):
+            messages = rec[kind]
+            shown = [[file, message] for file, message, _ in messages[:MESSAGES_SHOWN]]
+            if len(messages) > MESSAGES_SHOWN:
+                shown.append(
+                    [
+                        f"and {len(messages) - MESSAGES_SHOWN} more {noun} that were not included",
+                        f"Download the error file to see all {noun}.",
+                    ]
+                )
+            rec[key] = shown
+            counts[noun[:-1] + "_count"] = len(messages)
+        if not (rec["_warnings"] or rec["_errors"]):
+            return
+        out = io.StringIO()
+        writer = csv.writer(out)
+        writer.writerow(["sis_import_id", "file", "message", "row"])
+        for file, message, row in [*rec["_errors"], *rec["_warnings"]]:
+            writer.writerow([rec["id"], file, message, "" if row is None else row])
+        file_id = self.state.next_id("files")
+        verifier = secrets.token_urlsafe(16)
+        name = f"sis_errors_attachment_{rec['id']}.csv"
+        body = out.getvalue()
+        rec["_errors_file"] = {"id": file_id, "verifier": verifier, "body": body, "issued": self.clock()}
+        rec["errors_attachment"] = {
+            "id": file_id,
+            "display_name": name,
+            "filename": name,
+            "content-type": "text/csv",
+            "size": len(body.encode()),
+            "created_at": iso(self.clock()),
+            # The host is filled in per request (sis_json): Canvas answers with its own domain.
+            "url": f"/files/{file_id}/download?download_frd=1&verifier={verifier}",
+        }
+
+    def sis_errors_file(self, ctx: Ctx, file_id: str) -> Reply:
+        """GET /files/:id/download: the errors file, for a valid verifier (about an hour) or an admin's token."""
+        found = next(
+            (
+                r["_errors_file"]
+                for r in self.state.sis_imports.values()
+                if r.get("_errors_file") and str(r["_errors_file"]["id"]) == file_id
+            ),
+            None,
+        )
+        if found is None:
+            raise not_found()
+        fresh = self.clock() - found["issued"] < VERIFIER_LIFETIME_S
+        if not (fresh and ctx.params.get("verifier") == found["verifier"]):
+            ctx.user = self._authenticate(ctx.token)
+            self.require_admin(ctx)
+        return Reply(200, found["body"].encode(), [], content_type="text/csv")
 
     def _sis_row(self, rec: dict[str, Any], row: dict[str, str]) -> str | None:
         """One user_observers row, with lib/sis/user_observer_importer.rb's checks and messages."""
@@ -215,7 +297,10 @@ class SisImports(FakeBase):
         if student_id is None:
             return f"A student referenced a non-existent user {student_sis}"
         if lowered.startswith("active"):
-            s.link_create_or_restore(observer_id=observer_id, student_id=student_id, sis_batch_id=rec["id"])
+            # lib/sis/user_observer_importer.rb calls create_or_restore for every active row.
+            s.link_create_or_restore(
+                observer_id=observer_id, student_id=student_id, sis_batch_id=rec["id"], when_active=True
+            )
             return None
         if rec["skip_deletes"]:
             return None

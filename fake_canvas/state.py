@@ -367,13 +367,21 @@ class State:
         return None
 
     def link_create_or_restore(
-        self, *, observer_id: int, student_id: int, sis_batch_id: int | None = None
+        self, *, observer_id: int, student_id: int, sis_batch_id: int | None = None, when_active: bool = False
     ) -> tuple[dict[str, Any], bool]:
-        """UserObservationLink.create_or_restore. Returns (link, changed)."""
+        """UserObservationLink.create_or_restore. Returns (link, changed).
+
+        create_or_restore runs create_linked_enrollments whether the link was new, restored or already active, and a
+        revived enrollment takes the student enrollment's dates (Enrollment#update_from). The API only calls it when
+        no active link exists (UserObserveesController#create_observation_links), so a repeated PUT changes
+        nothing; an SIS `active` row calls it every time (`when_active`), reviving the pair's deleted enrollments.
+        """
         key = f"{observer_id}:{student_id}"
         now = self.clock()
         link = self.links.get(key)
         if link is not None and link["workflow_state"] == "active":
+            if when_active:
+                self._create_linked_enrollments(observer_id=observer_id, student_id=student_id)
             return link, False
         if link is None:
             link = {
@@ -385,6 +393,12 @@ class State:
             }
             self.links[key] = link
         link.update(workflow_state="active", updated_at=now, sis_batch_id=sis_batch_id)
+        self._create_linked_enrollments(observer_id=observer_id, student_id=student_id)
+        return link, True
+
+    def _create_linked_enrollments(self, *, observer_id: int, student_id: int) -> None:
+        """UserObservationLink#create_linked_enrollments: one ObserverEnrollment per active or pending student
+        enrollment; an active one is left alone (Enrollment#create_linked_enrollment_for)."""
         for eid in list(self.enr_by_user.get(student_id, ())):
             e = self.enrollments[eid]
             if e["type"] != "StudentEnrollment" or e["workflow_state"] not in LINKABLE_STATES:
@@ -397,7 +411,7 @@ class State:
             )
             if existing is not None and existing["workflow_state"] == "active":
                 continue
-            self.enroll(
+            revived = self.enroll(
                 course_id=e["course_id"],
                 user_id=observer_id,
                 type="ObserverEnrollment",
@@ -406,7 +420,7 @@ class State:
                 section_id=e["course_section_id"],
                 linked=True,
             )
-        return link, True
+            revived.update(start_at=e.get("start_at"), end_at=e.get("end_at"), linked=True)
 
     def link_destroy(self, *, observer_id: int, student_id: int) -> bool:
         """Soft-delete the link and every ObserverEnrollment of the pair (course-scoped ones too)."""

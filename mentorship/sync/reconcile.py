@@ -11,6 +11,7 @@ A dry run stores what it found as a preview and changes nothing. Every run and e
 
 from __future__ import annotations
 
+import contextlib
 import logging
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -31,7 +32,15 @@ from .circuit import circuit_is_open, circuit_open
 from .models import DriftItem, ObserverLink, ReconciliationRun
 from .services import publishing
 from .services.common import SyncError
-from .services.planning import _retarget, assignment_link_state_refresh
+from .services.linking import pair_courses_remake
+from .services.planning import (
+    Pair,
+    PairDesired,
+    _retarget,
+    assignment_link_state_refresh,
+    pair_desired_state,
+    pairs_desired_state,
+)
 from .services.records import _lock_assignment
 
 logger = logging.getLogger(__name__)
@@ -51,108 +60,105 @@ class Found:
     detail: str = ""
 
 
-def _active_pairs(today: object) -> tuple[set[tuple[int, int]], set[tuple[int, int, int]]]:
-    """What every program (not just this one) approved and is active today: pairs and (pair, course) triples."""
-    pairs: set[tuple[int, int]] = set()
-    triples: set[tuple[int, int, int]] = set()
-    active = MentorAssignment.objects.filter(
-        status=MentorAssignment.Status.APPROVED, starts_on__lte=today, ends_on__gte=today
-    )
-    for link in ObserverLink.objects.filter(assignment__in=active, desired=ObserverLink.Desired.PRESENT):
-        if link.kind == ObserverLink.Kind.OBSERVEE:
-            pairs.add((link.observer_canvas_id, link.student_canvas_id))
-        elif link.canvas_course_id is not None:
-            triples.add((link.observer_canvas_id, link.student_canvas_id, link.canvas_course_id))
-    return pairs, triples
+@dataclass
+class _Canvas:
+    """What Canvas holds for the program's people: user-level links and (observer, student, course) enrollments."""
+
+    pairs: set[Pair]
+    enrollments: dict[tuple[int, int, int], int]
+
+    def observes(self, pair: Pair, course: int | None) -> bool:
+        return pair in self.pairs or (course is not None and (*pair, course) in self.enrollments)
 
 
-def reconcile_compare(*, program: Program, client: CanvasClient) -> list[Found]:
-    """Read Canvas for the program's people and scoped courses; classify every difference. Changes nothing."""
-    today = timezone.localdate()
-    assignments = list(
-        MentorAssignment.objects.filter(program=program)
-        .exclude(status=MentorAssignment.Status.PROPOSED)
-        .select_related("mentor", "student")
-        .prefetch_related("links")
-    )
-    expected_pairs, expected_triples = _active_pairs(today)
-    busy: set[tuple[int, int]] = set(
-        ObserverLink.objects.filter(
-            state__in=[State.PENDING, State.LINKING, State.UNLINKING, State.AWAITING_REDEMPTION]
-        ).values_list("observer_canvas_id", "student_canvas_id")
-    )
-    mentors = {a.mentor.canvas_user_id for a in assignments}
-    students = {a.student.canvas_user_id for a in assignments}
-    by_pair: dict[tuple[int, int], list[MentorAssignment]] = {}
-    for a in assignments:
-        by_pair.setdefault((a.mentor.canvas_user_id, a.student.canvas_user_id), []).append(a)
-
-    canvas_pairs: set[tuple[int, int]] = set()
-    for mentor_id in sorted(mentors):
-        try:
-            canvas_pairs.update((mentor_id, user.id) for user in client.list_observees(mentor_id))
-        except CanvasNotFound:
-            continue
-    for student_id in sorted(students):
-        try:
-            canvas_pairs.update((user.id, student_id) for user in client.list_observers(student_id))
-        except CanvasNotFound:
-            continue
+def _read_canvas(client: CanvasClient, assignments: list[MentorAssignment]) -> _Canvas:
+    mentors = sorted({a.mentor.canvas_user_id for a in assignments})
+    students = sorted({a.student.canvas_user_id for a in assignments})
+    pairs: set[Pair] = set()
+    for mentor_id in mentors:
+        with contextlib.suppress(CanvasNotFound):
+            pairs.update((mentor_id, user.id) for user in client.list_observees(mentor_id))
+    for student_id in students:
+        with contextlib.suppress(CanvasNotFound):
+            pairs.update((user.id, student_id) for user in client.list_observers(student_id))
     courses = {c.canvas_course_id for a in assignments if a.link_method == LinkMethod.COURSES for c in a.courses.all()}
-    canvas_enrollments: dict[tuple[int, int, int], int] = {}
+    enrollments: dict[tuple[int, int, int], int] = {}
     for course_id in sorted(courses):
-        try:
+        with contextlib.suppress(CanvasNotFound):
             for e in client.list_course_enrollments(course_id, type="ObserverEnrollment"):
                 if e.associated_user_id is not None and e.enrollment_state not in ("deleted", "completed", "inactive"):
-                    canvas_enrollments[(e.user_id, e.associated_user_id, course_id)] = e.id
-        except CanvasNotFound:
-            continue
+                    enrollments[(e.user_id, e.associated_user_id, course_id)] = e.id
+    return _Canvas(pairs, enrollments)
 
-    found: list[Found] = []
+
+def _missing(assignments: list[MentorAssignment], desired: dict[Pair, PairDesired], canvas: _Canvas) -> list[Found]:
+    """Rows that made their part of the desired state in Canvas, and Canvas no longer holds it."""
+    found = []
     for a in assignments:
-        if not a.is_active_on(today):
-            continue
         for link in a.links.all():
             if link.desired != ObserverLink.Desired.PRESENT or link.state != State.LINKED:
                 continue  # work in progress or failed: the sync engine already knows; not drift
             pair = (link.observer_canvas_id, link.student_canvas_id)
-            if link.kind == ObserverLink.Kind.OBSERVEE and pair not in canvas_pairs:
-                found.append(Found(Kind.MISSING, *pair, assignment_id=a.pk, link_id=link.pk))
-            elif link.kind == ObserverLink.Kind.COURSE and link.canvas_course_id is not None:
-                triple = (*pair, link.canvas_course_id)
-                if triple not in canvas_enrollments and pair not in canvas_pairs:
-                    found.append(
-                        Found(Kind.MISSING, *pair, course=link.canvas_course_id, assignment_id=a.pk, link_id=link.pk)
-                    )
-
-    def classify(pair: tuple[int, int]) -> tuple[str, int | None]:
-        history = by_pair.get(pair, [])
-        ended = [a for a in history if a.status != MentorAssignment.Status.PROPOSED]
-        if ended:
-            return Kind.STALE, ended[0].pk
-        return Kind.UNEXPECTED, None
-
-    for pair in sorted(canvas_pairs):
-        if pair in expected_pairs or pair in busy:
-            continue
-        if pair[0] not in mentors | students and pair[1] not in mentors | students:
-            continue
-        kind, assignment_id = classify(pair)
-        detail = ""
-        if kind == Kind.UNEXPECTED and pair[0] in students:
-            detail = "The observer is a student in this program."
-        found.append(Found(kind, *pair, assignment_id=assignment_id, detail=detail))
-    for (observer, student, course), enrollment_id in sorted(canvas_enrollments.items()):
-        pair = (observer, student)
-        if (observer, student, course) in expected_triples or pair in expected_pairs or pair in busy:
-            continue
-        if pair in canvas_pairs:
-            continue  # the user-level link made it; reported above
-        kind, assignment_id = classify(pair)
-        found.append(
-            Found(kind, observer, student, course=course, enrollment=enrollment_id, assignment_id=assignment_id)
-        )
+            want = desired.get(pair, PairDesired())
+            if link.kind == ObserverLink.Kind.OBSERVEE:
+                lost = want.observee and pair not in canvas.pairs
+            else:
+                lost = want.wants_course(link.canvas_course_id) and not canvas.observes(pair, link.canvas_course_id)
+            if lost:
+                found.append(
+                    Found(Kind.MISSING, *pair, course=link.canvas_course_id, assignment_id=a.pk, link_id=link.pk)
+                )
     return found
+
+
+def _extra(
+    assignments: list[MentorAssignment], desired: dict[Pair, PairDesired], canvas: _Canvas, busy: set[Pair]
+) -> list[Found]:
+    """What Canvas holds for the program's people that no active assignment (of any program) wants."""
+    people = {a.mentor.canvas_user_id for a in assignments} | {a.student.canvas_user_id for a in assignments}
+    students = {a.student.canvas_user_id for a in assignments}
+    history: dict[Pair, int] = {}
+    for a in assignments:
+        history.setdefault((a.mentor.canvas_user_id, a.student.canvas_user_id), a.pk)
+
+    def kind_of(pair: Pair) -> tuple[str, int | None]:
+        return (Kind.STALE, history[pair]) if pair in history else (Kind.UNEXPECTED, None)
+
+    found = []
+    for pair in sorted(canvas.pairs):
+        if desired.get(pair, PairDesired()).observee or pair in busy:
+            continue
+        if pair[0] not in people and pair[1] not in people:
+            continue
+        kind, assignment_id = kind_of(pair)
+        detail = "The observer is a student in this program." if kind == Kind.UNEXPECTED and pair[0] in students else ""
+        found.append(Found(kind, *pair, assignment_id=assignment_id, detail=detail))
+    for (observer, student, course), enrollment_id in sorted(canvas.enrollments.items()):
+        pair = (observer, student)
+        if desired.get(pair, PairDesired()).wants_course(course) or pair in busy or pair in canvas.pairs:
+            continue  # wanted, being worked on, or made by the user-level link (reported above)
+        kind, assignment_id = kind_of(pair)
+        found.append(Found(kind, *pair, course=course, enrollment=enrollment_id, assignment_id=assignment_id))
+    return found
+
+
+def reconcile_compare(*, program: Program, client: CanvasClient) -> list[Found]:
+    """Read Canvas for the program's people and scoped courses; classify every difference against the pairs' desired
+    state (planning.pairs_desired_state, the same answer the task body moves Canvas to). Changes nothing."""
+    assignments = list(
+        MentorAssignment.objects.filter(program=program)
+        .exclude(status=MentorAssignment.Status.PROPOSED)
+        .select_related("mentor", "student")
+        .prefetch_related("links", "courses")
+    )
+    desired = pairs_desired_state(on=timezone.localdate())
+    busy: set[Pair] = set(
+        ObserverLink.objects.filter(
+            state__in=[State.PENDING, State.LINKING, State.UNLINKING, State.AWAITING_REDEMPTION]
+        ).values_list("observer_canvas_id", "student_canvas_id")
+    )
+    canvas = _read_canvas(client, assignments)
+    return _missing(assignments, desired, canvas) + _extra(assignments, desired, canvas, busy)
 
 
 def reconcile_start(
@@ -183,23 +189,54 @@ def reconcile_execute(*, run_id: int, client: CanvasClient | None = None) -> Rec
         return run
     if circuit_is_open():
         return _finish(run, ReconciliationRun.Status.FAILED, error="Canvas work is stopped (token rejected).")
+    found = _compare_programs(run, client)
+    if isinstance(found, str):
+        return _finish(run, ReconciliationRun.Status.FAILED, error=found)
+    removals = [f for _, f in found if f.kind == Kind.STALE]
+    held = not run.dry_run and len(removals) > settings.RECONCILE_REMOVAL_THRESHOLD
+    _store_items(run, found, held=held)
+    counts = {kind: sum(1 for _, f in found if f.kind == kind) for kind in Kind.values}
+    if not run.dry_run:
+        for item in run.items.filter(kind=Kind.MISSING, status=DriftItem.Status.OPEN):
+            _repair_missing(item)
+        if not held:
+            _remove_items(run.items.filter(kind=Kind.STALE, status=DriftItem.Status.OPEN), actor=None)
+    run_status = ReconciliationRun.Status.HELD if held else ReconciliationRun.Status.DONE
+    with transaction.atomic():
+        run = _finish(run, run_status, counts=counts)
+        audit_record(
+            action=Action.RECONCILE_HELD if held else Action.RECONCILE_RUN,
+            system_actor="reconciler",
+            program=run.program,
+            obj=run,
+            outcome=Outcome.WARNING if held or counts.get(Kind.UNEXPECTED) else Outcome.OK,
+            details={
+                "dry_run": run.dry_run,
+                "counts": counts,
+                "removal_threshold": settings.RECONCILE_REMOVAL_THRESHOLD,
+            },
+        )
+    return run
+
+
+def _compare_programs(run: ReconciliationRun, client: CanvasClient | None) -> list[tuple[Program, Found]] | str:
+    """Every difference in the run's programs, or the sentence that says why Canvas could not be read."""
     own = client is None
     client = client or portal_client()
     programs = [run.program] if run.program else list(Program.objects.filter(is_active=True))
     try:
-        found: list[tuple[Program, Found]] = []
-        for program in programs:
-            found.extend((program, f) for f in reconcile_compare(program=program, client=client))
+        return [(program, f) for program in programs for f in reconcile_compare(program=program, client=client)]
     except CanvasAuthError as exc:
         circuit_open(error=exc)
-        return _finish(run, ReconciliationRun.Status.FAILED, error=exc.user_message)
+        return exc.user_message
     except CanvasError as exc:
-        return _finish(run, ReconciliationRun.Status.FAILED, error=exc.user_message)
+        return exc.user_message
     finally:
         if own:
             client.close()
-    removals = [f for _, f in found if f.kind == Kind.STALE]
-    held = not run.dry_run and len(removals) > settings.RECONCILE_REMOVAL_THRESHOLD
+
+
+def _store_items(run: ReconciliationRun, found: list[tuple[Program, Found]], *, held: bool) -> None:
     items = []
     for program, f in found:
         status = DriftItem.Status.OPEN
@@ -223,28 +260,6 @@ def reconcile_execute(*, run_id: int, client: CanvasClient | None = None) -> Rec
             )
         )
     DriftItem.objects.bulk_create(items)
-    counts = {kind: sum(1 for _, f in found if f.kind == kind) for kind in Kind.values}
-    if not run.dry_run:
-        for item in run.items.filter(kind=Kind.MISSING, status=DriftItem.Status.OPEN):
-            _repair_missing(item)
-        if not held:
-            _remove_items(run.items.filter(kind=Kind.STALE, status=DriftItem.Status.OPEN), actor=None)
-    run_status = ReconciliationRun.Status.HELD if held else ReconciliationRun.Status.DONE
-    with transaction.atomic():
-        run = _finish(run, run_status, counts=counts)
-        audit_record(
-            action=Action.RECONCILE_HELD if held else Action.RECONCILE_RUN,
-            system_actor="reconciler",
-            program=run.program,
-            obj=run,
-            outcome=Outcome.WARNING if held or counts.get(Kind.UNEXPECTED) else Outcome.OK,
-            details={
-                "dry_run": run.dry_run,
-                "counts": counts,
-                "removal_threshold": settings.RECONCILE_REMOVAL_THRESHOLD,
-            },
-        )
-    return run
 
 
 def _finish(
@@ -301,6 +316,15 @@ def _remove_in_canvas(client: CanvasClient, item: DriftItem) -> None:
         pass  # already gone
 
 
+def _remake_wanted_courses(item: DriftItem) -> None:
+    """Removing a user-level link deleted every observer enrollment of the pair, course-scoped ones of assignments
+    that are still active included: those rows are made again."""
+    want = pair_desired_state(observer_canvas_id=item.observer_canvas_id, student_canvas_id=item.student_canvas_id)
+    pair_courses_remake(
+        observer_canvas_id=item.observer_canvas_id, student_canvas_id=item.student_canvas_id, courses=set(want.courses)
+    )
+
+
 def _remove_items(items: Iterable[DriftItem], *, actor: User | None, request: HttpRequest | None = None) -> int:
     removed = 0
     item_list = list(items)
@@ -321,6 +345,8 @@ def _remove_items(items: Iterable[DriftItem], *, actor: User | None, request: Ht
                 DriftItem.objects.filter(pk=item.pk).update(
                     status=DriftItem.Status.REMOVED, resolved_at=timezone.now(), resolved_by=actor
                 )
+                if not (item.canvas_course_id and item.canvas_enrollment_id):
+                    _remake_wanted_courses(item)
                 audit_record(
                     action=Action.RECONCILE_REMOVAL if item.kind == Kind.UNEXPECTED else Action.RECONCILE_REPAIR,
                     actor=actor,

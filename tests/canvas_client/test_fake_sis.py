@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import io
 import time
 import zipfile
@@ -11,7 +12,7 @@ import pytest
 import requests
 
 from fake_canvas import FakeCanvas
-from fake_canvas.testing import fake_session
+from fake_canvas.testing import ManualClock, fake_session
 
 BASE = "http://canvas.test/api/v1"
 
@@ -139,3 +140,80 @@ def test_sis_imports_only_on_root_accounts(fake: FakeCanvas) -> None:
     )
     assert r.status_code == 400
     assert r.json() == {"errors": ["SIS imports can only be executed on root accounts"]}
+
+
+def _thirty_bad_rows(fake: FakeCanvas) -> tuple[str, list[str]]:
+    """Thirty rows naming unknown students, between two good ones."""
+    ghosts = [f"GHOST-{i:02d}" for i in range(30)]
+    lines = ["observer_id,student_id,status", "AIDE-1,S-1,active"]
+    lines += [f"AIDE-1,{ghost},active" for ghost in ghosts]
+    lines.append("AIDE-1,S-2,active")
+    return "\n".join(lines) + "\n", ghosts
+
+
+def test_warnings_are_capped_at_24_with_an_and_n_more_entry_and_full_counts(fake: FakeCanvas) -> None:
+    """canvas-lms app/models/sis_batch.rb#populate_old_warnings_and_errors: processing_warnings holds
+    `sis_batch_errors.warnings.limit(24)` and then ["and N more warnings that were not included", "Download the error
+    file to see all warnings."]; data.counts.warning_count and error_count are the full counts."""
+    s = fake_session(fake, "A")
+    csv_text, ghosts = _thirty_bad_rows(fake)
+    r = s.post(f"{BASE}/accounts/1/sis_imports", files={"attachment": ("user_observers.csv", csv_text, "text/csv")})
+    done = wait_for_import(s, r.json()["id"])
+    assert done["workflow_state"] == "imported_with_messages"
+    warnings = done["processing_warnings"]
+    assert len(warnings) == 25
+    assert warnings[:24] == [
+        ["user_observers.csv", f"A student referenced a non-existent user {ghost}"] for ghost in ghosts[:24]
+    ]
+    assert warnings[24] == [
+        "and 6 more warnings that were not included",
+        "Download the error file to see all warnings.",
+    ]
+    assert done["data"]["counts"]["warning_count"] == 30
+    assert done["data"]["counts"]["error_count"] == 0
+    assert done["data"]["counts"]["user_observers"] == 2
+    assert len(fake.observer_links()) == 2
+
+
+def test_the_errors_file_lists_every_message_and_is_downloaded_with_the_token_or_verifier() -> None:
+    """canvas-lms app/models/sis_batch.rb#write_errors_to_file: a CSV `sis_import_id,file,message,row` with every
+    error and warning, exposed as errors_attachment (lib/api/v1/sis_import.rb); its URL carries a verifier that
+    expires, and an admin's token downloads it as well."""
+    clock = ManualClock()
+    fake = FakeCanvas(admin_token="A", seed="empty", throttle={"enabled": False}, clock=clock)
+    fake.configure(throttle={"enabled": False})
+    for name, sis in (("Ann Aide", "AIDE-1"), ("Sal Student", "S-1"), ("Sol Student", "S-2")):
+        fake.add_user(name=name, sis_user_id=sis)
+    s = fake_session(fake, "A")
+    csv_text, ghosts = _thirty_bad_rows(fake)
+    r = s.post(f"{BASE}/accounts/1/sis_imports", files={"attachment": ("user_observers.csv", csv_text, "text/csv")})
+    done = wait_for_import(s, r.json()["id"])
+    attachment = done["errors_attachment"]
+    assert attachment["display_name"] == f"sis_errors_attachment_{done['id']}.csv"
+    assert attachment["url"].startswith("http://canvas.test/files/") and "verifier=" in attachment["url"]
+    anonymous = fake_session(fake)
+    by_verifier = anonymous.get(attachment["url"])
+    assert by_verifier.status_code == 200 and by_verifier.headers["Content-Type"].startswith("text/csv")
+    rows = list(csv.reader(io.StringIO(by_verifier.text)))
+    assert rows[0] == ["sis_import_id", "file", "message", "row"]
+    assert rows[1:] == [
+        [str(done["id"]), "user_observers.csv", f"A student referenced a non-existent user {ghost}", str(i + 3)]
+        for i, ghost in enumerate(ghosts)
+    ]
+    clock.advance(3601)
+    assert anonymous.get(attachment["url"]).status_code == 401
+    assert s.get(attachment["url"]).text == by_verifier.text
+    student = fake_session(fake, fake.mint_token(fake.find_user("sis_user_id:S-1")["id"]))
+    assert student.get(attachment["url"].split("?")[0]).status_code == 401
+
+
+def test_an_import_without_messages_has_no_errors_file_and_zero_counts(fake: FakeCanvas) -> None:
+    """sis_batch.rb#populate_old_warnings_and_errors sets both counts to 0 when the batch has no errors."""
+    s = fake_session(fake, "A")
+    r = s.post(
+        f"{BASE}/accounts/1/sis_imports",
+        files={"attachment": ("user_observers.csv", "observer_id,student_id,status\nAIDE-1,S-1,active\n", "text/csv")},
+    )
+    done = wait_for_import(s, r.json()["id"])
+    assert done["errors_attachment"] is None
+    assert (done["data"]["counts"]["warning_count"], done["data"]["counts"]["error_count"]) == (0, 0)

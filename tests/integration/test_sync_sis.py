@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from mentorship.audit.models import AuditEvent
+from mentorship.people.models import Person
 from mentorship.sync import services
 from mentorship.sync.models import ObserverLink, SisBatch
 from tests.helpers import wait_until
@@ -78,3 +79,46 @@ def _push_through_sis(worker: CeleryProcess, canvas_server: CanvasServer, settin
     assert sum(1 for r in log if r["method"] == "POST" and r["path"].endswith("/sis_imports")) == 1
     assert not [r for r in log if r["method"] == "PUT"], "links went one by one instead of through the import"
     assert AuditEvent.objects.filter(action="canvas.linked").count() == 12
+
+
+@pytest.mark.django_db(transaction=True)
+def test_thirty_warnings_in_a_batch_leave_exactly_those_thirty_rows_failed(
+    sis_worker: tuple[CeleryProcess, RedisBroker], canvas_server: CanvasServer, settings: Any
+) -> None:
+    """Canvas lists 24 warnings and "and 6 more" (docs/canvas-rules.md, section 3): the worker reads the other six
+    from the errors file, so the 20 good rows are linked and the 30 refused ones failed, none assumed linked."""
+    worker, broker = sis_worker
+    try:
+        _thirty_warnings(worker, canvas_server, settings)
+    finally:
+        quiesce(broker.url)
+
+
+def _thirty_warnings(worker: CeleryProcess, canvas_server: CanvasServer, settings: Any) -> None:
+    settings.SIS_BULK_THRESHOLD = THRESHOLD
+    canvas_server.control("POST", "config", {"throttle": {"enabled": False}, "error_rate": 0, "drop_rate": 0})
+    rig = Rig(canvas_server, worker, worker)
+    links, _ = rig.grid(make_program(), 5, 10, "W")
+    students = sorted({link.student_canvas_id for link in links})
+    ghosts = students[:6]  # 6 students x 5 mentors = 30 rows Canvas refuses
+    for person in Person.objects.filter(canvas_user_id__in=ghosts):
+        person.sis_user_id = f"GONE-{person.canvas_user_id}"
+        person.save(update_fields=["sis_user_id"])
+    canvas_server.control("POST", "requests/clear")
+    services.links_enqueue(links=links)
+    ids = [link.pk for link in links]
+    wait_until(
+        lambda: ObserverLink.objects.filter(pk__in=ids, state__in=["linked", "failed"]).count() == 50,
+        timeout=90,
+        interval=0.5,
+        message="the SIS import to settle all 50 rows",
+    )
+    failed = set(ObserverLink.objects.filter(pk__in=ids, state="failed").values_list("student_canvas_id", flat=True))
+    assert ObserverLink.objects.filter(pk__in=ids, state="failed").count() == 30 and failed == set(ghosts)
+    assert ObserverLink.objects.filter(pk__in=ids, state="linked").count() == 20
+    batch = SisBatch.objects.get()
+    assert len(batch.errors) == 25 and batch.errors[-1][0] == "and 6 more warnings that were not included"
+    log = canvas_server.control("GET", "requests")["requests"]
+    assert sum(1 for r in log if r["method"] == "POST" and r["path"].endswith("/sis_imports")) == 1
+    assert sum(1 for r in log if r["path"].startswith("/files/")) == 1
+    assert not [r for r in log if r["method"] == "PUT"], "rows went one by one instead of through the import"

@@ -9,6 +9,7 @@ from mentorship.audit.models import AuditEvent
 from mentorship.sync import reconcile, services
 from mentorship.sync.models import DriftItem, ReconciliationRun
 from tests.sync.conftest import School, approved, end, sync_all
+from tests.sync.test_pair_overlaps import canvas_state, drain
 
 pytestmark = pytest.mark.django_db
 
@@ -105,3 +106,30 @@ def test_course_scoped_missing_enrollment_is_found(fake, school, portal, program
     result = run(program)
     item = DriftItem.objects.get(run=result, kind="missing")
     assert item.canvas_course_id == school.course["id"]
+
+
+def test_reconcile_uses_the_pairs_desired_state_and_remakes_courses_a_stale_link_took(
+    fake, school: School, portal, program, other_program
+):
+    """A course row covered by the link is not missing; removing a stale link (which deletes the pair's course
+    enrollments, docs/canvas-rules.md section 2) re-makes the course an active assignment still needs."""
+    mentor, student = school.person("M", "AIDE-RD"), school.person("S", "S-RD", student=True)
+    everything = approved(program, mentor, student, days=90)
+    drain()
+    scoped = approved(other_program, mentor, student, method=LinkMethod.COURSES, courses=[school.course["id"]], days=20)
+    drain()
+    assert scoped.links.get().canvas_enrollment_id is None  # covered by the link
+    clean = run(program)
+    assert clean.counts == {"missing": 0, "unexpected": 0, "stale": 0}
+    assert run(other_program).counts == {"missing": 0, "unexpected": 0, "stale": 0}
+
+    MentorAssignment.objects.filter(pk=everything.pk).update(status=MentorAssignment.Status.ENDED)
+    result = run(program)
+    assert result.counts == {"missing": 0, "unexpected": 0, "stale": 1}
+    assert DriftItem.objects.get(run=result, kind="stale").status == "removed"
+    assert scoped.links.get().state == "pending"
+    drain()
+    linked, enrollments = canvas_state(fake, mentor, student)
+    assert linked is False and list(enrollments) == [school.course["id"]]
+    (end_at,) = enrollments[school.course["id"]]
+    assert end_at is not None and end_at.startswith(scoped.ends_on.isoformat())

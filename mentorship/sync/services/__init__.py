@@ -21,11 +21,19 @@ from .pairing_codes import (
     pairing_codes_expire_due,
     pairing_codes_watch,
 )
-from .planning import assignment_link_state_refresh, links_plan, links_retire
+from .planning import (
+    PairDesired,
+    assignment_link_state_refresh,
+    links_plan,
+    links_retire,
+    pair_desired_state,
+    pairs_desired_state,
+)
 from .publishing import circuit_probe, links_enqueue, links_requeue_held, links_sweep, queue_depth
 from .sis import sis_poll, sis_push, sis_users_csv
 
 __all__ = [
+    "PairDesired",
     "SyncError",
     "assignment_link_state_refresh",
     "circuit_probe",
@@ -36,11 +44,13 @@ __all__ = [
     "links_requeue_held",
     "links_retire",
     "links_sweep",
+    "pair_desired_state",
     "pairing_code_invalidate",
     "pairing_code_issue",
     "pairing_code_redeem",
     "pairing_codes_expire_due",
     "pairing_codes_watch",
+    "pairs_desired_state",
     "queue_depth",
     "sis_poll",
     "sis_push",

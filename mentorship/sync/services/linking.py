@@ -44,7 +44,7 @@ from .common import (
     SyncError,
 )
 from .pairing_codes import _pairing_code_save, pairing_code_create_checked
-from .planning import assignment_link_state_refresh
+from .planning import PairDesired, assignment_link_state_refresh, pair_desired_state
 from .records import _audit_link, _hand_over, _lock_assignment
 
 logger = logging.getLogger(__name__)
@@ -57,7 +57,8 @@ class _Outcome:
     fields: dict[str, Any] = field(default_factory=dict)
     details: dict[str, Any] = field(default_factory=dict)
     code: Any = None  # a canvas_client PairingCode to record
-    reset_siblings: bool = False
+    reset_courses: set[int] | None = None  # the link was removed: these courses' rows of the pair are made again
+    covered: list[int] = field(default_factory=list)  # course rows whose enrollment is now the link's own
 
 
 def _settled(link: ObserverLink) -> bool:
@@ -129,25 +130,31 @@ def _backoff(attempt: int) -> float:
     return random.uniform(0, min(BACKOFF_CAP_SECONDS, base * 2**attempt))
 
 
-def _enrollment_window(assignment: MentorAssignment) -> tuple[datetime.datetime, datetime.datetime]:
+def _enrollment_window(
+    assignment: MentorAssignment, desired: PairDesired, course_id: int
+) -> tuple[datetime.datetime, datetime.datetime]:
+    """The course enrollment's dates: the widest window of the pair's active assignments that need the course (one
+    enrollment serves them all), else the assignment's own."""
+    starts_on, ends_on = desired.courses.get(course_id, (assignment.starts_on, assignment.ends_on))
     tz = timezone.get_current_timezone()
-    start = datetime.datetime.combine(assignment.starts_on, datetime.time.min, tzinfo=tz)
-    end = datetime.datetime.combine(assignment.ends_on, datetime.time(23, 59, 59), tzinfo=tz)
+    start = datetime.datetime.combine(starts_on, datetime.time.min, tzinfo=tz)
+    end = datetime.datetime.combine(ends_on, datetime.time(23, 59, 59), tzinfo=tz)
     return start, end
 
 
-def _others_present(link: ObserverLink) -> bool:
-    """Does another approved row still need this pair (and course)? Then removing ours must not touch Canvas:
-    Canvas holds one link per pair, and deleting a user-level link also deletes the pair's observer enrollments."""
-    others = ObserverLink.objects.filter(
-        observer_canvas_id=link.observer_canvas_id, student_canvas_id=link.student_canvas_id, desired=Desired.PRESENT
-    ).exclude(pk=link.pk)
-    if link.kind == ObserverLink.Kind.COURSE:
-        others = others.filter(Q(kind=ObserverLink.Kind.OBSERVEE) | Q(canvas_course_id=link.canvas_course_id))
-    # Only a row that has made the link counts. A row still waiting to run makes it itself later (PUT is
-    # idempotent, enrollments are looked up before they are created); counting it would leave our link in Canvas
-    # for ever if that row is retired before it runs, since a row that never reached Canvas retires without a call.
-    return others.filter(state=State.LINKED).exists()
+def _link_made(link: ObserverLink) -> bool:
+    """Does the portal know the pair's user-level link is in Canvas (an observee row of the pair linked)?"""
+    return (
+        ObserverLink.objects.filter(
+            observer_canvas_id=link.observer_canvas_id,
+            student_canvas_id=link.student_canvas_id,
+            kind=ObserverLink.Kind.OBSERVEE,
+            desired=Desired.PRESENT,
+            state=State.LINKED,
+        )
+        .exclude(pk=link.pk)
+        .exists()
+    )
 
 
 def _find_observer_enrollment(client: CanvasClient, link: ObserverLink) -> int | None:
@@ -165,45 +172,118 @@ def _find_observer_enrollment(client: CanvasClient, link: ObserverLink) -> int |
 
 
 def _apply(client: CanvasClient, link: ObserverLink, *, confirm_first: bool) -> _Outcome:
-    assignment = link.assignment
+    """Move Canvas towards the pair's whole desired state (planning.pair_desired_state) for this row's part of it."""
     pair: dict[str, Any] = {"observer": link.observer_canvas_id, "student": link.student_canvas_id}
+    if link.kind == ObserverLink.Kind.OBSERVEE and link.desired == Desired.PRESENT:
+        return _observee_present(client, link, pair)
+    desired = pair_desired_state(observer_canvas_id=link.observer_canvas_id, student_canvas_id=link.student_canvas_id)
     if link.kind == ObserverLink.Kind.COURSE:
         pair["course"] = link.canvas_course_id
-        assert link.canvas_course_id is not None
         if link.desired == Desired.PRESENT:
-            # POST is not idempotent: after a lost answer or a killed worker, look before creating another.
-            enrollment_id = _find_observer_enrollment(client, link) if confirm_first else None
-            if enrollment_id is None:
-                start, end = _enrollment_window(assignment)
-                enrollment_id = client.create_observer_enrollment(
-                    link.canvas_course_id, link.observer_canvas_id, link.student_canvas_id, start_at=start, end_at=end
-                ).id
-            return _Outcome(
-                State.LINKED,
-                Action.CANVAS_LINKED,
-                {"canvas_enrollment_id": enrollment_id},
-                pair | {"enrollment": enrollment_id},
-            )
-        if _others_present(link):
+            return _course_present(client, link, desired, pair, confirm_first=confirm_first)
+        return _course_absent(client, link, desired, pair)
+    return _observee_absent(client, link, desired, pair)
+
+
+def _course_present(
+    client: CanvasClient, link: ObserverLink, desired: PairDesired, pair: dict[str, Any], *, confirm_first: bool
+) -> _Outcome:
+    assert link.canvas_course_id is not None
+    if desired.observee and _link_made(link):
+        # The link already enrolls the observer in every course of the student; an enrollment of ours would carry
+        # this assignment's end date and cut the link's access to the course short.
+        return _Outcome(
+            State.LINKED, Action.CANVAS_LINKED, {"canvas_enrollment_id": None}, pair | {"covered_by_link": True}
+        )
+    # POST is not idempotent: after a lost answer or a killed worker, look before creating another.
+    enrollment_id = _find_observer_enrollment(client, link) if confirm_first else None
+    if enrollment_id is None:
+        start, end = _enrollment_window(link.assignment, desired, link.canvas_course_id)
+        enrollment_id = client.create_observer_enrollment(
+            link.canvas_course_id, link.observer_canvas_id, link.student_canvas_id, start_at=start, end_at=end
+        ).id
+    return _Outcome(
+        State.LINKED,
+        Action.CANVAS_LINKED,
+        {"canvas_enrollment_id": enrollment_id},
+        pair | {"enrollment": enrollment_id},
+    )
+
+
+def _course_absent(client: CanvasClient, link: ObserverLink, desired: PairDesired, pair: dict[str, Any]) -> _Outcome:
+    assert link.canvas_course_id is not None
+    if desired.observee:
+        if link.canvas_enrollment_id is None:
             return _Outcome(State.UNLINKED, Action.CANVAS_UNLINKED, details=pair | {"kept_for_other_assignment": True})
-        enrollment_id = link.canvas_enrollment_id or _find_observer_enrollment(client, link)
-        if enrollment_id is not None:
-            with contextlib.suppress(CanvasNotFound):  # already gone: the goal holds
-                client.delete_enrollment(link.canvas_course_id, enrollment_id, task="delete")
-        return _Outcome(State.UNLINKED, Action.CANVAS_UNLINKED, details=pair | {"enrollment": enrollment_id})
+        # Our enrollment (with our dates) stands where the link's would. Once the link is in Canvas, removing and
+        # making it again turns every enrollment of the pair into the link's own, with the student's dates
+        # (docs/canvas-rules.md, section 2); before that, ours goes and the link makes its own when it comes.
+        if _link_made(link):
+            covered = _relink(client, link)
+            return _Outcome(
+                State.UNLINKED, Action.CANVAS_UNLINKED, details=pair | {"handed_to_link": True}, covered=covered
+            )
+        _delete_enrollment(client, link.canvas_course_id, link.canvas_enrollment_id)
+        return _Outcome(State.UNLINKED, Action.CANVAS_UNLINKED, details=pair | {"handed_to_link": True})
+    if desired.wants_course(link.canvas_course_id):
+        # Another course-scoped assignment needs the same enrollment: it stays (with the widest window it was given).
+        return _Outcome(State.UNLINKED, Action.CANVAS_UNLINKED, details=pair | {"kept_for_other_assignment": True})
+    enrollment_id = link.canvas_enrollment_id or _find_observer_enrollment(client, link)
+    if enrollment_id is not None:
+        _delete_enrollment(client, link.canvas_course_id, enrollment_id)
+    return _Outcome(State.UNLINKED, Action.CANVAS_UNLINKED, details=pair | {"enrollment": enrollment_id})
 
-    if link.desired == Desired.PRESENT:
-        if assignment.link_method == LinkMethod.PAIRING_CODE:
-            try:
-                client.get_observee(link.observer_canvas_id, link.student_canvas_id)
-            except CanvasNotFound:
-                code = pairing_code_create_checked(client=client, student=assignment.student)
-                return _Outcome(State.AWAITING_REDEMPTION, None, code=code)
-            return _Outcome(State.LINKED, Action.CANVAS_LINKED, details=pair | {"already_linked": True})
-        client.add_observee(link.observer_canvas_id, link.student_canvas_id, root_account_id=root_account_id())
-        return _Outcome(State.LINKED, Action.CANVAS_LINKED, details=pair)
 
-    if _others_present(link):
+def _delete_enrollment(client: CanvasClient, course_id: int, enrollment_id: int) -> None:
+    with contextlib.suppress(CanvasNotFound):  # already gone: the goal holds
+        client.delete_enrollment(course_id, enrollment_id, task="delete")
+
+
+def _observee_present(client: CanvasClient, link: ObserverLink, pair: dict[str, Any]) -> _Outcome:
+    if link.assignment.link_method == LinkMethod.PAIRING_CODE:
+        try:
+            client.get_observee(link.observer_canvas_id, link.student_canvas_id)
+        except CanvasNotFound:
+            code = pairing_code_create_checked(client=client, student=link.assignment.student)
+            return _Outcome(State.AWAITING_REDEMPTION, None, code=code)
+        return _Outcome(State.LINKED, Action.CANVAS_LINKED, details=pair | {"already_linked": True})
+    client.add_observee(link.observer_canvas_id, link.student_canvas_id, root_account_id=root_account_id())
+    # Canvas leaves an active course enrollment of the pair alone when it links: one made earlier for a
+    # course-scoped assignment keeps that assignment's (shorter) dates. Making the link again hands it to the link.
+    covered = _relink(client, link) if _own_course_enrollments(link) else []
+    details = pair | ({"handed_to_link": covered} if covered else {})
+    return _Outcome(State.LINKED, Action.CANVAS_LINKED, details=details, covered=covered)
+
+
+def _own_course_enrollments(link: ObserverLink) -> list[int]:
+    """The pair's course rows (other than this one) whose Canvas enrollment they made themselves, with their dates."""
+    return list(
+        ObserverLink.objects.filter(
+            observer_canvas_id=link.observer_canvas_id,
+            student_canvas_id=link.student_canvas_id,
+            kind=ObserverLink.Kind.COURSE,
+            desired=Desired.PRESENT,
+            state=State.LINKED,
+            canvas_enrollment_id__isnull=False,
+        )
+        .exclude(pk=link.pk)
+        .values_list("pk", flat=True)
+    )
+
+
+def _relink(client: CanvasClient, link: ObserverLink) -> list[int]:
+    """Remove the pair's link and make it again: removal deletes every observer enrollment of the pair, and the new
+    link revives each with the student enrollment's dates (docs/canvas-rules.md, section 2). A PUT alone would not:
+    Canvas skips an observee link that already exists. Returns the course rows now covered by the link."""
+    covered = _own_course_enrollments(link)
+    with contextlib.suppress(CanvasNotFound):  # not there after all: the PUT makes it
+        client.remove_observee(link.observer_canvas_id, link.student_canvas_id, root_account_id=root_account_id())
+    client.add_observee(link.observer_canvas_id, link.student_canvas_id, root_account_id=root_account_id())
+    return covered
+
+
+def _observee_absent(client: CanvasClient, link: ObserverLink, desired: PairDesired, pair: dict[str, Any]) -> _Outcome:
+    if desired.observee:
         return _Outcome(State.UNLINKED, Action.CANVAS_UNLINKED, details=pair | {"kept_for_other_assignment": True})
     try:
         client.remove_observee(link.observer_canvas_id, link.student_canvas_id, root_account_id=root_account_id())
@@ -212,11 +292,17 @@ def _apply(client: CanvasClient, link: ObserverLink, *, confirm_first: bool) -> 
         try:
             client.get_observee(link.observer_canvas_id, link.student_canvas_id)
         except CanvasNotFound:
-            return _Outcome(State.UNLINKED, Action.CANVAS_UNLINKED, details=pair | {"already_gone": True})
+            return _Outcome(
+                State.UNLINKED,
+                Action.CANVAS_UNLINKED,
+                details=pair | {"already_gone": True},
+                reset_courses=set(desired.courses),
+            )
         raise CanvasTransientError(
             "Canvas answered 404 to the removal but still lists the link", status=404, method="DELETE"
         ) from None
-    return _Outcome(State.UNLINKED, Action.CANVAS_UNLINKED, details=pair, reset_siblings=True)
+    # Removing the link deleted every observer enrollment of the pair: the courses still wanted are made again.
+    return _Outcome(State.UNLINKED, Action.CANVAS_UNLINKED, details=pair, reset_courses=set(desired.courses))
 
 
 def _record(link: ObserverLink, token: str, generation: int, outcome: _Outcome) -> str:
@@ -246,30 +332,49 @@ def _record(link: ObserverLink, token: str, generation: int, outcome: _Outcome) 
             _pairing_code_save(link=link, canvas_code=outcome.code, actor=None)
         if outcome.action:
             _audit_link(link, outcome.action, details=outcome.details)
-        if outcome.reset_siblings:
-            _reset_siblings(link)
+        if outcome.reset_courses is not None:
+            _reset_siblings(link, courses=outcome.reset_courses)
+        if outcome.covered:
+            ObserverLink.objects.filter(pk__in=outcome.covered, state=State.LINKED).update(canvas_enrollment_id=None)
         assignment_link_state_refresh(assignment_id=link.assignment_id)
     return outcome.state
 
 
-def _reset_siblings(link: ObserverLink) -> None:
-    """Deleting a user-level link also deletes every observer enrollment of the pair (docs/canvas.md, "Observer
-    links"): rows of other assignments that still want the pair go back to pending and are made again."""
+def _reset_siblings(link: ObserverLink, *, courses: set[int]) -> None:
+    pair_courses_remake(
+        observer_canvas_id=link.observer_canvas_id,
+        student_canvas_id=link.student_canvas_id,
+        courses=courses,
+        exclude_pk=link.pk,
+    )
+
+
+def pair_courses_remake(
+    *, observer_canvas_id: int, student_canvas_id: int, courses: set[int], exclude_pk: int | None = None
+) -> int:
+    """Deleting a user-level link also deletes every observer enrollment of the pair (docs/canvas-rules.md, section
+    2): the course rows that the pair's desired state still wants go back to pending and are made again, each with
+    its own dates. Call inside the transaction that recorded the removal; returns how many rows were reset."""
+    if not courses:
+        return 0
     siblings = list(
         ObserverLink.objects.filter(
-            observer_canvas_id=link.observer_canvas_id,
-            student_canvas_id=link.student_canvas_id,
+            observer_canvas_id=observer_canvas_id,
+            student_canvas_id=student_canvas_id,
+            kind=ObserverLink.Kind.COURSE,
+            canvas_course_id__in=courses,
             desired=Desired.PRESENT,
             state__in=[State.LINKED, *WORKING],
-        ).exclude(pk=link.pk)
+        ).exclude(pk=exclude_pk or 0)
     )
     if not siblings:
-        return
+        return 0
     ObserverLink.objects.filter(pk__in=[s.pk for s in siblings]).update(
-        state=State.PENDING, claim="", updated_at=timezone.now()
+        state=State.PENDING, claim="", canvas_enrollment_id=None, updated_at=timezone.now()
     )
     for sibling in siblings:
         transaction.on_commit(_publisher(sibling.pk, sibling.generation))
+    return len(siblings)
 
 
 def _publisher(link_id: int, generation: int) -> Callable[[], object]:

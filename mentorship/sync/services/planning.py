@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import datetime
 import logging
 from collections.abc import Iterable
+from dataclasses import dataclass, field
 from typing import Any
 
+from django.db.models import Q
 from django.utils import timezone
 
-from mentorship.assignments.models import LinkMethod, MentorAssignment
+from mentorship.assignments.models import AssignmentCourse, LinkMethod, MentorAssignment
 
 from ..models import ObserverLink, PairingCode
 from .common import (
@@ -18,6 +21,76 @@ from .common import (
 )
 
 logger = logging.getLogger(__name__)
+
+Pair = tuple[int, int]  # (observer canvas id, student canvas id)
+
+
+@dataclass
+class PairDesired:
+    """What Canvas should hold for one (observer, student) pair on one day, from all of the pair's assignments.
+
+    Canvas keeps one user-level link per pair, and removing it deletes every observer enrollment of the pair
+    (docs/canvas-rules.md, section 2), so the rows of one assignment cannot be synced without knowing the others.
+    `courses` are the course-scoped enrollments wanted, each with the widest window of the assignments that need it.
+    """
+
+    observee: bool = False
+    courses: dict[int, tuple[datetime.date, datetime.date]] = field(default_factory=dict)
+
+    def wants_course(self, course_id: int | None) -> bool:
+        """Is the observer meant to observe the student in this course (through the link or an enrollment)?"""
+        return self.observee or (course_id is not None and course_id in self.courses)
+
+    @property
+    def empty(self) -> bool:
+        return not self.observee and not self.courses
+
+
+def pairs_desired_state(
+    *, pairs: Iterable[Pair] | None = None, on: datetime.date | None = None
+) -> dict[Pair, PairDesired]:
+    """The desired Canvas state of each pair (all pairs when `pairs` is None), from every program's assignments that
+    are approved and active on `on` (today by default). A pair nothing wants is absent from the answer.
+
+    The one definition of "what Canvas should hold": the task body and the reconciler both ask it.
+    """
+    on = on or timezone.localdate()
+    active = MentorAssignment.objects.filter(
+        status=MentorAssignment.Status.APPROVED, starts_on__lte=on, ends_on__gte=on
+    )
+    if pairs is not None:
+        wanted = set(pairs)
+        if not wanted:
+            return {}
+        match = Q()
+        for observer, student in wanted:
+            match |= Q(mentor__canvas_user_id=observer, student__canvas_user_id=student)
+        active = active.filter(match)
+    result: dict[Pair, PairDesired] = {}
+    rows = active.values_list("pk", "mentor__canvas_user_id", "student__canvas_user_id", "link_method")
+    scoped: dict[int, Pair] = {}
+    for pk, observer, student, method in rows:
+        state = result.setdefault((observer, student), PairDesired())
+        if method == LinkMethod.COURSES:
+            scoped[pk] = (observer, student)
+        else:
+            state.observee = True
+    courses = AssignmentCourse.objects.filter(assignment_id__in=list(scoped)).values_list(
+        "assignment_id", "canvas_course_id", "assignment__starts_on", "assignment__ends_on"
+    )
+    for assignment_id, course_id, starts_on, ends_on in courses:
+        state = result[scoped[assignment_id]]
+        start, end = state.courses.get(course_id, (starts_on, ends_on))
+        state.courses[course_id] = (min(start, starts_on), max(end, ends_on))
+    return {pair: state for pair, state in result.items() if not state.empty}
+
+
+def pair_desired_state(
+    *, observer_canvas_id: int, student_canvas_id: int, on: datetime.date | None = None
+) -> PairDesired:
+    """`pairs_desired_state` for one pair (an empty PairDesired when nothing wants it)."""
+    pair = (observer_canvas_id, student_canvas_id)
+    return pairs_desired_state(pairs=[pair], on=on).get(pair, PairDesired())
 
 
 def links_plan(*, assignment: MentorAssignment) -> list[ObserverLink]:
@@ -68,7 +141,7 @@ def links_retire(*, assignment: MentorAssignment) -> list[ObserverLink]:
         status=PairingCode.Status.SUPERSEDED
     )
     rows = list(ObserverLink.objects.filter(assignment=assignment))
-    result = _retire_rows(rows, generation=assignment.generation)
+    result = _retire_rows(rows, generation=assignment.generation, pair_in_canvas=_pair_reached_canvas(assignment))
     assignment_link_state_refresh(assignment_id=assignment.pk)
     return result
 
@@ -82,11 +155,25 @@ def _never_reached_canvas(link: ObserverLink) -> bool:
     return link.state == State.FAILED and link.last_error_status is not None and 400 <= link.last_error_status < 500
 
 
-def _retire_rows(rows: Iterable[ObserverLink], *, generation: int) -> list[ObserverLink]:
+def _pair_reached_canvas(assignment: MentorAssignment) -> bool:
+    """Has another assignment's row for this pair ever reached Canvas? Then a retiring row that never did still
+    goes through the task: the pair's other rows may have left something in Canvas on its behalf (kept for it),
+    which only a sync against the pair's whole desired state removes."""
+    return (
+        ObserverLink.objects.filter(
+            observer_canvas_id=assignment.mentor.canvas_user_id, student_canvas_id=assignment.student.canvas_user_id
+        )
+        .exclude(assignment_id=assignment.pk)
+        .filter(Q(linked_at__isnull=False) | Q(canvas_enrollment_id__isnull=False) | Q(state__in=WORKING))
+        .exists()
+    )
+
+
+def _retire_rows(rows: Iterable[ObserverLink], *, generation: int, pair_in_canvas: bool = False) -> list[ObserverLink]:
     needs_canvas = []
     now = timezone.now()
     for link in rows:
-        if link.state not in WORKING and _never_reached_canvas(link):
+        if link.state not in WORKING and not pair_in_canvas and _never_reached_canvas(link):
             ObserverLink.objects.filter(pk=link.pk).update(
                 desired=Desired.ABSENT,
                 state=State.UNLINKED,

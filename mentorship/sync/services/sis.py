@@ -15,8 +15,17 @@ from canvas_client import (
     CanvasAuthError,
     CanvasClient,
     CanvasError,
+    CanvasNotFound,
+    SisImport,
 )
-from canvas_client.sis import UserObserverRow, build_user_observers_csv, match_warnings, parse_processing_warnings
+from canvas_client.sis import (
+    ObserverWarning,
+    UserObserverRow,
+    build_user_observers_csv,
+    match_warnings,
+    parse_errors_file,
+    parse_processing_warnings,
+)
 from mentorship.assignments.models import LinkMethod
 from mentorship.audit.actions import Action, Outcome
 from mentorship.audit.services import audit_record
@@ -30,10 +39,13 @@ from .common import (
     Desired,
     State,
 )
-from .planning import assignment_link_state_refresh
+from .planning import assignment_link_state_refresh, pairs_desired_state
 from .records import _audit_link, _hand_over, _lock_assignment
 
 logger = logging.getLogger(__name__)
+
+AWAITING_ERRORS_FILE = "awaiting_errors_file"  # SisBatch.workflow_state while Canvas writes the errors file
+SIS_ERRORS_FILE_WAIT = 120.0  # seconds; past that, the rows the 24 listed warnings do not name are checked one by one
 
 
 def _sis_candidates() -> list[ObserverLink]:
@@ -48,6 +60,21 @@ def _sis_candidates() -> list[ObserverLink]:
         .select_related("assignment__mentor", "assignment__student")
         .order_by("pk")[:50000]
     )
+
+
+def _sis_split(candidates: list[ObserverLink]) -> tuple[list[ObserverLink], list[ObserverLink]]:
+    """(rows the import may carry, rows that go one by one). A "deleted" row removes the pair's link and with it every
+    observer enrollment of the pair, whatever else wants them: a removal whose pair another active assignment still
+    needs goes through the task, which moves the pair to its whole desired state (docs/canvas-rules.md, section 2)."""
+    if not any(link.desired == Desired.ABSENT for link in candidates):
+        return candidates, []
+    wanted = pairs_desired_state()
+    bulk: list[ObserverLink] = []
+    single: list[ObserverLink] = []
+    for link in candidates:
+        pair = (link.observer_canvas_id, link.student_canvas_id)
+        (single if link.desired == Desired.ABSENT and pair in wanted else bulk).append(link)
+    return bulk, single
 
 
 def sis_users_csv(*, links: Iterable[ObserverLink]) -> bytes:
@@ -67,7 +94,9 @@ def sis_push(*, client: CanvasClient | None = None) -> SisBatch | None:
     SIS_BULK_THRESHOLD of them (else publish them one by one). Never batch mode: it deletes what the file omits."""
     if circuit_is_open():
         return None
-    candidates = _sis_candidates()
+    candidates, one_by_one = _sis_split(_sis_candidates())
+    for link in one_by_one:
+        publishing._publish(link.pk, link.generation)
     if len(candidates) <= settings.SIS_BULK_THRESHOLD:
         for link in candidates:
             publishing._publish(link.pk, link.generation)
@@ -146,6 +175,20 @@ def sis_poll(*, batch_id: int, client: CanvasClient | None = None) -> bool:
         return True
     if circuit_is_open():
         return False
+    own = client is None
+    client = client or canvas.portal_client()
+    try:
+        return _sis_poll(batch, client)
+    except CanvasAuthError as exc:
+        circuit_open(error=exc)
+        return False
+    finally:
+        if own:
+            client.close()
+
+
+def _sis_poll(batch: SisBatch, client: CanvasClient) -> bool:
+    assert batch.canvas_import_id is not None
     canvas_import = _sis_fetch(batch, batch.canvas_import_id, client)
     if canvas_import is None:
         return False
@@ -171,7 +214,9 @@ def sis_poll(*, batch_id: int, client: CanvasClient | None = None) -> bool:
         for link in links:
             publishing._publish(link.pk, link.generation)
         return True
-    by_link = _sis_messages_by_link(links, canvas_import)
+    by_link = _sis_messages_by_link(batch, links, canvas_import, client)
+    if by_link is None:
+        return False  # the errors file is not written yet: polled again
     for link in links:
         _sis_record(link, by_link[link.pk], batch=batch, claim=claim, now=now)
     SisBatch.objects.filter(pk=batch.pk).update(
@@ -185,33 +230,92 @@ def _sis_poll_again(batch_id: int, *, countdown: int) -> None:
     transaction.on_commit(lambda: sis_poll_task.apply_async((batch_id,), countdown=countdown, retry=False))
 
 
-def _sis_fetch(batch: SisBatch, import_id: int, client: CanvasClient | None) -> Any:
-    """Canvas's view of the import, or None when Canvas cannot say now (the token: circuit opened; anything else:
-    polled again in a few seconds)."""
-    own = client is None
-    client = client or canvas.portal_client()
+def _sis_fetch(batch: SisBatch, import_id: int, client: CanvasClient) -> Any:
+    """Canvas's view of the import, or None when Canvas cannot say now (polled again in a few seconds). A rejected
+    token raises CanvasAuthError to the caller, which opens the circuit."""
     try:
         return client.get_sis_import(str(settings.CANVAS_ROOT_ACCOUNT_ID), import_id)
-    except CanvasAuthError as exc:
-        circuit_open(error=exc)
-        return None
+    except CanvasAuthError:
+        raise
     except CanvasError:
         SisBatch.objects.filter(pk=batch.pk).update(updated_at=timezone.now())
         _sis_poll_again(batch.pk, countdown=5)
         return None
-    finally:
-        if own:
-            client.close()
 
 
-def _sis_messages_by_link(links: list[ObserverLink], canvas_import: Any) -> dict[int, list[str]]:
-    """Canvas's row warnings, put back on the links they are about (each link is one user_observers.csv row)."""
+def _sis_rows(links: list[ObserverLink]) -> dict[int, UserObserverRow]:
     rows = {}
     for link in links:
         status = "active" if link.desired == Desired.PRESENT else "deleted"
         rows[link.pk] = UserObserverRow(link.assignment.mentor.sis_user_id, link.assignment.student.sis_user_id, status)  # type: ignore[arg-type]
-    by_row = match_warnings(rows.values(), parse_processing_warnings(canvas_import.processing_warnings))
-    return {pk: by_row.get(row, []) for pk, row in rows.items()}
+    return rows
+
+
+def _sis_messages_by_link(
+    batch: SisBatch, links: list[ObserverLink], canvas_import: SisImport, client: CanvasClient
+) -> dict[int, list[str]] | None:
+    """Canvas's row messages, put back on the links they are about (each link is one user_observers.csv row).
+
+    Canvas lists at most 24 warnings and then an "and N more" entry (docs/canvas-rules.md, section 3): past that,
+    every message comes from the errors file; while that file is not written, None (poll again), and once waiting
+    is over, each row not named in the 24 is checked in Canvas. A row is never taken as linked unread.
+    """
+    rows = _sis_rows(links)
+    shown = parse_processing_warnings(canvas_import.processing_warnings)
+    if canvas_import.messages_complete:
+        by_row = match_warnings(rows.values(), shown)
+        return {pk: by_row.get(row, []) for pk, row in rows.items()}
+    warnings = _sis_errors_file(client, canvas_import)
+    if warnings is not None:
+        by_row = match_warnings(rows.values(), warnings)
+        return {pk: by_row.get(row, []) for pk, row in rows.items()}
+    if _sis_wait_for_errors_file(batch):
+        return None
+    by_row = match_warnings(rows.values(), shown)
+    try:
+        return {link.pk: by_row.get(rows[link.pk]) or _sis_check_row(client, link) for link in links}
+    except CanvasAuthError:
+        raise
+    except CanvasError:
+        _sis_poll_again(batch.pk, countdown=5)  # nothing recorded yet: the next poll checks again
+        return None
+
+
+def _sis_errors_file(client: CanvasClient, canvas_import: SisImport) -> list[ObserverWarning] | None:
+    if not canvas_import.errors_attachment_url:
+        return None
+    try:
+        return parse_errors_file(client.download_sis_errors_file(canvas_import.errors_attachment_url))
+    except CanvasAuthError:
+        raise
+    except (CanvasError, ValueError):
+        logger.warning("SIS import %s: the errors file could not be read", canvas_import.id, exc_info=True)
+        return None
+
+
+def _sis_wait_for_errors_file(batch: SisBatch) -> bool:
+    """Canvas writes the errors file in a job after the batch is marked finished: wait for it up to
+    SIS_ERRORS_FILE_WAIT seconds (the first time marks the start of the wait), polling again meanwhile."""
+    now = timezone.now()
+    if batch.workflow_state != AWAITING_ERRORS_FILE:
+        SisBatch.objects.filter(pk=batch.pk).update(workflow_state=AWAITING_ERRORS_FILE, updated_at=now)
+    elif (now - batch.updated_at).total_seconds() >= SIS_ERRORS_FILE_WAIT:
+        return False
+    _sis_poll_again(batch.pk, countdown=2)
+    return True
+
+
+def _sis_check_row(client: CanvasClient, link: ObserverLink) -> list[str]:
+    """Canvas's own answer for one row whose message may be among those it did not list: [] when Canvas holds what
+    the row asked for, else the reason it is counted as refused."""
+    try:
+        client.get_observee(link.observer_canvas_id, link.student_canvas_id)
+        linked = True
+    except CanvasNotFound:
+        linked = False
+    if linked == (link.desired == Desired.PRESENT):
+        return []
+    return ["the import reported more warnings than it lists, and Canvas does not show this row done"]
 
 
 def _sis_record(link: ObserverLink, messages: list[str], *, batch: SisBatch, claim: str, now: Any) -> None:
