@@ -10,16 +10,7 @@ from .errors import (
     CanvasTransientError,
     CanvasValidationError,
 )
-from .models import (
-    Assignment,
-    CanvasUser,
-    Course,
-    Enrollment,
-    OAuthToken,
-    PairingCode,
-    SisImport,
-    Submission,
-)
+from .models import Assignment, CanvasUser, Course, Enrollment, OAuthToken, PairingCode, SisImport, Submission
 from .throttle import AdaptiveLimiter, AdaptiveWindow, Limiter, NullLimiter, ThrottleSettings
 
 __all__ = [

@@ -24,16 +24,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from .errors import (
-    ActingAs,
-    CanvasAuthError,
-    CanvasError,
-    CanvasNotFound,
-    CanvasPermissionError,
-    CanvasRateLimited,
-    CanvasTransientError,
-    CanvasValidationError,
-)
+from .errors import ActingAs, CanvasError, CanvasRateLimited, CanvasTransientError, error_for_status
 from .pagination import paginate
 from .throttle import Limiter, NullLimiter
 
@@ -238,59 +229,28 @@ class Transport:
             return path_or_url
         return f"{self.base_url}{path_or_url}"
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Params | None = None,
-        data: Params | None = None,
-        idempotent: bool,
-        **options: Any,
-    ) -> Any:
+    def _request(self, method: str, path: str, *, idempotent: bool, **options: Any) -> Any:
         """``_send`` for a path of this Canvas, with empty parameters dropped; returns the decoded body.
 
-        ``options`` are ``_send``'s: body, headers, token, limited, allow_empty."""
-        body_out, _ = self._send(
-            method,
-            self._url(path),
-            params=_clean(params) if params else None,
-            data=_clean(data) if data else None,
-            idempotent=idempotent,
-            **options,
-        )
+        ``options`` are ``_send``'s: params, data, body, headers, token, limited, allow_empty."""
+        for form in ("params", "data"):
+            options[form] = _clean(options[form]) if options.get(form) else None
+        body_out, _ = self._send(method, self._url(path), idempotent=idempotent, **options)
         return body_out
 
-    def _decode(
-        self,
-        response: requests.Response,
-        *,
-        url: str,
-        allow_empty: bool = False,
-        method: str = "GET",
-    ) -> Any:
-        if not response.content:
-            if allow_empty:
-                return None
-            raise CanvasTransientError(
-                "Canvas sent an empty answer",
-                status=response.status_code,
-                method=method,
-                path=urlsplit(url).path,
-                acting_as=self.acting_as,
-            )
-        try:
-            return response.json()
-        except ValueError:
-            if allow_empty:
-                return None
-            raise CanvasTransientError(
-                "Canvas sent an answer that is not valid JSON",
-                status=response.status_code,
-                method=method,
-                path=urlsplit(url).path,
-                acting_as=self.acting_as,
-            ) from None
+    def _decode(self, response: requests.Response, *, url: str, allow_empty: bool = False, method: str = "GET") -> Any:
+        if response.content:
+            try:
+                return response.json()
+            except ValueError:
+                problem = "Canvas sent an answer that is not valid JSON"
+        else:
+            problem = "Canvas sent an empty answer"
+        if allow_empty:
+            return None
+        raise CanvasTransientError(
+            problem, status=response.status_code, method=method, path=urlsplit(url).path, acting_as=self.acting_as
+        ) from None
 
     def _backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**(attempt-1)))."""
@@ -372,7 +332,35 @@ class Transport:
         if bearer:
             all_headers["Authorization"] = f"Bearer {bearer}"
         all_headers.update(headers or {})
-        use_limiter = limited and token is _OWN_TOKEN
+        response, throttled = self._exchange(
+            method,
+            url,
+            params=params,
+            data=body if body is not None else data,
+            headers=all_headers,
+            # A user's token (or none) is not the portal's budget: the limiter counts only our own.
+            use_limiter=limited and token is _OWN_TOKEN,
+            secrets=(bearer,),
+        )
+        if 200 <= response.status_code < 300:
+            return self._decode(response, url=url, allow_empty=allow_empty, method=method), response
+        raise self._error(response, method=method, path=path, throttled=throttled, secrets=(bearer,))
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params | None,
+        data: Params | bytes | None,
+        headers: Mapping[str, str],
+        use_limiter: bool,
+        secrets: tuple[object, ...],
+    ) -> tuple[requests.Response, bool]:
+        """One HTTP request between the limiter's acquire and release; returns (response, throttled).
+
+        The ticket is released on every path, with Canvas's budget headers when an answer came."""
+        path = urlsplit(url).path
         ticket = self.limiter.acquire() if use_limiter else None
         released = False
         started = time.monotonic()
@@ -382,15 +370,15 @@ class Transport:
                     method,
                     url,
                     params=params,
-                    data=body if body is not None else data,
-                    headers=all_headers,
+                    data=data,
+                    headers=headers,
                     timeout=self.timeout,
                     allow_redirects=False,
                 )
             except requests.RequestException as exc:
                 # The text of requests' exceptions can include the URL; ours never carries a token,
                 # but scrub anyway in case a caller's base_url or session added one.
-                reason = _scrub(f"{type(exc).__name__}: {exc}", bearer, self._token)
+                reason = _scrub(f"{type(exc).__name__}: {exc}", *secrets, self._token)
                 raise CanvasTransientError(reason, method=method, path=path, acting_as=self.acting_as) from exc
             remaining = _float_header(response, "X-Rate-Limit-Remaining")
             cost = _float_header(response, "X-Request-Cost")
@@ -411,9 +399,7 @@ class Transport:
             cost,
             remaining,
         )
-        if 200 <= response.status_code < 300:
-            return self._decode(response, url=url, allow_empty=allow_empty, method=method), response
-        raise self._error(response, method=method, path=path, throttled=throttled, secrets=(bearer,))
+        return response, throttled
 
     def _error(
         self,
@@ -430,31 +416,16 @@ class Transport:
         except ValueError:
             body = response.text
         message = _scrub(canvas_message(body, default=response.reason or f"HTTP {status}"), *secrets, self._token)
-        kwargs: dict[str, Any] = {
-            "status": status,
-            "method": method,
-            "path": path,
-            "acting_as": self.acting_as,
-            "retry_after": _float_header(response, "Retry-After"),
-        }
-        if 300 <= status < 400:
-            # Redirects are not followed: the bearer token must only go to CANVAS_BASE_URL.
-            return CanvasError("Canvas redirected the request; check CANVAS_BASE_URL (https, exact host)", **kwargs)
-        if throttled:
-            return CanvasRateLimited(message, **kwargs)
-        if status == 401:
-            if "WWW-Authenticate" in response.headers:
-                return CanvasAuthError(message, **kwargs)
-            return CanvasPermissionError(message, **kwargs)
-        if status == 403:
-            return CanvasPermissionError(message, **kwargs)
-        if status == 404:
-            return CanvasNotFound(message, **kwargs)
-        if status in {400, 409, 422}:
-            return CanvasValidationError(message, **kwargs)
-        if status >= 500 or status in {408, 425}:
-            return CanvasTransientError(message, **kwargs)
-        return CanvasError(message, **kwargs)
+        return error_for_status(
+            status,
+            message,
+            throttled=throttled,
+            authenticate_header="WWW-Authenticate" in response.headers,
+            method=method,
+            path=path,
+            acting_as=self.acting_as,
+            retry_after=_float_header(response, "Retry-After"),
+        )
 
 
 def _is_throttled(response: requests.Response) -> bool:
