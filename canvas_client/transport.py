@@ -257,7 +257,33 @@ class Transport:
         ceiling = min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
         return self._random() * ceiling
 
-    def _send(
+    def _send(self, method: str, url: str, *, idempotent: bool, **request: Any) -> tuple[Any, requests.Response]:
+        """Send with retries; return (decoded JSON, 2xx response) or raise a ``CanvasError``.
+
+        ``request`` is ``_send_once``'s keywords. Throttling and transient failures are counted apart, each
+        against its own limit, and only an idempotent call is retried at all."""
+        attempts = {True: 0, False: 0}  # throttled? -> retries so far
+        while True:
+            try:
+                return self._send_once(method, url, **request)
+            except (CanvasRateLimited, CanvasTransientError) as exc:
+                throttled = isinstance(exc, CanvasRateLimited)
+                limit, wait_cap = (
+                    (self.max_throttle_retries, 60.0) if throttled else (self.max_retries, self.backoff_cap)
+                )
+                if not idempotent or attempts[throttled] >= limit:
+                    raise
+                attempts[throttled] += 1
+                delay = self._backoff(attempts[throttled])
+                if exc.retry_after is not None:
+                    # Canvas (or a 503) may say when to come back; honour it, within our own cap.
+                    delay = max(delay, min(exc.retry_after, wait_cap))
+                logger.info(
+                    "canvas retry %s %s after %s (%.2fs)", method, urlsplit(url).path, type(exc).__name__, delay
+                )
+                self._sleep(delay)
+
+    def _send_once(
         self,
         method: str,
         url: str,
@@ -266,65 +292,9 @@ class Transport:
         data: Params | None = None,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
-        idempotent: bool,
         token: object = _OWN_TOKEN,
         limited: bool = True,
         allow_empty: bool = False,
-    ) -> tuple[Any, requests.Response]:
-        """Send with retries; return (decoded JSON, 2xx response) or raise a ``CanvasError``."""
-        transient_attempts = 0
-        throttle_attempts = 0
-        while True:
-            try:
-                return self._send_once(
-                    method,
-                    url,
-                    params=params,
-                    data=data,
-                    body=body,
-                    headers=headers,
-                    token=token,
-                    limited=limited,
-                    allow_empty=allow_empty,
-                )
-            except CanvasRateLimited as exc:
-                if not idempotent or throttle_attempts >= self.max_throttle_retries:
-                    raise
-                throttle_attempts += 1
-                delay = self._backoff(throttle_attempts)
-                if exc.retry_after is not None:
-                    delay = max(delay, min(exc.retry_after, 60.0))
-                error: CanvasError = exc
-            except CanvasTransientError as exc:
-                if not idempotent or transient_attempts >= self.max_retries:
-                    raise
-                transient_attempts += 1
-                delay = self._backoff(transient_attempts)
-                if exc.retry_after is not None:
-                    # A 503 may say when to come back; honour it, within our own cap.
-                    delay = max(delay, min(exc.retry_after, self.backoff_cap))
-                error = exc
-            logger.info(
-                "canvas retry %s %s after %s (%.2fs)",
-                method,
-                urlsplit(url).path,
-                type(error).__name__,
-                delay,
-            )
-            self._sleep(delay)
-
-    def _send_once(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Params | None,
-        data: Params | None,
-        body: bytes | None,
-        headers: Mapping[str, str] | None,
-        token: object,
-        limited: bool,
-        allow_empty: bool,
     ) -> tuple[Any, requests.Response]:
         path = urlsplit(url).path
         bearer = self._token if token is _OWN_TOKEN else token
