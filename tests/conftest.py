@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings
 
 from mentorship.accounts.models import ProgramRole
+from tests import factories
 from tests.factories import AssignmentFactory, PersonFactory, ProgramFactory, ProgramRoleFactory, UserFactory
 
 PASSWORD = "correct-horse-battery"
@@ -145,3 +146,15 @@ def login(client, user):
     """Sign a test client in as `user` (through the real backend stack, axes included)."""
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
     return client
+
+
+@pytest.fixture
+def approved_assignment(program, coordinator, second_coordinator, mentor_person, student_person):
+    """Morgan mentors Sasha: proposed by the coordinator, approved by the second coordinator."""
+    return factories.approved_assignment(
+        program=program,
+        mentor=mentor_person,
+        student=student_person,
+        proposed_by=coordinator,
+        decided_by=second_coordinator,
+    )
