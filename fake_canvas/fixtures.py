@@ -24,6 +24,22 @@ class Fixtures(SisImports):
         """A user who signs in with ``password`` (the demo one unless told); fields as ``State.add_user``."""
         return self._change(self.state.add_user, self._public_user, name=name, password=password, **fields)
 
+    def add_pairs(self, n: int, *, tag: str, sis_ids: bool = True) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """``n`` (mentor, student) users for load runs: "Mentor i" and "Student i", signing in as ``{tag}m{i}@t`` and
+        ``{tag}s{i}@t``, with SIS ids ``{TAG}M{i}`` and ``{TAG}S{i}`` unless ``sis_ids`` is false."""
+        pairs = []
+        for i in range(n):
+            mentor, student = (
+                self.add_user(
+                    name=f"{role} {i}",
+                    sis_user_id=f"{tag.upper()}{role[0]}{i}" if sis_ids else None,
+                    login_id=f"{tag.lower()}{role[0].lower()}{i}@t",
+                )
+                for role in ("Mentor", "Student")
+            )
+            pairs.append((mentor, student))
+        return pairs
+
     def _public_user(self, user: dict[str, Any]) -> dict[str, Any]:
         keys = ("id", "name", "sortable_name", "short_name", "sis_user_id", "login_id", "email")
         return {k: user.get(k) for k in keys}
