@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from functools import partial
 from typing import TypeVar
 
 from django.contrib import messages
@@ -84,11 +85,8 @@ def _links_fragment(request: HttpRequest, assignment_id: int) -> HttpResponse:
 @require_POST
 def link_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
     link = selectors.link_for_coordinator(user=request.user, pk=pk)  # type: ignore[arg-type]
-    _attempt(
-        request,
-        lambda: services.link_retry(link=link, actor=request.user, request=request),  # type: ignore[arg-type]
-        lambda _: "Retrying now. The status below updates when Canvas answers.",
-    )
+    retry = partial(services.link_retry, link=link, actor=request.user, request=request)  # type: ignore[arg-type]
+    _attempt(request, retry, lambda _: "Retrying now. The status below updates when Canvas answers.")
     if getattr(request, "htmx", False):
         return _links_fragment(request, link.assignment_id)
     return redirect("assignments:detail", pk=link.assignment_id)
@@ -218,11 +216,8 @@ def reconcile_confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
     reconcilable = programs_for_reconciliation(user=request.user)  # type: ignore[arg-type]
     if run.program_id is None or not reconcilable.filter(pk=run.program_id).exists():
         raise Http404
-    _attempt(
-        request,
-        lambda: reconcile.reconcile_confirm(run=run, actor=request.user, request=request),  # type: ignore[arg-type]
-        lambda removed: f"Confirmed: {removed} stale links were removed from Canvas.",
-    )
+    confirm = partial(reconcile.reconcile_confirm, run=run, actor=request.user, request=request)  # type: ignore[arg-type]
+    _attempt(request, confirm, lambda removed: f"Confirmed: {removed} stale links were removed from Canvas.")
     return redirect("sync:drift")
 
 
@@ -230,9 +225,6 @@ def reconcile_confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def drift_remove_view(request: HttpRequest, pk: int) -> HttpResponse:
     item = selectors.drift_item_for_coordinator(user=request.user, pk=pk)  # type: ignore[arg-type]
-    _attempt(
-        request,
-        lambda: reconcile.drift_remove(item=item, actor=request.user, request=request),  # type: ignore[arg-type]
-        lambda _: "The link was removed from Canvas.",
-    )
+    remove = partial(reconcile.drift_remove, item=item, actor=request.user, request=request)  # type: ignore[arg-type]
+    _attempt(request, remove, lambda _: "The link was removed from Canvas.")
     return redirect("sync:drift")
