@@ -187,12 +187,10 @@ class Transport:
         self._owns_session = session is None
         self.session = session or requests.Session()
         self.limiter: Limiter = limiter or NullLimiter()
-        self.max_retries = max_retries
-        self.max_throttle_retries = max_throttle_retries
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
-        self._sleep = sleep
-        self._random = random
+        # The retry policy: how many tries for each kind of failure, and the backoff's base and cap in seconds.
+        self.max_retries, self.max_throttle_retries = max_retries, max_throttle_retries
+        self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
+        self._sleep, self._random = sleep, random
         self.acting_as: ActingAs = acting_as
         self.user_agent = user_agent
 
