@@ -631,23 +631,8 @@ def test_limiter_sees_every_attempt_with_rate_headers() -> None:
     ]
 
 
-def test_oauth_calls_use_their_own_credentials_and_skip_the_limiter() -> None:
-    token_json = {
-        "access_token": "user-access-1",
-        "token_type": "Bearer",
-        "user": {"id": 42, "name": "Mentor"},
-        "refresh_token": "refresh-1",
-        "expires_in": 3600,
-    }
-    refreshed = {k: v for k, v in token_json.items() if k != "refresh_token"} | {"access_token": "user-access-2"}
-    stub = (
-        StubCanvas()
-        .on("POST", "/login/oauth2/token", (200, token_json, {}), (200, refreshed, {}))
-        .on("DELETE", "/login/oauth2/token", (200, b"", {}))
-    )
-    limiter = RecordingLimiter()
-    client, _ = make_client(stub, limiter=limiter)
-
+def test_oauth_authorize_url_carries_the_client_state_and_scope() -> None:
+    client, _ = make_client(StubCanvas())
     url = client.oauth_authorize_url(
         client_id="10",
         redirect_uri="https://portal/accounts/canvas/callback/",
@@ -664,6 +649,23 @@ def test_oauth_calls_use_their_own_credentials_and_skip_the_limiter() -> None:
         "scope": ["a b"],
     }
 
+
+def test_oauth_calls_use_their_own_credentials_and_skip_the_limiter() -> None:
+    token_json = {
+        "access_token": "user-access-1",
+        "token_type": "Bearer",
+        "user": {"id": 42, "name": "Mentor"},
+        "refresh_token": "refresh-1",
+        "expires_in": 3600,
+    }
+    refreshed = {k: v for k, v in token_json.items() if k != "refresh_token"} | {"access_token": "user-access-2"}
+    stub = (
+        StubCanvas()
+        .on("POST", "/login/oauth2/token", (200, token_json, {}), (200, refreshed, {}))
+        .on("DELETE", "/login/oauth2/token", (200, b"", {}))
+    )
+    limiter = RecordingLimiter()
+    client, _ = make_client(stub, limiter=limiter)
     token = client.oauth_exchange_code(
         client_id="10", client_secret="sekrit", redirect_uri="https://portal/cb", code="one-time"
     )
