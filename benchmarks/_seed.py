@@ -41,7 +41,7 @@ def _sql(statement: str, params: Any = None) -> None:
 def seed(*, people: int, assignments: int, events: int, today: datetime.date) -> Cast:
     from django.db import connection
 
-    from mentorship.accounts.models import ProgramRole, User
+    from mentorship.accounts.models import User
     from mentorship.assignments.models import Program
     from mentorship.people.models import Person
 
@@ -50,8 +50,70 @@ def seed(*, people: int, assignments: int, events: int, today: datetime.date) ->
     big = Program.objects.create(name="Learning Support 2026-27", slug="learning-support")
     others = [Program.objects.create(name=f"Peer Mentors {i}", slug=f"peer-{i}") for i in range(OTHER_PROGRAMS)]
     program_ids = [big.pk] + [p.pk for p in others]
+    _seed_people(people)
+    first_person = Person.objects.order_by("pk").values_list("pk", flat=True).first()
+    assert first_person is not None
+    mentors = max(people // 5, 20)
+    cast = {"first": first_person, "mentors": mentors, "students": people - mentors}
 
-    # People: a fifth are mentors (the low ids), the rest students.
+    coordinator, auditor, admin = _seed_staff(big, others)
+    sort_columns, sort_values = _sort_columns()
+    _seed_assignments(
+        {**cast, "big": big.pk, "others": [p.pk for p in others], "coordinator": coordinator.pk, "today": today},
+        n=assignments,
+        sort_columns=sort_columns,
+        sort_values=sort_values,
+    )
+    _seed_mentor_assignments(
+        program=big.pk,
+        first_person=first_person,
+        mentors=mentors,
+        coordinator=coordinator.pk,
+        today=today,
+        sort_columns=sort_columns,
+    )
+    mentor = User.objects.create(username="bench-mentor", first_name="Morgan", person_id=first_person)
+    _seed_links_and_drift(program=big.pk, coordinator=coordinator.pk, mentors=mentors)
+    write_audit_chain(
+        events,
+        program_ids=program_ids,
+        actor_ids=[coordinator.pk, mentor.pk, auditor.pk],
+        first_person=first_person,
+        people=people,
+    )
+    _sql("VACUUM ANALYZE")
+    assignment_id = (
+        Program.objects.get(pk=big.pk).assignments.filter(status="approved").order_by("pk").values_list("pk", flat=True)
+    )[0]
+    return Cast(
+        program_id=big.pk,
+        coordinator_id=coordinator.pk,
+        auditor_id=auditor.pk,
+        admin_id=admin.pk,
+        mentor_id=mentor.pk,
+        assignment_id=assignment_id,
+        student_id=first_person + mentors,
+    )
+
+
+def _seed_staff(big: Any, others: list[Any]) -> tuple[Any, Any, Any]:
+    """The big program's coordinator and auditor, an admin, and a coordinator for each other program."""
+    from mentorship.accounts.models import ProgramRole, User
+
+    coordinator = User.objects.create(username="bench-coordinator", first_name="Casey", last_name="Coordinator")
+    ProgramRole.objects.create(program=big, user=coordinator, role=ProgramRole.Role.COORDINATOR)
+    auditor = User.objects.create(username="bench-auditor")
+    ProgramRole.objects.create(program=big, user=auditor, role=ProgramRole.Role.AUDITOR)
+    admin = User.objects.create(username="bench-admin", is_superuser=True, is_staff=True)
+    for other in others:
+        user = User.objects.create(username=f"bench-coordinator-{other.slug}")
+        ProgramRole.objects.create(program=other, user=user, role=ProgramRole.Role.COORDINATOR)
+
+    return coordinator, auditor, admin
+
+
+def _seed_people(people: int) -> None:
+    """People: a fifth are mentors (the low ids), the rest students."""
     _sql(
         """
         INSERT INTO people_person (canvas_user_id, sis_user_id, login_id, name, sortable_name, email,
@@ -63,21 +125,10 @@ def seed(*, people: int, assignments: int, events: int, today: datetime.date) ->
         """,
         [people],
     )
-    first_person = Person.objects.order_by("pk").values_list("pk", flat=True).first()
-    assert first_person is not None
-    mentors = max(people // 5, 20)
-    students = people - mentors
 
-    coordinator = User.objects.create(username="bench-coordinator", first_name="Casey", last_name="Coordinator")
-    ProgramRole.objects.create(program=big, user=coordinator, role=ProgramRole.Role.COORDINATOR)
-    auditor = User.objects.create(username="bench-auditor")
-    ProgramRole.objects.create(program=big, user=auditor, role=ProgramRole.Role.AUDITOR)
-    admin = User.objects.create(username="bench-admin", is_superuser=True, is_staff=True)
-    for other in others:
-        user = User.objects.create(username=f"bench-coordinator-{other.slug}")
-        ProgramRole.objects.create(program=other, user=user, role=ProgramRole.Role.COORDINATOR)
 
-    # The list keeps copies of the people's sort keys (assignments 0004, when present), as bulk_create fills them.
+def _sort_columns() -> tuple[str, str]:
+    """The list keeps copies of the people's sort keys (assignments 0004, when present), as bulk_create fills them."""
     sort_columns, sort_values = "", ""
     if _has_sort_keys():
         sort_columns = ", mentor_sort, student_sort"
@@ -86,6 +137,10 @@ def seed(*, people: int, assignments: int, events: int, today: datetime.date) ->
             ", substr(lower(coalesce(nullif(s.sortable_name, ''), s.name)), 1, 255)"
         )
 
+    return sort_columns, sort_values
+
+
+def _seed_assignments(params: dict[str, Any], *, n: int, sort_columns: str, sort_values: str) -> None:
     # Assignments: statuses, link states, methods and dates in a realistic mix. r1..r8 are uniform draws.
     _sql(  # the f-string only adds fixed column names
         f"""
@@ -123,23 +178,17 @@ def seed(*, people: int, assignments: int, events: int, today: datetime.date) ->
         JOIN people_person m ON m.id = rows.mentor_id
         JOIN people_person s ON s.id = rows.student_id
         """,  # noqa: S608
-        {
-            "big_share": BIG_PROGRAM_SHARE,
-            "big": big.pk,
-            "others": [p.pk for p in others],
-            "n_others": OTHER_PROGRAMS,
-            "first": first_person,
-            "mentors": mentors,
-            "students": students,
-            "coordinator": coordinator.pk,
-            "today": today,
-            "n": assignments,
-        },
+        {**params, "big_share": BIG_PROGRAM_SHARE, "n_others": OTHER_PROGRAMS, "n": n},
     )
+
+
+def _seed_mentor_assignments(
+    *, program: int, first_person: int, mentors: int, coordinator: int, today: datetime.date, sort_columns: str
+) -> None:
+    from django.db import connection
 
     # The signed-in mentor: the first mentor person, with MENTOR_ACTIVE active assignments (two by pairing code),
     # two upcoming and two recently ended, on top of whatever the random draw gave them.
-    mentor_person = first_person
     rows: list[list[Any]] = []
     for i in range(MENTOR_ACTIVE + 4):
         if i < MENTOR_ACTIVE:
@@ -156,15 +205,15 @@ def seed(*, people: int, assignments: int, events: int, today: datetime.date) ->
         )
         rows.append(
             [
-                big.pk,
-                mentor_person,
+                program,
+                first_person,
                 first_person + mentors + i,
                 starts,
                 ends,
                 "pairing_code" if pairing else "observee",
                 status,
                 link_state,
-                coordinator.pk,
+                coordinator,
             ]
         )
     with connection.cursor() as cursor:
@@ -180,7 +229,6 @@ def seed(*, people: int, assignments: int, events: int, today: datetime.date) ->
             """,  # noqa: S608
             [[*row, row[-1], row[6]] for row in rows],
         )
-    mentor = User.objects.create(username="bench-mentor", first_name="Morgan", person_id=mentor_person)
     if sort_columns:
         _sql(
             """
@@ -190,9 +238,11 @@ def seed(*, people: int, assignments: int, events: int, today: datetime.date) ->
             FROM people_person m, people_person s
             WHERE m.id = a.mentor_id AND s.id = a.student_id AND a.mentor_id = %s
             """,
-            [mentor_person],
+            [first_person],
         )
 
+
+def _seed_links_and_drift(*, program: int, coordinator: int, mentors: int) -> None:
     # One Canvas link per assignment that has been sent to Canvas; pairing codes for those waiting on one.
     _sql(
         """
@@ -224,7 +274,7 @@ def seed(*, people: int, assignments: int, events: int, today: datetime.date) ->
         FROM assignments_mentorassignment a JOIN sync_observerlink l ON l.assignment_id = a.id
         WHERE a.link_state = 'awaiting_redemption'
         """,
-        [coordinator.pk],
+        [coordinator],
     )
     # A reconciliation run with some open drift in the big program.
     _sql(
@@ -238,28 +288,7 @@ def seed(*, people: int, assignments: int, events: int, today: datetime.date) ->
                100000 + %s + g, ''
         FROM run, generate_series(1, 40) AS g
         """,
-        [big.pk, big.pk, mentors],
-    )
-
-    write_audit_chain(
-        events,
-        program_ids=program_ids,
-        actor_ids=[coordinator.pk, mentor.pk, auditor.pk],
-        first_person=first_person,
-        people=people,
-    )
-    _sql("VACUUM ANALYZE")
-    assignment_id = (
-        Program.objects.get(pk=big.pk).assignments.filter(status="approved").order_by("pk").values_list("pk", flat=True)
-    )[0]
-    return Cast(
-        program_id=big.pk,
-        coordinator_id=coordinator.pk,
-        auditor_id=auditor.pk,
-        admin_id=admin.pk,
-        mentor_id=mentor.pk,
-        assignment_id=assignment_id,
-        student_id=first_person + mentors,
+        [program, program, mentors],
     )
 
 

@@ -39,19 +39,7 @@ def populate(*, assignments: int, people: int) -> tuple[Any, Any]:
     coordinator = User.objects.create(username="bench-coordinator")
     ProgramRole.objects.create(program=program, user=coordinator, role="coordinator")
     began = time.perf_counter()
-    for start in range(0, people, 5000):
-        Person.objects.bulk_create(
-            [
-                Person(
-                    canvas_user_id=10_000 + i,
-                    sis_user_id=f"P-{i:06d}",
-                    login_id=f"user{i:06d}@example.edu",
-                    name=f"Person {i:06d}",
-                    sortable_name=f"{i:06d}, Person",
-                )
-                for i in range(start, min(people, start + 5000))
-            ]
-        )
+    _add_people(people)
     ids = list(Person.objects.values_list("pk", flat=True))
     statuses = ["proposed", "approved", "approved", "approved", "rejected", "ended"]
     links = ["none", "linked", "linked", "pending", "failed"]
@@ -88,6 +76,25 @@ def populate(*, assignments: int, people: int) -> tuple[Any, Any]:
         f"[{connection.vendor}]"
     )
     return coordinator, program
+
+
+def _add_people(people: int) -> None:
+    """``people`` Persons with zero-padded numbered names, created 5,000 at a time."""
+    from mentorship.people.models import Person
+
+    for start in range(0, people, 5000):
+        Person.objects.bulk_create(
+            [
+                Person(
+                    canvas_user_id=10_000 + i,
+                    sis_user_id=f"P-{i:06d}",
+                    login_id=f"user{i:06d}@example.edu",
+                    name=f"Person {i:06d}",
+                    sortable_name=f"{i:06d}, Person",
+                )
+                for i in range(start, min(people, start + 5000))
+            ]
+        )
 
 
 def cases(today: datetime.date, person: Any) -> dict[str, dict[str, str]]:

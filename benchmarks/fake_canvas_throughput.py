@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from fake_canvas.__main__ import command_line  # noqa: E402
 from fake_canvas.seed import demo_people  # noqa: E402
 
 ADMIN_TOKEN = "bench-admin"
@@ -91,17 +92,7 @@ def main() -> int:
     args = parser.parse_args()
 
     port = free_port()
-    cmd = [
-        sys.executable,
-        "-m",
-        "fake_canvas",
-        "--port",
-        str(port),
-        "--admin-token",
-        ADMIN_TOKEN,
-        "--seed",
-        "demo",
-    ]
+    cmd = command_line(port=port, admin_token=ADMIN_TOKEN, seed="demo")
     if not args.throttle:
         cmd.append("--no-throttle")
     if args.latency_median_ms:

@@ -96,6 +96,82 @@ def worker_process(base_url: str, work: Any, results: Any, go: Any, threads: int
     results.put(push_links(work, threads))
 
 
+def _queue_of(ids: list[int], stops: int, work: Any) -> Any:
+    """``work`` filled with the link ids, then one None a consumer thread, so each stops when the ids run out."""
+    for pk in ids:
+        work.put(pk)
+    for _ in range(stops):
+        work.put(None)
+    return work
+
+
+def seed_links(fake: FakeCanvas, total: int) -> tuple[list[ObserverLink], list[tuple[int, int]]]:
+    """``total`` approved assignments, each with its mentor and student in the fake and one link to push."""
+    run_id = int(time.time())
+    people = [(m["id"], s["id"]) for m, s in fake.add_pairs(total, tag=f"p{run_id}-", sis_ids=False)]
+    offset = run_id * 10_000_000  # Person.canvas_user_id is unique across runs on the same database
+    persons = Person.objects.bulk_create(
+        [Person(canvas_user_id=offset + mid, name=f"M{mid}") for mid, _ in people]
+        + [Person(canvas_user_id=offset + sid, name=f"S{sid}") for _, sid in people]
+    )
+    program = Program.objects.create(name=f"Bench {run_id}", slug=f"bench-{run_id}", mentor_capacity=10**6)
+    today = timezone.localdate()
+    approved = {
+        "starts_on": today,
+        "ends_on": today + datetime.timedelta(days=30),
+        "status": "approved",
+        "generation": 1,
+    }
+    assignments = MentorAssignment.objects.bulk_create(
+        [
+            MentorAssignment(program=program, mentor=m, student=s, link_method="observee", reason="bench", **approved)
+            for m, s in zip(persons[:total], persons[total:], strict=True)
+        ]
+    )
+    links = ObserverLink.objects.bulk_create(
+        [
+            ObserverLink(assignment=a, kind="observee", observer_canvas_id=mid, student_canvas_id=sid, generation=1)
+            for a, (mid, sid) in zip(assignments, people, strict=True)
+        ]
+    )
+    return links, people
+
+
+def push_in_processes(base_url: str, links: list[ObserverLink], *, processes: int, threads: int) -> tuple[dict, float]:
+    """Push the links from ``processes`` spawned workers of ``threads`` threads; returns (outcomes, start time)."""
+    ctx = multiprocessing.get_context("spawn")
+    work: Any = _queue_of([link.pk for link in links], processes * threads, ctx.Queue())
+    results: Any = ctx.Queue()
+    go = ctx.Event()
+    connection.close()  # the children open their own
+    procs = [ctx.Process(target=worker_process, args=(base_url, work, results, go, threads)) for _ in range(processes)]
+    for proc in procs:
+        proc.start()
+    for _ in procs:
+        results.get(timeout=120)  # "ready": Django set up, connections open
+    started = time.monotonic()
+    go.set()
+    outcomes: dict[str, int] = {}
+    for _ in procs:
+        for key, count in results.get().items():
+            outcomes[key] = outcomes.get(key, 0) + count
+    for proc in procs:
+        proc.join()
+    return outcomes, started
+
+
+def serial_rate(serial_links: list[ObserverLink]) -> float | None:
+    """Links a minute when pushed one at a time (None when there are none to push)."""
+    if not serial_links:
+        return None
+    one: queue.Queue[int | None] = _queue_of([link.pk for link in serial_links], 1, queue.Queue())
+    serial_started = time.monotonic()
+    push_links(one, 1)
+    serial_seconds = time.monotonic() - serial_started
+    serial_done = ObserverLink.objects.filter(pk__in=[link.pk for link in serial_links], state="linked").count()
+    return serial_done / serial_seconds * 60
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--n", type=int, default=2000)
@@ -104,112 +180,30 @@ def main() -> None:
     parser.add_argument("--serial-n", type=int, default=100, help="links pushed one at a time afterwards (0: skip)")
     args = parser.parse_args()
     ceiling = ceiling_per_minute()
-    total = args.n + args.serial_n
 
     call_command("migrate", verbosity=0)
     fake = FakeCanvas(admin_token=TOKEN, seed="empty", rng_seed=3)
     fake.configure(throttle={"enabled": False})
-    run_id = int(time.time())
-    people = []
-    for i in range(total):
-        m = fake.add_user(name=f"Mentor {i}", sis_user_id=None, login_id=f"pm{run_id}-{i}@t")
-        s = fake.add_user(name=f"Student {i}", sis_user_id=None, login_id=f"ps{run_id}-{i}@t")
-        people.append((m["id"], s["id"]))
-    offset = run_id * 10_000_000  # Person.canvas_user_id is unique across runs on the same database
-    persons = Person.objects.bulk_create(
-        [Person(canvas_user_id=offset + mid, name=f"M{mid}") for mid, _ in people]
-        + [Person(canvas_user_id=offset + sid, name=f"S{sid}") for _, sid in people]
-    )
-    mentors, students = persons[:total], persons[total:]
-    program = Program.objects.create(name=f"Bench {run_id}", slug=f"bench-{run_id}", mentor_capacity=10**6)
-    today = timezone.localdate()
-    assignments = MentorAssignment.objects.bulk_create(
-        [
-            MentorAssignment(
-                program=program,
-                mentor=m,
-                student=s,
-                starts_on=today,
-                ends_on=today + datetime.timedelta(days=30),
-                link_method="observee",
-                reason="bench",
-                status="approved",
-                generation=1,
-            )
-            for m, s in zip(mentors, students, strict=True)
-        ]
-    )
-    links = ObserverLink.objects.bulk_create(
-        [
-            ObserverLink(
-                assignment=a,
-                kind="observee",
-                observer_canvas_id=mid,
-                student_canvas_id=sid,
-                generation=1,
-            )
-            for a, (mid, sid) in zip(assignments, people, strict=True)
-        ]
-    )
+    links, _people = seed_links(fake, args.n + args.serial_n)
     links, serial_links = links[: args.n], links[args.n :]
     throttle_like_canvas(fake)
     fake.clear_request_log()
     publishing._publish = lambda *a, **k: True  # retries are driven by this script
     audit_before = AuditEvent.objects.count()
 
-    outcomes: dict[str, int] = {}
     with running_fake_server(fake) as base_url:
         settings.CANVAS_BASE_URL = base_url
         settings.CANVAS_TOKEN = TOKEN
-        workers = max(1, args.processes) * args.threads
         if args.processes <= 0:
-            local: queue.Queue[int | None] = queue.Queue()
-            for link in links:
-                local.put(link.pk)
-            for _ in range(workers):
-                local.put(None)
+            local: queue.Queue[int | None] = _queue_of([link.pk for link in links], args.threads, queue.Queue())
             started = time.monotonic()
             outcomes = push_links(local, args.threads)
         else:
-            ctx = multiprocessing.get_context("spawn")
-            work: Any = ctx.Queue()
-            results: Any = ctx.Queue()
-            go = ctx.Event()
-            for link in links:
-                work.put(link.pk)
-            for _ in range(workers):
-                work.put(None)
-            connection.close()  # the children open their own
-            procs = [
-                ctx.Process(target=worker_process, args=(base_url, work, results, go, args.threads))
-                for _ in range(args.processes)
-            ]
-            for proc in procs:
-                proc.start()
-            for _ in procs:
-                results.get(timeout=120)  # "ready": Django set up, connections open
-            started = time.monotonic()
-            go.set()
-            for _ in procs:
-                for key, count in results.get().items():
-                    outcomes[key] = outcomes.get(key, 0) + count
-            for proc in procs:
-                proc.join()
+            outcomes, started = push_in_processes(base_url, links, processes=args.processes, threads=args.threads)
         seconds = time.monotonic() - started
         log = fake.request_log
         audit_events = AuditEvent.objects.count() - audit_before
-
-        serial_rate = None
-        if serial_links:
-            one: queue.Queue[int | None] = queue.Queue()
-            for link in serial_links:
-                one.put(link.pk)
-            one.put(None)
-            serial_started = time.monotonic()
-            push_links(one, 1)
-            serial_seconds = time.monotonic() - serial_started
-            serial_done = ObserverLink.objects.filter(pk__in=[link.pk for link in serial_links], state="linked").count()
-            serial_rate = serial_done / serial_seconds * 60
+        one_at_a_time = serial_rate(serial_links)
 
     throttled = sum(1 for r in log if r.get("throttled"))
     linked = ObserverLink.objects.filter(pk__in=[link.pk for link in links], state="linked").count()
@@ -222,10 +216,10 @@ def main() -> None:
         f"outcomes={outcomes} audit_events={audit_events} "
         f"limiter={shared_limiter().status()}"
     )
-    if serial_rate is not None:
+    if one_at_a_time is not None:
         print(
-            f"one at a time: links={len(serial_links)} links/min={serial_rate:.0f}; "
-            f"pipeline / one at a time = {rate / serial_rate:.1f}x"
+            f"one at a time: links={len(serial_links)} links/min={one_at_a_time:.0f}; "
+            f"pipeline / one at a time = {rate / one_at_a_time:.1f}x"
         )
 
 

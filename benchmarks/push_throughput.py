@@ -55,11 +55,7 @@ def throttle_like_canvas(fake: FakeCanvas) -> None:
 def make_fake(n: int) -> tuple[FakeCanvas, list[tuple[int, int]]]:
     fake = FakeCanvas(admin_token=TOKEN, seed="empty", rng_seed=42)
     fake.configure(throttle={"enabled": False})
-    pairs = []
-    for i in range(n):
-        m = fake.add_user(name=f"Mentor {i}", sis_user_id=f"BM{i}", login_id=f"bm{i}@t")
-        s = fake.add_user(name=f"Student {i}", sis_user_id=f"BS{i}", login_id=f"bs{i}@t")
-        pairs.append((m["id"], s["id"]))
+    pairs = [(m["id"], s["id"]) for m, s in fake.add_pairs(n, tag="b")]
     throttle_like_canvas(fake)
     fake.clear_request_log()
     # Note each request's cost as charged (observation only; the throttle itself is untouched).

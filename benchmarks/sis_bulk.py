@@ -28,11 +28,7 @@ TOKEN = "bench-token"
 def make_fake(n: int, latency_ms: float) -> tuple[FakeCanvas, list[tuple[int, int, str, str]]]:
     fake = FakeCanvas(admin_token=TOKEN, seed="empty", rng_seed=1)
     fake.configure(throttle={"enabled": False})
-    people = []
-    for i in range(n):
-        m = fake.add_user(name=f"Mentor {i}", sis_user_id=f"SM{i}", login_id=f"sm{i}@t")
-        s = fake.add_user(name=f"Student {i}", sis_user_id=f"SS{i}", login_id=f"ss{i}@t")
-        people.append((m["id"], s["id"], f"SM{i}", f"SS{i}"))
+    people = [(m["id"], s["id"], m["sis_user_id"], s["sis_user_id"]) for m, s in fake.add_pairs(n, tag="s")]
     fake.configure(latency_ms=latency_ms)
     fake.clear_request_log()
     return fake, people

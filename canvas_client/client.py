@@ -7,6 +7,7 @@ retry: a lost answer may hide a done action, and only the caller can confirm it 
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import datetime
 from typing import Any
@@ -404,14 +405,7 @@ class CanvasClient(Transport):
         body = self._request("POST", "/login/oauth2/token", data=data, idempotent=True, token=None, limited=False)
         token = OAuthToken.from_json(body)
         if token.refresh_token is None:
-            token = OAuthToken(
-                access_token=token.access_token,
-                token_type=token.token_type,
-                user_id=token.user_id,
-                user_name=token.user_name,
-                expires_in=token.expires_in,
-                refresh_token=refresh_token,
-            )
+            token = dataclasses.replace(token, refresh_token=refresh_token)
         return token
 
     def oauth_revoke(self, access_token: str, *, expire_sessions: bool = False) -> None:

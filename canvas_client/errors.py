@@ -8,7 +8,7 @@ from any text it did not write (see ``client._scrub``).
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 ActingAs = Literal["portal", "user"]
 
@@ -151,6 +151,40 @@ class CanvasValidationError(CanvasError):
         )
 
 
+def error_for_status(
+    status: int, message: str, *, throttled: bool, authenticate_header: bool, **context: Any
+) -> CanvasError:
+    """The error class for a refused request, chosen by what the caller should do next.
+
+    ``context`` is the error's keywords (method, path, acting_as, retry_after); ``authenticate_header`` says
+    whether a 401 came with WWW-Authenticate (a dead token) or without (a permission refused)."""
+    if 300 <= status < 400:
+        # Redirects are not followed: the bearer token must only go to CANVAS_BASE_URL.
+        message = "Canvas redirected the request; check CANVAS_BASE_URL (https, exact host)"
+        return CanvasError(message, status=status, **context)
+    if throttled:
+        return CanvasRateLimited(message, status=status, **context)
+    if status == 401 and authenticate_header:
+        return CanvasAuthError(message, status=status, **context)
+    return _ERROR_BY_STATUS.get(status, _by_range(status))(message, status=status, **context)
+
+
+def _by_range(status: int) -> type[CanvasError]:
+    return CanvasTransientError if status >= 500 else CanvasError
+
+
+_ERROR_BY_STATUS: dict[int, type[CanvasError]] = {
+    401: CanvasPermissionError,
+    403: CanvasPermissionError,
+    404: CanvasNotFound,
+    400: CanvasValidationError,
+    409: CanvasValidationError,
+    422: CanvasValidationError,
+    408: CanvasTransientError,
+    425: CanvasTransientError,
+}
+
+
 __all__ = [
     "ActingAs",
     "CanvasAuthError",
@@ -160,4 +194,5 @@ __all__ = [
     "CanvasRateLimited",
     "CanvasTransientError",
     "CanvasValidationError",
+    "error_for_status",
 ]

@@ -24,16 +24,7 @@ from urllib.parse import quote, urlsplit
 
 import requests
 
-from .errors import (
-    ActingAs,
-    CanvasAuthError,
-    CanvasError,
-    CanvasNotFound,
-    CanvasPermissionError,
-    CanvasRateLimited,
-    CanvasTransientError,
-    CanvasValidationError,
-)
+from .errors import ActingAs, CanvasError, CanvasRateLimited, CanvasTransientError, error_for_status
 from .pagination import paginate
 from .throttle import Limiter, NullLimiter
 
@@ -196,12 +187,10 @@ class Transport:
         self._owns_session = session is None
         self.session = session or requests.Session()
         self.limiter: Limiter = limiter or NullLimiter()
-        self.max_retries = max_retries
-        self.max_throttle_retries = max_throttle_retries
-        self.backoff_base = backoff_base
-        self.backoff_cap = backoff_cap
-        self._sleep = sleep
-        self._random = random
+        # The retry policy: how many tries for each kind of failure, and the backoff's base and cap in seconds.
+        self.max_retries, self.max_throttle_retries = max_retries, max_throttle_retries
+        self.backoff_base, self.backoff_cap = backoff_base, backoff_cap
+        self._sleep, self._random = sleep, random
         self.acting_as: ActingAs = acting_as
         self.user_agent = user_agent
 
@@ -238,66 +227,61 @@ class Transport:
             return path_or_url
         return f"{self.base_url}{path_or_url}"
 
-    def _request(
-        self,
-        method: str,
-        path: str,
-        *,
-        params: Params | None = None,
-        data: Params | None = None,
-        idempotent: bool,
-        **options: Any,
-    ) -> Any:
+    def _request(self, method: str, path: str, *, idempotent: bool, **options: Any) -> Any:
         """``_send`` for a path of this Canvas, with empty parameters dropped; returns the decoded body.
 
-        ``options`` are ``_send``'s: body, headers, token, limited, allow_empty."""
-        body_out, _ = self._send(
-            method,
-            self._url(path),
-            params=_clean(params) if params else None,
-            data=_clean(data) if data else None,
-            idempotent=idempotent,
-            **options,
-        )
+        ``options`` are ``_send``'s: params, data, body, headers, token, limited, allow_empty."""
+        for form in ("params", "data"):
+            options[form] = _clean(options[form]) if options.get(form) else None
+        body_out, _ = self._send(method, self._url(path), idempotent=idempotent, **options)
         return body_out
 
-    def _decode(
-        self,
-        response: requests.Response,
-        *,
-        url: str,
-        allow_empty: bool = False,
-        method: str = "GET",
-    ) -> Any:
-        if not response.content:
-            if allow_empty:
-                return None
-            raise CanvasTransientError(
-                "Canvas sent an empty answer",
-                status=response.status_code,
-                method=method,
-                path=urlsplit(url).path,
-                acting_as=self.acting_as,
-            )
-        try:
-            return response.json()
-        except ValueError:
-            if allow_empty:
-                return None
-            raise CanvasTransientError(
-                "Canvas sent an answer that is not valid JSON",
-                status=response.status_code,
-                method=method,
-                path=urlsplit(url).path,
-                acting_as=self.acting_as,
-            ) from None
+    def _decode(self, response: requests.Response, *, url: str, allow_empty: bool = False, method: str = "GET") -> Any:
+        if response.content:
+            try:
+                return response.json()
+            except ValueError:
+                problem = "Canvas sent an answer that is not valid JSON"
+        else:
+            problem = "Canvas sent an empty answer"
+        if allow_empty:
+            return None
+        raise CanvasTransientError(
+            problem, status=response.status_code, method=method, path=urlsplit(url).path, acting_as=self.acting_as
+        ) from None
 
     def _backoff(self, attempt: int) -> float:
         """Full jitter: uniform in [0, min(cap, base * 2**(attempt-1)))."""
         ceiling = min(self.backoff_cap, self.backoff_base * (2 ** (attempt - 1)))
         return self._random() * ceiling
 
-    def _send(
+    def _send(self, method: str, url: str, *, idempotent: bool, **request: Any) -> tuple[Any, requests.Response]:
+        """Send with retries; return (decoded JSON, 2xx response) or raise a ``CanvasError``.
+
+        ``request`` is ``_send_once``'s keywords. Throttling and transient failures are counted apart, each
+        against its own limit, and only an idempotent call is retried at all."""
+        attempts = {True: 0, False: 0}  # throttled? -> retries so far
+        while True:
+            try:
+                return self._send_once(method, url, **request)
+            except (CanvasRateLimited, CanvasTransientError) as exc:
+                throttled = isinstance(exc, CanvasRateLimited)
+                limit, wait_cap = (
+                    (self.max_throttle_retries, 60.0) if throttled else (self.max_retries, self.backoff_cap)
+                )
+                if not idempotent or attempts[throttled] >= limit:
+                    raise
+                attempts[throttled] += 1
+                delay = self._backoff(attempts[throttled])
+                if exc.retry_after is not None:
+                    # Canvas (or a 503) may say when to come back; honour it, within our own cap.
+                    delay = max(delay, min(exc.retry_after, wait_cap))
+                logger.info(
+                    "canvas retry %s %s after %s (%.2fs)", method, urlsplit(url).path, type(exc).__name__, delay
+                )
+                self._sleep(delay)
+
+    def _send_once(
         self,
         method: str,
         url: str,
@@ -306,65 +290,9 @@ class Transport:
         data: Params | None = None,
         body: bytes | None = None,
         headers: Mapping[str, str] | None = None,
-        idempotent: bool,
         token: object = _OWN_TOKEN,
         limited: bool = True,
         allow_empty: bool = False,
-    ) -> tuple[Any, requests.Response]:
-        """Send with retries; return (decoded JSON, 2xx response) or raise a ``CanvasError``."""
-        transient_attempts = 0
-        throttle_attempts = 0
-        while True:
-            try:
-                return self._send_once(
-                    method,
-                    url,
-                    params=params,
-                    data=data,
-                    body=body,
-                    headers=headers,
-                    token=token,
-                    limited=limited,
-                    allow_empty=allow_empty,
-                )
-            except CanvasRateLimited as exc:
-                if not idempotent or throttle_attempts >= self.max_throttle_retries:
-                    raise
-                throttle_attempts += 1
-                delay = self._backoff(throttle_attempts)
-                if exc.retry_after is not None:
-                    delay = max(delay, min(exc.retry_after, 60.0))
-                error: CanvasError = exc
-            except CanvasTransientError as exc:
-                if not idempotent or transient_attempts >= self.max_retries:
-                    raise
-                transient_attempts += 1
-                delay = self._backoff(transient_attempts)
-                if exc.retry_after is not None:
-                    # A 503 may say when to come back; honour it, within our own cap.
-                    delay = max(delay, min(exc.retry_after, self.backoff_cap))
-                error = exc
-            logger.info(
-                "canvas retry %s %s after %s (%.2fs)",
-                method,
-                urlsplit(url).path,
-                type(error).__name__,
-                delay,
-            )
-            self._sleep(delay)
-
-    def _send_once(
-        self,
-        method: str,
-        url: str,
-        *,
-        params: Params | None,
-        data: Params | None,
-        body: bytes | None,
-        headers: Mapping[str, str] | None,
-        token: object,
-        limited: bool,
-        allow_empty: bool,
     ) -> tuple[Any, requests.Response]:
         path = urlsplit(url).path
         bearer = self._token if token is _OWN_TOKEN else token
@@ -372,7 +300,35 @@ class Transport:
         if bearer:
             all_headers["Authorization"] = f"Bearer {bearer}"
         all_headers.update(headers or {})
-        use_limiter = limited and token is _OWN_TOKEN
+        response, throttled = self._exchange(
+            method,
+            url,
+            params=params,
+            data=body if body is not None else data,
+            headers=all_headers,
+            # A user's token (or none) is not the portal's budget: the limiter counts only our own.
+            use_limiter=limited and token is _OWN_TOKEN,
+            secrets=(bearer,),
+        )
+        if 200 <= response.status_code < 300:
+            return self._decode(response, url=url, allow_empty=allow_empty, method=method), response
+        raise self._error(response, method=method, path=path, throttled=throttled, secrets=(bearer,))
+
+    def _exchange(
+        self,
+        method: str,
+        url: str,
+        *,
+        params: Params | None,
+        data: Params | bytes | None,
+        headers: Mapping[str, str],
+        use_limiter: bool,
+        secrets: tuple[object, ...],
+    ) -> tuple[requests.Response, bool]:
+        """One HTTP request between the limiter's acquire and release; returns (response, throttled).
+
+        The ticket is released on every path, with Canvas's budget headers when an answer came."""
+        path = urlsplit(url).path
         ticket = self.limiter.acquire() if use_limiter else None
         released = False
         started = time.monotonic()
@@ -382,15 +338,15 @@ class Transport:
                     method,
                     url,
                     params=params,
-                    data=body if body is not None else data,
-                    headers=all_headers,
+                    data=data,
+                    headers=headers,
                     timeout=self.timeout,
                     allow_redirects=False,
                 )
             except requests.RequestException as exc:
                 # The text of requests' exceptions can include the URL; ours never carries a token,
                 # but scrub anyway in case a caller's base_url or session added one.
-                reason = _scrub(f"{type(exc).__name__}: {exc}", bearer, self._token)
+                reason = _scrub(f"{type(exc).__name__}: {exc}", *secrets, self._token)
                 raise CanvasTransientError(reason, method=method, path=path, acting_as=self.acting_as) from exc
             remaining = _float_header(response, "X-Rate-Limit-Remaining")
             cost = _float_header(response, "X-Request-Cost")
@@ -411,9 +367,7 @@ class Transport:
             cost,
             remaining,
         )
-        if 200 <= response.status_code < 300:
-            return self._decode(response, url=url, allow_empty=allow_empty, method=method), response
-        raise self._error(response, method=method, path=path, throttled=throttled, secrets=(bearer,))
+        return response, throttled
 
     def _error(
         self,
@@ -430,31 +384,16 @@ class Transport:
         except ValueError:
             body = response.text
         message = _scrub(canvas_message(body, default=response.reason or f"HTTP {status}"), *secrets, self._token)
-        kwargs: dict[str, Any] = {
-            "status": status,
-            "method": method,
-            "path": path,
-            "acting_as": self.acting_as,
-            "retry_after": _float_header(response, "Retry-After"),
-        }
-        if 300 <= status < 400:
-            # Redirects are not followed: the bearer token must only go to CANVAS_BASE_URL.
-            return CanvasError("Canvas redirected the request; check CANVAS_BASE_URL (https, exact host)", **kwargs)
-        if throttled:
-            return CanvasRateLimited(message, **kwargs)
-        if status == 401:
-            if "WWW-Authenticate" in response.headers:
-                return CanvasAuthError(message, **kwargs)
-            return CanvasPermissionError(message, **kwargs)
-        if status == 403:
-            return CanvasPermissionError(message, **kwargs)
-        if status == 404:
-            return CanvasNotFound(message, **kwargs)
-        if status in {400, 409, 422}:
-            return CanvasValidationError(message, **kwargs)
-        if status >= 500 or status in {408, 425}:
-            return CanvasTransientError(message, **kwargs)
-        return CanvasError(message, **kwargs)
+        return error_for_status(
+            status,
+            message,
+            throttled=throttled,
+            authenticate_header="WWW-Authenticate" in response.headers,
+            method=method,
+            path=path,
+            acting_as=self.acting_as,
+            retry_after=_float_header(response, "Retry-After"),
+        )
 
 
 def _is_throttled(response: requests.Response) -> bool:

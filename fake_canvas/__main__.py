@@ -14,9 +14,27 @@ import logging
 import os
 import signal
 import sys
+from collections.abc import Sequence
 from typing import Any
 
 from .server import FakeCanvas
+
+
+def command_line(*, port: int, admin_token: str, seed: str, options: Sequence[str] = ()) -> list[str]:
+    """The command that starts this server as a process of its own, for tests and benchmarks (throwaway runs: the
+    token is on the command line)."""
+    return [
+        sys.executable,
+        "-m",
+        "fake_canvas",
+        "--port",
+        str(port),
+        "--admin-token",
+        admin_token,
+        "--seed",
+        seed,
+        *options,
+    ]
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:

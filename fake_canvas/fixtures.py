@@ -4,13 +4,12 @@ assignments and submissions in; links, codes, imports and the request log out.""
 from __future__ import annotations
 
 import collections
+from collections.abc import Callable
 from typing import Any
 
 from . import seed as seeds
 from .sis import SisImports
-from .util import (
-    iso,
-)
+from .util import iso
 
 
 class Fixtures(SisImports):
@@ -19,101 +18,70 @@ class Fixtures(SisImports):
     _dirty: bool
     _log: collections.deque[dict[str, Any]]
 
-    def add_user(
-        self,
-        *,
-        name: str,
-        sis_user_id: str | None = None,
-        login_id: str | None = None,
-        email: str | None = None,
-        password: str | None = seeds.DEMO_PASSWORD,
-        admin: bool = False,
-    ) -> dict[str, Any]:
-        with self.lock:
-            user = self.state.add_user(
-                name=name,
-                sis_user_id=sis_user_id,
-                login_id=login_id,
-                email=email,
-                password=password,
-                admin=admin,
+    # Each adder takes the fields its State method takes (State is the one place that names and defaults them),
+    # except the id, which the fake chooses.
+    def add_user(self, *, name: str, password: str | None = seeds.DEMO_PASSWORD, **fields: Any) -> dict[str, Any]:
+        """A user who signs in with ``password`` (the demo one unless told); fields as ``State.add_user``."""
+        return self._change(self.state.add_user, self._public_user, name=name, password=password, **fields)
+
+    def add_pairs(self, n: int, *, tag: str, sis_ids: bool = True) -> list[tuple[dict[str, Any], dict[str, Any]]]:
+        """``n`` (mentor, student) users for load runs: "Mentor i" and "Student i", signing in as ``{tag}m{i}@t`` and
+        ``{tag}s{i}@t``, with SIS ids ``{TAG}M{i}`` and ``{TAG}S{i}`` unless ``sis_ids`` is false."""
+        pairs = []
+        for i in range(n):
+            mentor, student = (
+                self.add_user(
+                    name=f"{role} {i}",
+                    sis_user_id=f"{tag.upper()}{role[0]}{i}" if sis_ids else None,
+                    login_id=f"{tag.lower()}{role[0].lower()}{i}@t",
+                )
+                for role in ("Mentor", "Student")
             )
-            self._dirty = True
-            return self._public_user(user)
+            pairs.append((mentor, student))
+        return pairs
 
     def _public_user(self, user: dict[str, Any]) -> dict[str, Any]:
         keys = ("id", "name", "sortable_name", "short_name", "sis_user_id", "login_id", "email")
         return {k: user.get(k) for k in keys}
 
-    def add_course(
-        self, *, name: str, course_code: str | None = None, sis_course_id: str | None = None
-    ) -> dict[str, Any]:
-        with self.lock:
-            course = self.state.add_course(name=name, course_code=course_code, sis_course_id=sis_course_id)
-            self._dirty = True
-            keys = ("id", "name", "course_code", "sis_course_id", "workflow_state")
-            return {k: course[k] for k in keys}
+    def add_course(self, *, name: str, **fields: Any) -> dict[str, Any]:
+        def public(course: dict[str, Any]) -> dict[str, Any]:
+            return {k: course[k] for k in ("id", "name", "course_code", "sis_course_id", "workflow_state")}
 
-    def enroll(
-        self,
-        course_id: int,
-        user_id: int,
-        type: str = "StudentEnrollment",
-        associated_user_id: int | None = None,
-        state: str = "active",
-    ) -> dict[str, Any]:
-        with self.lock:
-            e = self.state.enroll(
-                course_id=course_id,
-                user_id=user_id,
-                type=type,
-                associated_user_id=associated_user_id,
-                state=state,
-            )
-            self._dirty = True
-            return self._public_enrollment(e)
+        return self._change(self.state.add_course, public, name=name, **fields)
 
-    def add_assignment(
-        self,
-        course_id: int,
-        *,
-        name: str,
-        due_at: float | None = None,
-        points_possible: float = 10.0,
-        submission_types: list[str] | None = None,
-    ) -> dict[str, Any]:
+    def enroll(self, course_id: int, user_id: int, type: str = "StudentEnrollment", **fields: Any) -> dict[str, Any]:
+        """An enrollment (active unless ``state`` says otherwise); fields as ``State.enroll``."""
+        return self._change(
+            self.state.enroll, self._public_enrollment, course_id=course_id, user_id=user_id, type=type, **fields
+        )
+
+    def add_assignment(self, course_id: int, *, name: str, **fields: Any) -> dict[str, Any]:
         """due_at is epoch seconds (on the fake's clock) or None for undated."""
-        with self.lock:
-            a = self.state.add_assignment(
-                course_id=course_id,
-                name=name,
-                due_at=due_at,
-                points_possible=points_possible,
-                submission_types=submission_types,
-            )
-            self._dirty = True
-            return dict(a)
+        return self._change(self.state.add_assignment, dict, course_id=course_id, name=name, **fields)
 
-    def set_submission(
-        self,
-        assignment_id: int,
-        user_id: int,
-        *,
-        submitted_at: float | None = None,
-        score: float | None = None,
-        posted: bool = True,
-    ) -> dict[str, Any]:
+    def set_submission(self, assignment_id: int, user_id: int, *, posted: bool = True, **fields: Any) -> dict[str, Any]:
         """`posted=False`: graded but not yet posted, so observers do not see the score."""
+
+        def public(submission: dict[str, Any]) -> dict[str, Any]:
+            submission["unposted"] = not posted
+            return dict(submission)
+
+        return self._change(self.state.set_submission, public, assignment_id=assignment_id, user_id=user_id, **fields)
+
+    def _change(
+        self,
+        change: Callable[..., dict[str, Any]],
+        public: Callable[[dict[str, Any]], dict[str, Any]],
+        **fields: Any,
+    ) -> dict[str, Any]:
+        """One change to the state under the lock, marked for saving; ``public`` copies out what callers see."""
+        if "id" in fields:
+            raise TypeError("the fake chooses the ids of what a test adds")
         with self.lock:
-            sub = self.state.set_submission(
-                assignment_id=assignment_id,
-                user_id=user_id,
-                submitted_at=submitted_at,
-                score=score,
-            )
-            sub["unposted"] = not posted
+            row = change(**fields)
             self._dirty = True
-            return dict(sub)
+            return public(row)
 
     def _public_enrollment(self, e: dict[str, Any]) -> dict[str, Any]:
         keys = ("id", "course_id", "course_section_id", "user_id", "type", "associated_user_id")

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 from demo_school import (
     ASSIGNMENT_PLAN,
@@ -42,14 +43,11 @@ def build_empty(state: State) -> None:
         password=DEMO_PASSWORD,
         admin=True,
     )
-    state.counters["users"] = 20001
-    state.counters["courses"] = 601
-    state.counters["sections"] = 701
-    state.counters["enrollments"] = 100001
-    state.counters["assignments"] = 7001
-    state.counters["submissions"] = 900001
-    state.counters["sis_imports"] = 1
-    state.counters["links"] = 1
+    # Where new ids start, far from the seeded ones, so an id in a test tells what made it.
+    state.counters.update(
+        users=20001, courses=601, sections=701, enrollments=100001, assignments=7001, submissions=900001
+    )
+    state.counters.update(sis_imports=1, links=1)
 
 
 def build_demo(state: State) -> None:
@@ -58,52 +56,12 @@ def build_demo(state: State) -> None:
     state.seed = "demo"
     now = state.clock()
     people = people_rows()
-    for p in people:
-        if p["kind"] == "admin":
-            continue
-        state.add_user(
-            id=p["id"],
-            name=p["name"],
-            sortable_name=p["sortable_name"],
-            sis_user_id=p["sis_user_id"],
-            login_id=p["login_id"],
-            email=p["email"],
-            password=DEMO_PASSWORD,
-            account_id=SCHOOL_ACCOUNT_ID,
-        )
-    term_start = now - 70 * 86400
-    term_end = now + 120 * 86400
     courses = course_rows()
-    for index, c in enumerate(courses, start=1):
-        state.add_course(
-            id=c["id"],
-            name=c["name"],
-            course_code=c["course_code"],
-            sis_course_id=c["sis_course_id"],
-            account_id=SCHOOL_ACCOUNT_ID,
-            section_id=600 + index,
-            start_at=term_start,
-            end_at=term_end,
-        )
-    course_by_sis = {c["sis_course_id"]: c["id"] for c in courses}
-    teachers = [p for p in people if p["sis_user_id"].startswith("T-")]
-    for teacher, course in zip(teachers, courses, strict=True):
-        state.enroll(course_id=course["id"], user_id=teacher["id"], type="TeacherEnrollment")
-
+    _add_people(state, people)
+    _add_courses(state, courses, now=now)
     rng = random.Random(4242)
-    course_ids = [c["id"] for c in courses]
     students = [p for p in people if p["kind"] in ("student", "student_mentor")]
-    for student in students:
-        k = rng.choice((4, 5, 5, 6))
-        chosen = rng.sample(course_ids, k)
-        if student["sis_user_id"] == "S-2044":
-            # The sample assignments CSV scopes this student's mentor to these two courses.
-            required = [course_by_sis["ALG1-P3"], course_by_sis["BIO-P5"]]
-            others = [c for c in chosen if c not in required]
-            chosen = required + others[: k - 2]
-        for course_id in sorted(chosen):
-            state.enroll(course_id=course_id, user_id=student["id"])
-
+    _enroll(state, people=people, students=students, courses=courses, rng=rng)
     today = datetime.fromtimestamp(now, UTC).replace(hour=23, minute=59, second=0, microsecond=0)
     for c in courses:
         for title, points, offset in ASSIGNMENT_PLAN:
@@ -115,8 +73,53 @@ def build_demo(state: State) -> None:
                 points_possible=float(points),
                 submission_types=["online_upload", "online_text_entry"],
             )
+    _submit(state, students=students, rng=rng, now=now)
 
-    # Each student has a steady "ability" so grades look like one person's record.
+
+def _add_people(state: State, people: list[dict[str, Any]]) -> None:
+    for p in people:
+        if p["kind"] == "admin":
+            continue
+        listed = {key: p[key] for key in ("id", "name", "sortable_name", "sis_user_id", "login_id", "email")}
+        state.add_user(**listed, password=DEMO_PASSWORD, account_id=SCHOOL_ACCOUNT_ID)
+
+
+def _add_courses(state: State, courses: list[dict[str, Any]], *, now: float) -> None:
+    """Every course in one term that began 70 days ago and ends in 120, each with its own section."""
+    starts, ends = now - 70 * 86400, now + 120 * 86400
+    for index, c in enumerate(courses, start=1):
+        listed = {key: c[key] for key in ("id", "name", "course_code", "sis_course_id")}
+        state.add_course(**listed, account_id=SCHOOL_ACCOUNT_ID, section_id=600 + index, start_at=starts, end_at=ends)
+
+
+def _enroll(
+    state: State,
+    *,
+    people: list[dict[str, Any]],
+    students: list[dict[str, Any]],
+    courses: list[dict[str, Any]],
+    rng: random.Random,
+) -> None:
+    """One teacher a course; each student in four to six courses, drawn from the seeded generator."""
+    course_by_sis = {c["sis_course_id"]: c["id"] for c in courses}
+    teachers = [p for p in people if p["sis_user_id"].startswith("T-")]
+    for teacher, course in zip(teachers, courses, strict=True):
+        state.enroll(course_id=course["id"], user_id=teacher["id"], type="TeacherEnrollment")
+    course_ids = [c["id"] for c in courses]
+    for student in students:
+        k = rng.choice((4, 5, 5, 6))
+        chosen = rng.sample(course_ids, k)
+        if student["sis_user_id"] == "S-2044":
+            # The sample assignments CSV scopes this student's mentor to these two courses.
+            required = [course_by_sis["ALG1-P3"], course_by_sis["BIO-P5"]]
+            others = [c for c in chosen if c not in required]
+            chosen = required + others[: k - 2]
+        for course_id in sorted(chosen):
+            state.enroll(course_id=course_id, user_id=student["id"])
+
+
+def _submit(state: State, *, students: list[dict[str, Any]], rng: random.Random, now: float) -> None:
+    """Submissions and grades. Each student has a steady "ability" so grades look like one person's record."""
     for student in students:
         ability = 0.55 + rng.random() * 0.45
         diligence = 0.75 + rng.random() * 0.25

@@ -17,6 +17,7 @@ import pytest
 from django.conf import settings
 
 from mentorship.accounts.models import ProgramRole
+from tests import factories
 from tests.factories import AssignmentFactory, PersonFactory, ProgramFactory, ProgramRoleFactory, UserFactory
 
 PASSWORD = "correct-horse-battery"
@@ -73,6 +74,9 @@ def _allow_flush_to_empty_the_audit_log() -> None:
     flush.Command.handle = handle  # type: ignore[method-assign]
 
 
+COORDINATOR = ProgramRole.Role.COORDINATOR
+
+
 @pytest.fixture
 def program(db):
     return ProgramFactory(name="Learning Support 2026-27", slug="learning-support")
@@ -88,32 +92,30 @@ def admin_user(db):
     return UserFactory(username="admin", is_superuser=True, is_staff=True)
 
 
+def _with_role(program, role: str, **user_fields):
+    user = UserFactory(**user_fields)
+    ProgramRoleFactory(program=program, user=user, role=role)
+    return user
+
+
 @pytest.fixture
 def coordinator(program):
-    user = UserFactory(username="coordinator", first_name="Casey", last_name="Coordinator")
-    ProgramRoleFactory(program=program, user=user, role=ProgramRole.Role.COORDINATOR)
-    return user
+    return _with_role(program, COORDINATOR, username="coordinator", first_name="Casey", last_name="Coordinator")
 
 
 @pytest.fixture
 def second_coordinator(program):
-    user = UserFactory(username="coordinator2", first_name="Sam", last_name="Second")
-    ProgramRoleFactory(program=program, user=user, role=ProgramRole.Role.COORDINATOR)
-    return user
+    return _with_role(program, COORDINATOR, username="coordinator2", first_name="Sam", last_name="Second")
 
 
 @pytest.fixture
 def other_coordinator(other_program):
-    user = UserFactory(username="othercoordinator")
-    ProgramRoleFactory(program=other_program, user=user, role=ProgramRole.Role.COORDINATOR)
-    return user
+    return _with_role(other_program, COORDINATOR, username="othercoordinator")
 
 
 @pytest.fixture
 def auditor(program):
-    user = UserFactory(username="auditor")
-    ProgramRoleFactory(program=program, user=user, role=ProgramRole.Role.AUDITOR)
-    return user
+    return _with_role(program, ProgramRole.Role.AUDITOR, username="auditor")
 
 
 @pytest.fixture
@@ -145,3 +147,15 @@ def login(client, user):
     """Sign a test client in as `user` (through the real backend stack, axes included)."""
     client.force_login(user, backend="django.contrib.auth.backends.ModelBackend")
     return client
+
+
+@pytest.fixture
+def approved_assignment(program, coordinator, second_coordinator, mentor_person, student_person):
+    """Morgan mentors Sasha: proposed by the coordinator, approved by the second coordinator."""
+    return factories.approved_assignment(
+        program=program,
+        mentor=mentor_person,
+        student=student_person,
+        proposed_by=coordinator,
+        decided_by=second_coordinator,
+    )

@@ -64,3 +64,41 @@ class AssignmentFactory(factory.django.DjangoModelFactory[MentorAssignment]):
     link_method = LinkMethod.OBSERVEE
     reason = "Learning support aide"
     proposed_by = factory.SubFactory(UserFactory)
+
+
+def approved_assignment(
+    *, program: Program, mentor: Person, student: Person, proposed_by: User, decided_by: User, **fields: object
+) -> MentorAssignment:
+    """An assignment one coordinator proposed and another approved just now (decided_by is the approver)."""
+    assignment: MentorAssignment = AssignmentFactory(  # type: ignore[assignment]  # factory_boy returns the model instance
+        program=program,
+        mentor=mentor,
+        student=student,
+        proposed_by=proposed_by,
+        status="approved",
+        decided_by=decided_by,
+        decided_at=timezone.now(),
+        **fields,
+    )
+    return assignment
+
+
+def record_link_and_view(assignment: MentorAssignment) -> None:
+    """The evidence an auditor looks for: the worker linked the mentor in Canvas, and the mentor read the student."""
+    from mentorship.audit.actions import Action
+    from mentorship.audit.services import audit_record
+
+    where = {"program": assignment.program, "student": assignment.student}
+    audit_record(
+        action=Action.CANVAS_LINKED,
+        system_actor="worker",
+        obj=assignment,
+        details={"assignment": assignment.pk, "kind": "observee"},
+        **where,
+    )
+    audit_record(
+        action=Action.STUDENT_DATA_VIEWED,
+        system_actor="mentor",
+        details={"assignment": assignment.pk, "page": "courses"},
+        **where,
+    )

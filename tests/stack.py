@@ -27,6 +27,7 @@ import pytest
 import requests
 from django.conf import settings
 
+from mentorship.portal.processes import celery_command
 from tests.helpers import free_port, wait_until
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -224,38 +225,11 @@ class CeleryProcess:
     def start(self) -> None:
         queue = self.env["CELERY_TASK_DEFAULT_QUEUE"]
         if self.kind == "worker":
-            cmd = [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "mentorship",
-                "worker",
-                "-l",
-                "INFO",
-                "-Q",
-                queue,
-                "-n",
-                f"{queue}@%h",
-                "--without-gossip",
-                "--without-mingle",
-                "--without-heartbeat",
-                *self.args,
-            ]
+            cmd = celery_command(
+                "worker", queue=queue, options=["-n", f"{queue}@%h", "--without-heartbeat", *self.args]
+            )
         else:
-            cmd = [
-                sys.executable,
-                "-m",
-                "celery",
-                "-A",
-                "mentorship",
-                "beat",
-                "-l",
-                "INFO",
-                "-s",
-                str(self.log_path.with_suffix(".schedule")),
-                *self.args,
-            ]
+            cmd = celery_command("beat", schedule=str(self.log_path.with_suffix(".schedule")), options=self.args)
         offset = self.log_path.stat().st_size if self.log_path.exists() else 0
         log = self.log_path.open("ab")
         self.process = subprocess.Popen(

@@ -27,14 +27,7 @@ def role_grant(
         )
         if not created:
             raise RoleError(f"{user.get_username()} is already {grant.get_role_display().lower()} of {program.name}.")
-        audit_record(
-            action=Action.ROLE_GRANTED,
-            actor=actor,
-            program=program,
-            obj=grant,
-            request=request,
-            details={"user": user.get_username(), "user_id": user.pk, "role": role},
-        )
+        _audit(Action.ROLE_GRANTED, grant=grant, actor=actor, request=request)
     return grant
 
 
@@ -44,11 +37,10 @@ def role_revoke(*, grant: ProgramRole, actor: User, request: HttpRequest | None 
         deleted, _ = ProgramRole.objects.filter(pk=grant.pk).delete()
         if not deleted:
             raise RoleError("That role was already revoked.")
-        audit_record(
-            action=Action.ROLE_REVOKED,
-            actor=actor,
-            program=grant.program,
-            obj=grant,
-            request=request,
-            details={"user": grant.user.get_username(), "user_id": grant.user_id, "role": grant.role},
-        )
+        _audit(Action.ROLE_REVOKED, grant=grant, actor=actor, request=request)
+
+
+def _audit(action: str, *, grant: ProgramRole, actor: User, request: HttpRequest | None) -> None:
+    """role.granted and role.revoked carry the same details: whose role, and which."""
+    details = {"user": grant.user.get_username(), "user_id": grant.user_id, "role": grant.role}
+    audit_record(action=action, actor=actor, program=grant.program, obj=grant, request=request, details=details)

@@ -104,28 +104,26 @@ class ListFilters:
     sort: str = "newest"
 
 
+# ListFilters field -> the lookup it narrows the list by, when it is set (each on a column of the assignment).
+_FILTER_LOOKUPS = {
+    "program": "program_id",
+    "status": "status",
+    "link_state": "link_state",
+    "mentor": "mentor_id",
+    "student": "student_id",
+    "starts_from": "starts_on__gte",
+    "starts_to": "starts_on__lte",
+    "ends_from": "ends_on__gte",
+    "ends_to": "ends_on__lte",
+}
+
+
 def assignments_filtered(
     *, user: User, filters: ListFilters, program_ids: list[int] | None = None
 ) -> QuerySet[MentorAssignment]:
     qs = assignments_for_coordinator(user=user, program_ids=program_ids)
-    if filters.program:
-        qs = qs.filter(program_id=filters.program)
-    if filters.status:
-        qs = qs.filter(status=filters.status)
-    if filters.link_state:
-        qs = qs.filter(link_state=filters.link_state)
-    if filters.mentor:
-        qs = qs.filter(mentor_id=filters.mentor)
-    if filters.student:
-        qs = qs.filter(student_id=filters.student)
-    if filters.starts_from:
-        qs = qs.filter(starts_on__gte=filters.starts_from)
-    if filters.starts_to:
-        qs = qs.filter(starts_on__lte=filters.starts_to)
-    if filters.ends_from:
-        qs = qs.filter(ends_on__gte=filters.ends_from)
-    if filters.ends_to:
-        qs = qs.filter(ends_on__lte=filters.ends_to)
+    lookups = {lookup: getattr(filters, field) for field, lookup in _FILTER_LOOKUPS.items()}
+    qs = qs.filter(**{lookup: value for lookup, value in lookups.items() if value})
     if filters.attention:
         qs = qs.filter(needs_attention_q(timezone.localdate()))
     term = filters.q.strip()

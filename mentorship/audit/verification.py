@@ -51,32 +51,10 @@ def chain_check(*, chunk_size: int = CHUNK_SIZE, progress: Callable[[int], None]
     previous_hash = GENESIS_HASH
     checked = 0
     for row in rows:
-        seq = row[0]
-        prev_hash, stored_hash = row[-2], row[-1]
-        if seq != expected_seq:
-            return ChainCheck(
-                False,
-                checked,
-                head_seq,
-                expected_seq,
-                f"Event #{expected_seq} is missing: the chain goes from #{expected_seq - 1} to #{seq}.",
-            )
-        if prev_hash != previous_hash:
-            return ChainCheck(
-                False,
-                checked,
-                head_seq,
-                seq,
-                f"Event #{seq} does not follow the event before it: its previous-hash differs from #{seq - 1}'s hash.",
-            )
-        if hashlib.sha256(canonical_bytes(*row[:-2]) + prev_hash.encode()).hexdigest() != stored_hash:
-            return ChainCheck(
-                False,
-                checked,
-                head_seq,
-                seq,
-                f"Event #{seq} has been altered: its contents no longer match its hash.",
-            )
+        fault = _row_fault(row, expected_seq=expected_seq, previous_hash=previous_hash)
+        if fault is not None:
+            return ChainCheck(False, checked, head_seq, *fault)
+        stored_hash = row[-1]
         previous_hash = stored_hash
         checked += 1
         expected_seq += 1
@@ -92,6 +70,23 @@ def chain_check(*, chunk_size: int = CHUNK_SIZE, progress: Callable[[int], None]
             "or the head was changed.",
         )
     return ChainCheck(True, checked, head_seq, None, f"All {checked:,} events are intact.")
+
+
+def _row_fault(row: tuple[Any, ...], *, expected_seq: int, previous_hash: str) -> tuple[int, str] | None:
+    """(the first broken seq, why) when this event breaks the chain, else None. ``row`` is the canonical fields,
+    then prev_hash and hash."""
+    seq = row[0]
+    prev_hash, stored_hash = row[-2], row[-1]
+    if seq != expected_seq:
+        return expected_seq, f"Event #{expected_seq} is missing: the chain goes from #{expected_seq - 1} to #{seq}."
+    if prev_hash != previous_hash:
+        return (
+            seq,
+            f"Event #{seq} does not follow the event before it: its previous-hash differs from #{seq - 1}'s hash.",
+        )
+    if hashlib.sha256(canonical_bytes(*row[:-2]) + prev_hash.encode()).hexdigest() != stored_hash:
+        return seq, f"Event #{seq} has been altered: its contents no longer match its hash."
+    return None
 
 
 def _rows_orm(head_seq: int, chunk_size: int) -> Iterator[tuple[Any, ...]]:

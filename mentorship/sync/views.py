@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from functools import partial
+from typing import TypeVar
+
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
@@ -19,6 +23,8 @@ from mentorship.people.models import Person
 from . import reconcile, selectors, services
 from .forms import ReconcileForm, SisCsvForm
 from .models import DriftItem, ObserverLink, SisBatch
+
+T = TypeVar("T")
 
 
 def _label_people(items: list[DriftItem]) -> None:
@@ -59,6 +65,16 @@ def assignment_links(request: HttpRequest, pk: int) -> HttpResponse:
     return _links_fragment(request, pk)
 
 
+def _attempt(request: HttpRequest, action: Callable[[], T], success: Callable[[T], str]) -> None:
+    """Run one coordinator action: a SyncError becomes the page's error, else ``success(result)`` its message."""
+    try:
+        result = action()
+    except services.SyncError as exc:
+        messages.error(request, str(exc))
+    else:
+        messages.success(request, success(result))
+
+
 def _links_fragment(request: HttpRequest, assignment_id: int) -> HttpResponse:
     assignment = selectors.assignment_for_coordinator(user=request.user, pk=assignment_id)  # type: ignore[arg-type]
     links = selectors.links_for_assignment(assignment=assignment)
@@ -69,12 +85,8 @@ def _links_fragment(request: HttpRequest, assignment_id: int) -> HttpResponse:
 @require_POST
 def link_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
     link = selectors.link_for_coordinator(user=request.user, pk=pk)  # type: ignore[arg-type]
-    try:
-        services.link_retry(link=link, actor=request.user, request=request)  # type: ignore[arg-type]
-    except services.SyncError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "Retrying now. The status below updates when Canvas answers.")
+    retry = partial(services.link_retry, link=link, actor=request.user, request=request)  # type: ignore[arg-type]
+    _attempt(request, retry, lambda _: "Retrying now. The status below updates when Canvas answers.")
     if getattr(request, "htmx", False):
         return _links_fragment(request, link.assignment_id)
     return redirect("assignments:detail", pk=link.assignment_id)
@@ -204,12 +216,8 @@ def reconcile_confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
     reconcilable = programs_for_reconciliation(user=request.user)  # type: ignore[arg-type]
     if run.program_id is None or not reconcilable.filter(pk=run.program_id).exists():
         raise Http404
-    try:
-        removed = reconcile.reconcile_confirm(run=run, actor=request.user, request=request)  # type: ignore[arg-type]
-    except services.SyncError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, f"Confirmed: {removed} stale links were removed from Canvas.")
+    confirm = partial(reconcile.reconcile_confirm, run=run, actor=request.user, request=request)  # type: ignore[arg-type]
+    _attempt(request, confirm, lambda removed: f"Confirmed: {removed} stale links were removed from Canvas.")
     return redirect("sync:drift")
 
 
@@ -217,10 +225,6 @@ def reconcile_confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def drift_remove_view(request: HttpRequest, pk: int) -> HttpResponse:
     item = selectors.drift_item_for_coordinator(user=request.user, pk=pk)  # type: ignore[arg-type]
-    try:
-        reconcile.drift_remove(item=item, actor=request.user, request=request)  # type: ignore[arg-type]
-    except services.SyncError as exc:
-        messages.error(request, str(exc))
-    else:
-        messages.success(request, "The link was removed from Canvas.")
+    remove = partial(reconcile.drift_remove, item=item, actor=request.user, request=request)  # type: ignore[arg-type]
+    _attempt(request, remove, lambda _: "The link was removed from Canvas.")
     return redirect("sync:drift")

@@ -77,6 +77,18 @@ class World:
         assert response.status_code == 200, response.text
 
 
+def _add_coursework(fake: FakeCanvas, *, courses: tuple[dict[str, Any], ...], student: dict[str, Any]) -> None:
+    """Each course: homework due soon, a project far away, a missed quiz, and a lab the student handed in."""
+    now = time.time()
+    for course in courses:
+        title = course["name"]
+        fake.add_assignment(course["id"], name=f"{title} homework due soon", due_at=now + 3 * DAY)
+        fake.add_assignment(course["id"], name=f"{title} project far away", due_at=now + 30 * DAY)
+        fake.add_assignment(course["id"], name=f"{title} quiz missed", due_at=now - 2 * DAY)
+        done = fake.add_assignment(course["id"], name=f"{title} lab handed in", due_at=now - 5 * DAY)
+        fake.set_submission(done["id"], student["id"], submitted_at=now - 6 * DAY, score=9)
+
+
 @pytest.fixture
 def world(db: Any, settings: Any, monkeypatch: pytest.MonkeyPatch) -> World:
     fake = FakeCanvas(
@@ -113,15 +125,7 @@ def world(db: Any, settings: Any, monkeypatch: pytest.MonkeyPatch) -> World:
     for course in (algebra, biology, chemistry):
         fake.enroll(course["id"], student["id"])
     fake.enroll(algebra["id"], student2["id"])
-    now = time.time()
-    for course in (algebra, biology, chemistry):
-        title = course["name"]
-        soon = fake.add_assignment(course["id"], name=f"{title} homework due soon", due_at=now + 3 * DAY)
-        fake.add_assignment(course["id"], name=f"{title} project far away", due_at=now + 30 * DAY)
-        late = fake.add_assignment(course["id"], name=f"{title} quiz missed", due_at=now - 2 * DAY)
-        done = fake.add_assignment(course["id"], name=f"{title} lab handed in", due_at=now - 5 * DAY)
-        fake.set_submission(done["id"], student["id"], submitted_at=now - 6 * DAY, score=9)
-        del soon, late
+    _add_coursework(fake, courses=(algebra, biology, chemistry), student=student)
     mentor_person = PersonFactory(
         canvas_user_id=mentor["id"], name="Morgan Mentor", sis_user_id="AIDE-001", email="morgan@school.test"
     )

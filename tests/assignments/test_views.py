@@ -168,20 +168,24 @@ def test_list_query_count_does_not_grow_with_rows(client, coordinator, program):
 # --- create ------------------------------------------------------------------------------------------------------
 
 
+def _propose(client, *, program, mentor, student, days: int = 0, **fields):
+    """POST the proposal form: from today, for ``days`` more days; ``fields`` add to or replace the rest."""
+    today = timezone.localdate()
+    form = {
+        "program": program.pk,
+        "mentor": mentor.pk,
+        "student": student.pk,
+        "starts_on": today.isoformat(),
+        "ends_on": (today + datetime.timedelta(days=days)).isoformat(),
+        "reason": "x",
+    }
+    return client.post(reverse("assignments:create"), {**form, **fields})
+
+
 def test_create_proposes(client, coordinator, program, mentor_person, student_person):
     login(client, coordinator)
-    today = timezone.localdate()
-    response = client.post(
-        reverse("assignments:create"),
-        {
-            "program": program.pk,
-            "mentor": mentor_person.pk,
-            "student": student_person.pk,
-            "starts_on": today.isoformat(),
-            "ends_on": (today + datetime.timedelta(days=30)).isoformat(),
-            "link_method": "",
-            "reason": "Aide",
-        },
+    response = _propose(
+        client, program=program, mentor=mentor_person, student=student_person, days=30, link_method="", reason="Aide"
     )
     a = MentorAssignment.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("assignments:detail", args=[a.pk])
@@ -190,18 +194,7 @@ def test_create_proposes(client, coordinator, program, mentor_person, student_pe
 
 def test_create_shows_rule_errors(client, coordinator, program, mentor_person):
     login(client, coordinator)
-    today = timezone.localdate().isoformat()
-    response = client.post(
-        reverse("assignments:create"),
-        {
-            "program": program.pk,
-            "mentor": mentor_person.pk,
-            "student": mentor_person.pk,
-            "starts_on": today,
-            "ends_on": today,
-            "reason": "x",
-        },
-    )
+    response = _propose(client, program=program, mentor=mentor_person, student=mentor_person)
     assert response.status_code == 200
     assert "must be different people" in response.content.decode()
     assert not MentorAssignment.objects.exists()
@@ -211,18 +204,7 @@ def test_create_refuses_a_program_the_coordinator_does_not_run(
     client, coordinator, other_program, mentor_person, student_person
 ):
     login(client, coordinator)
-    today = timezone.localdate().isoformat()
-    response = client.post(
-        reverse("assignments:create"),
-        {
-            "program": other_program.pk,
-            "mentor": mentor_person.pk,
-            "student": student_person.pk,
-            "starts_on": today,
-            "ends_on": today,
-            "reason": "x",
-        },
-    )
+    response = _propose(client, program=other_program, mentor=mentor_person, student=student_person)
     assert response.status_code == 200 and not MentorAssignment.objects.exists()
 
 
@@ -242,19 +224,15 @@ def test_course_picker_lists_the_students_canvas_courses(client, coordinator, pr
     body = client.get(reverse("assignments:course_options"), {"student": student.pk}).content.decode()
     assert "Algebra I" in body and "Biology" in body
     mentor = canvas.person("Alex Aide", "AIDE-1")
-    today = timezone.localdate().isoformat()
-    response = client.post(
-        reverse("assignments:create"),
-        {
-            "program": program.pk,
-            "mentor": mentor.pk,
-            "student": student.pk,
-            "starts_on": today,
-            "ends_on": today,
-            "link_method": "courses",
-            "courses": [str(canvas.biology["id"])],
-            "reason": "Biology help",
-        },
+    biology = [str(canvas.biology["id"])]
+    response = _propose(
+        client,
+        program=program,
+        mentor=mentor,
+        student=student,
+        link_method="courses",
+        courses=biology,
+        reason="Biology help",
     )
     assert response.status_code == 302
     a = MentorAssignment.objects.get()

@@ -10,13 +10,12 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from mentorship.assignments.models import MentorAssignment
 from mentorship.audit.actions import Action
 from mentorship.audit.models import AuditEvent, AuditVerification
 from mentorship.audit.services import audit_record
 from mentorship.people.models import Person
 from tests.conftest import login
-from tests.factories import AssignmentFactory, PersonFactory
+from tests.factories import AssignmentFactory, PersonFactory, record_link_and_view
 
 pytestmark = pytest.mark.django_db
 
@@ -177,32 +176,9 @@ def test_export_refuses_bad_filters(client, auditor):
 
 
 @pytest.fixture
-def evidence_setup(program, coordinator, second_coordinator, mentor_person, student_person):
-    assignment: MentorAssignment = AssignmentFactory(  # type: ignore[assignment]  # factory_boy returns the model instance
-        program=program,
-        mentor=mentor_person,
-        student=student_person,
-        proposed_by=coordinator,
-        status="approved",
-        decided_by=second_coordinator,
-        decided_at=timezone.now(),
-    )
-    audit_record(
-        action=Action.CANVAS_LINKED,
-        system_actor="worker",
-        program=program,
-        student=student_person,
-        obj=assignment,
-        details={"assignment": assignment.pk, "kind": "observee"},
-    )
-    audit_record(
-        action=Action.STUDENT_DATA_VIEWED,
-        system_actor="mentor",
-        program=program,
-        student=student_person,
-        details={"assignment": assignment.pk, "page": "courses"},
-    )
-    return assignment
+def evidence_setup(approved_assignment):
+    record_link_and_view(approved_assignment)
+    return approved_assignment
 
 
 def test_evidence_page_names_mentor_approver_and_views(client, auditor, evidence_setup, student_person):

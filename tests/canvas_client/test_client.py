@@ -20,17 +20,7 @@ import requests
 from requests.adapters import BaseAdapter
 from requests.structures import CaseInsensitiveDict
 
-from canvas_client import (
-    CanvasAuthError,
-    CanvasClient,
-    CanvasError,
-    CanvasNotFound,
-    CanvasPermissionError,
-    CanvasRateLimited,
-    CanvasTransientError,
-    CanvasValidationError,
-    object_id,
-)
+from canvas_client import CanvasClient, errors, object_id
 from canvas_client.client import canvas_message
 
 BASE = "http://canvas.test"
@@ -287,7 +277,7 @@ def test_pagination_refuses_a_link_to_another_host() -> None:
 
     items = client.list_observers(7)
     assert next(items).id == 1
-    with pytest.raises(CanvasError, match="another host"):
+    with pytest.raises(errors.CanvasError, match="another host"):
         next(items)
     assert len(stub.calls) == 1
 
@@ -297,7 +287,7 @@ def test_pagination_stops_a_self_referencing_loop() -> None:
     stub = StubCanvas().on("GET", "/api/v1/users/7/observers", _page([{"id": 1, "name": "A"}], same))
     client, _ = make_client(stub)
 
-    with pytest.raises(CanvasError, match="loop"):
+    with pytest.raises(errors.CanvasError, match="loop"):
         list(client.list_observers(7))
     assert len(stub.calls) == 2
 
@@ -305,7 +295,7 @@ def test_pagination_stops_a_self_referencing_loop() -> None:
 def test_a_non_list_page_is_a_transient_error() -> None:
     stub = StubCanvas().on("GET", "/api/v1/users/7/observers", (200, {"oops": 1}, {}))
     client, _ = make_client(stub)
-    with pytest.raises(CanvasTransientError, match="not a list"):
+    with pytest.raises(errors.CanvasTransientError, match="not a list"):
         list(client.list_observers(7))
 
 
@@ -324,85 +314,85 @@ NOT_AUTHORIZED = {
             403,
             "403 Forbidden (Rate Limit Exceeded)\n",
             {"X-Rate-Limit-Remaining": "0.0"},
-            CanvasRateLimited,
+            errors.CanvasRateLimited,
             "403 Forbidden (Rate Limit Exceeded)",
         ),
-        (429, "Too Many Requests", {"Retry-After": "2"}, CanvasRateLimited, "Too Many Requests"),
+        (429, "Too Many Requests", {"Retry-After": "2"}, errors.CanvasRateLimited, "Too Many Requests"),
         (
             401,
             {"errors": [{"message": "Invalid access token."}]},
             {"WWW-Authenticate": 'Bearer realm="canvas-lms"'},
-            CanvasAuthError,
+            errors.CanvasAuthError,
             "Invalid access token.",
         ),
         (
             401,
             {"errors": [{"message": "Expired access token."}], "expired_at": "x"},
             {"WWW-Authenticate": 'Bearer realm="canvas-lms"'},
-            CanvasAuthError,
+            errors.CanvasAuthError,
             "Expired access token.",
         ),
         (
             401,
             NOT_AUTHORIZED,
             {},
-            CanvasPermissionError,
+            errors.CanvasPermissionError,
             "user not authorized to perform that action",
         ),
         (
             403,
             NOT_AUTHORIZED,
             {},
-            CanvasPermissionError,
+            errors.CanvasPermissionError,
             "user not authorized to perform that action",
         ),
         (
             404,
             {"errors": [{"message": "The specified resource does not exist."}]},
             {},
-            CanvasNotFound,
+            errors.CanvasNotFound,
             "The specified resource does not exist.",
         ),
         (
             422,
             {"errors": [{"message": "Invalid pairing code."}]},
             {},
-            CanvasValidationError,
+            errors.CanvasValidationError,
             "Invalid pairing code.",
         ),
         (
             400,
             {"message": "Can't add an enrollment to a concluded course."},
             {},
-            CanvasValidationError,
+            errors.CanvasValidationError,
             "Can't add an enrollment to a concluded course.",
         ),
-        (409, {"errors": "Conflict happened"}, {}, CanvasValidationError, "Conflict happened"),
+        (409, {"errors": "Conflict happened"}, {}, errors.CanvasValidationError, "Conflict happened"),
         (
             400,
             {"errors": {"pseudonym": {"unique_id": [{"message": "ID already in use"}]}}},
             {},
-            CanvasValidationError,
+            errors.CanvasValidationError,
             "pseudonym unique_id ID already in use",
         ),
-        (500, "<html>boom</html>", {}, CanvasTransientError, "<html>boom</html>"),
-        (502, "", {}, CanvasTransientError, "Scripted"),
+        (500, "<html>boom</html>", {}, errors.CanvasTransientError, "<html>boom</html>"),
+        (502, "", {}, errors.CanvasTransientError, "Scripted"),
         (
             503,
             {"errors": [{"message": "Service Unavailable"}]},
             {},
-            CanvasTransientError,
+            errors.CanvasTransientError,
             "Service Unavailable",
         ),
     ],
 )
 def test_errors_are_typed_with_status_and_canvas_message(
-    status: int, body: Any, headers: dict[str, str], expected: type[CanvasError], message: str
+    status: int, body: Any, headers: dict[str, str], expected: type[errors.CanvasError], message: str
 ) -> None:
     stub = StubCanvas().on("POST", "/api/v1/users/self/observees", (status, body, headers))
     client, _ = make_client(stub)
 
-    with pytest.raises(CanvasError) as info:
+    with pytest.raises(errors.CanvasError) as info:
         client.redeem_pairing_code("Ab3dE9")
 
     error = info.value
@@ -441,28 +431,28 @@ def test_canvas_message_reads_every_body_shape(body: Any, expected: str) -> None
 
 
 def test_user_messages_are_sentences_a_coordinator_can_act_on() -> None:
-    assert CanvasNotFound("x", status=404).user_message == (
+    assert errors.CanvasNotFound("x", status=404).user_message == (
         "Canvas says this user or link does not exist (404). Check the person's Canvas account, then retry."
     )
-    assert CanvasAuthError("Invalid access token.", status=401).user_message.startswith(
+    assert errors.CanvasAuthError("Invalid access token.", status=401).user_message.startswith(
         "Canvas rejected the portal's access token (401"
     )
-    assert "CANVAS_TOKEN" in CanvasAuthError("x", status=401).user_message
-    assert "Sign in with Canvas again" in CanvasAuthError("x", status=401, acting_as="user").user_message
-    assert CanvasPermissionError("user not authorized", status=401).user_message.startswith(
+    assert "CANVAS_TOKEN" in errors.CanvasAuthError("x", status=401).user_message
+    assert "Sign in with Canvas again" in errors.CanvasAuthError("x", status=401, acting_as="user").user_message
+    assert errors.CanvasPermissionError("user not authorized", status=401).user_message.startswith(
         "The portal's Canvas account lacks a permission (401): user not authorized"
     )
-    assert "Invalid pairing code." in CanvasValidationError("Invalid pairing code.", status=422).user_message
+    assert "Invalid pairing code." in errors.CanvasValidationError("Invalid pairing code.", status=422).user_message
     for error in (
-        CanvasValidationError("Invalid pairing code.", status=422),
-        CanvasAuthError("Revoked access token.", status=401),
-        CanvasPermissionError("user not authorized to perform that action", status=403),
-        CanvasError("Something odd.", status=418),
+        errors.CanvasValidationError("Invalid pairing code.", status=422),
+        errors.CanvasAuthError("Revoked access token.", status=401),
+        errors.CanvasPermissionError("user not authorized to perform that action", status=403),
+        errors.CanvasError("Something odd.", status=418),
     ):
         assert error.user_message.endswith(".") and ".." not in error.user_message
-    assert "retries by itself" in CanvasRateLimited("x", status=403).user_message
-    assert "retries by itself" in CanvasTransientError("x", status=503).user_message
-    assert "could not be reached" in CanvasTransientError("ConnectTimeout").user_message
+    assert "retries by itself" in errors.CanvasRateLimited("x", status=403).user_message
+    assert "retries by itself" in errors.CanvasTransientError("x", status=503).user_message
+    assert "could not be reached" in errors.CanvasTransientError("ConnectTimeout").user_message
 
 
 def test_redirects_are_not_followed() -> None:
@@ -472,7 +462,7 @@ def test_redirects_are_not_followed() -> None:
         (301, "", {"Location": "https://canvas.test/api/v1/users/self"}),
     )
     client, _ = make_client(stub)
-    with pytest.raises(CanvasError, match="CANVAS_BASE_URL") as info:
+    with pytest.raises(errors.CanvasError, match="CANVAS_BASE_URL") as info:
         client.get_self()
     assert info.value.status == 301 and len(stub.calls) == 1
 
@@ -495,7 +485,7 @@ def test_backoff_is_capped() -> None:
     stub = StubCanvas().on("GET", "/api/v1/users/7", UNAVAILABLE)
     client, sleeps = make_client(stub, max_retries=7)
 
-    with pytest.raises(CanvasTransientError):
+    with pytest.raises(errors.CanvasTransientError):
         client.get_user(7)
     assert sleeps == [0.5, 1.0, 2.0, 4.0, 8.0, 8.0, 8.0]
     assert len(stub.calls) == 8
@@ -519,7 +509,7 @@ def test_transient_retries_are_bounded() -> None:
     stub = StubCanvas().on("GET", "/api/v1/users/7", UNAVAILABLE)
     client, sleeps = make_client(stub)
 
-    with pytest.raises(CanvasTransientError) as info:
+    with pytest.raises(errors.CanvasTransientError) as info:
         client.get_user(7)
     assert info.value.status == 503
     assert len(stub.calls) == 4 and len(sleeps) == 3  # max_retries=3
@@ -529,7 +519,7 @@ def test_throttled_calls_retry_up_to_their_own_limit_and_honour_retry_after() ->
     stub = StubCanvas().on("GET", "/api/v1/users/7", THROTTLED)
     client, sleeps = make_client(stub, max_throttle_retries=5, random=lambda: 0.0)
 
-    with pytest.raises(CanvasRateLimited):
+    with pytest.raises(errors.CanvasRateLimited):
         client.get_user(7)
     assert len(stub.calls) == 6 and sleeps == [0.0] * 5
 
@@ -578,7 +568,7 @@ def test_non_idempotent_calls_never_retry(reply: Reply, call: Callable[[CanvasCl
         stub.on("POST", path, reply)
     client, sleeps = make_client(stub)
 
-    with pytest.raises((CanvasTransientError, CanvasRateLimited)):
+    with pytest.raises((errors.CanvasTransientError, errors.CanvasRateLimited)):
         call(client)
     assert len(stub.calls) == 1 and sleeps == []
 
@@ -595,7 +585,7 @@ def test_connection_errors_and_timeouts_become_transient_errors_without_the_toke
     assert client.get_user(7).id == 7
 
     stub.on("GET", "/api/v1/users/8", requests.ConnectTimeout(f"connect {TOKEN}"))
-    with pytest.raises(CanvasTransientError) as info:
+    with pytest.raises(errors.CanvasTransientError) as info:
         client.get_user(8)
     error = info.value
     assert error.status is None
@@ -611,7 +601,7 @@ def test_invalid_json_on_success_is_transient_and_retried_for_reads() -> None:
     assert len(sleeps) == 1
 
     stub.on("GET", "/api/v1/users/8", (200, b"{not json", {}))
-    with pytest.raises(CanvasTransientError, match="not valid JSON"):
+    with pytest.raises(errors.CanvasTransientError, match="not valid JSON"):
         client.get_user(8)
 
 
@@ -641,23 +631,8 @@ def test_limiter_sees_every_attempt_with_rate_headers() -> None:
     ]
 
 
-def test_oauth_calls_use_their_own_credentials_and_skip_the_limiter() -> None:
-    token_json = {
-        "access_token": "user-access-1",
-        "token_type": "Bearer",
-        "user": {"id": 42, "name": "Mentor"},
-        "refresh_token": "refresh-1",
-        "expires_in": 3600,
-    }
-    refreshed = {k: v for k, v in token_json.items() if k != "refresh_token"} | {"access_token": "user-access-2"}
-    stub = (
-        StubCanvas()
-        .on("POST", "/login/oauth2/token", (200, token_json, {}), (200, refreshed, {}))
-        .on("DELETE", "/login/oauth2/token", (200, b"", {}))
-    )
-    limiter = RecordingLimiter()
-    client, _ = make_client(stub, limiter=limiter)
-
+def test_oauth_authorize_url_carries_the_client_state_and_scope() -> None:
+    client, _ = make_client(StubCanvas())
     url = client.oauth_authorize_url(
         client_id="10",
         redirect_uri="https://portal/accounts/canvas/callback/",
@@ -674,6 +649,23 @@ def test_oauth_calls_use_their_own_credentials_and_skip_the_limiter() -> None:
         "scope": ["a b"],
     }
 
+
+def test_oauth_calls_use_their_own_credentials_and_skip_the_limiter() -> None:
+    token_json = {
+        "access_token": "user-access-1",
+        "token_type": "Bearer",
+        "user": {"id": 42, "name": "Mentor"},
+        "refresh_token": "refresh-1",
+        "expires_in": 3600,
+    }
+    refreshed = {k: v for k, v in token_json.items() if k != "refresh_token"} | {"access_token": "user-access-2"}
+    stub = (
+        StubCanvas()
+        .on("POST", "/login/oauth2/token", (200, token_json, {}), (200, refreshed, {}))
+        .on("DELETE", "/login/oauth2/token", (200, b"", {}))
+    )
+    limiter = RecordingLimiter()
+    client, _ = make_client(stub, limiter=limiter)
     token = client.oauth_exchange_code(
         client_id="10", client_secret="sekrit", redirect_uri="https://portal/cb", code="one-time"
     )
@@ -843,7 +835,7 @@ def test_no_token_or_pairing_code_in_any_log_line(caplog: pytest.LogCaptureFixtu
     caplog.set_level(logging.DEBUG, logger="canvas_client")
 
     client.get_user(7)
-    with pytest.raises(CanvasValidationError):
+    with pytest.raises(errors.CanvasValidationError):
         client.redeem_pairing_code("Zz9Yy8")
 
     text = "\n".join(record.getMessage() for record in caplog.records)

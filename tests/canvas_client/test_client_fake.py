@@ -17,17 +17,7 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from canvas_client import (
-    AdaptiveLimiter,
-    CanvasAuthError,
-    CanvasClient,
-    CanvasError,
-    CanvasNotFound,
-    CanvasPermissionError,
-    CanvasRateLimited,
-    CanvasTransientError,
-    CanvasValidationError,
-)
+from canvas_client import AdaptiveLimiter, CanvasClient, errors
 from canvas_client.sis import (
     UserObserverRow,
     build_user_observers_csv,
@@ -149,7 +139,7 @@ def test_get_self_and_get_user_by_every_id_form(
     assert client.get_user(f"{school.student}") == by_id
     assert client.get_user("sis_login_id:SAM").id == school.student  # case-insensitive
     assert client.get_user("sis_user_id:S/9").id == slashed["id"]
-    with pytest.raises(CanvasNotFound) as info:
+    with pytest.raises(errors.CanvasNotFound) as info:
         client.get_user("sis_user_id:NOBODY")
     assert info.value.status == 404
     assert info.value.message == "The specified resource does not exist."
@@ -190,14 +180,14 @@ def test_user_level_link_lifecycle(client: CanvasClient, fake: FakeCanvas, schoo
     assert removed.id == school.student
     assert fake.observer_links() == set()
     assert fake.observer_enrollments() == []
-    with pytest.raises(CanvasNotFound):
+    with pytest.raises(errors.CanvasNotFound):
         client.get_observee(school.mentor, school.student)
-    with pytest.raises(CanvasNotFound):
+    with pytest.raises(errors.CanvasNotFound):
         client.remove_observee(school.mentor, school.student)
 
 
 def test_cannot_observe_yourself(client: CanvasClient, school: SimpleNamespace) -> None:
-    with pytest.raises(CanvasValidationError) as info:
+    with pytest.raises(errors.CanvasValidationError) as info:
         client.add_observee(school.student, school.student)
     assert info.value.message == "Cannot observe yourself"
     assert "Cannot observe yourself" in info.value.user_message
@@ -222,7 +212,7 @@ def test_pairing_code_is_created_and_works_once(
 
     assert student.id == school.student
     assert fake.observer_links() == {(school.mentor, school.student)}
-    with pytest.raises(CanvasValidationError) as info:
+    with pytest.raises(errors.CanvasValidationError) as info:
         mentor.redeem_pairing_code(code.code)
     assert info.value.status == 422 and info.value.message == "Invalid pairing code."
     assert code.code not in str(info.value)
@@ -231,7 +221,7 @@ def test_pairing_code_is_created_and_works_once(
 
 
 def test_pairing_code_needs_a_student_enrollment(client: CanvasClient, school: SimpleNamespace) -> None:
-    with pytest.raises(CanvasPermissionError) as info:
+    with pytest.raises(errors.CanvasPermissionError) as info:
         client.create_pairing_code(school.mentor)
     assert info.value.status == 401
     assert info.value.user_message.startswith("The portal's Canvas account lacks a permission (401)")
@@ -278,7 +268,7 @@ def test_course_scoped_observer_enrollment(client: CanvasClient, fake: FakeCanva
 
 
 def test_enrollment_validation_errors_carry_canvas_message(client: CanvasClient, school: SimpleNamespace) -> None:
-    with pytest.raises(CanvasValidationError) as info:
+    with pytest.raises(errors.CanvasValidationError) as info:
         client.create_observer_enrollment(school.algebra, school.student, school.student)
     assert info.value.status == 400
     assert info.value.message == "Cannot observe yourself"
@@ -345,10 +335,10 @@ def test_assignments_and_missing_submissions_for_admin_and_observer(
     )
     assert [a.name for a in missing] == ["Essay"]
     # The mentor observes Sam, not Olga: Canvas refuses, and the error says whose account it is.
-    with pytest.raises(CanvasPermissionError) as info:
+    with pytest.raises(errors.CanvasPermissionError) as info:
         list(mentor.list_missing_submissions("self", observed_user_id=school.other, course_ids=[school.algebra]))
     assert "your account" in info.value.user_message
-    with pytest.raises(CanvasPermissionError):
+    with pytest.raises(errors.CanvasPermissionError):
         list(mentor.list_user_enrollments(school.other))
     assert [e.user_id for e in mentor.list_user_enrollments(school.student)] == [
         school.student,
@@ -358,10 +348,10 @@ def test_assignments_and_missing_submissions_for_admin_and_observer(
 
 def test_observer_token_cannot_use_admin_calls(school: SimpleNamespace, as_user: Callable[[int], CanvasClient]) -> None:
     mentor = as_user(school.mentor)
-    with pytest.raises(CanvasPermissionError) as info:
+    with pytest.raises(errors.CanvasPermissionError) as info:
         mentor.add_observee(school.mentor, school.student)
     assert info.value.status == 401
-    assert not isinstance(info.value, CanvasAuthError)  # the token itself is fine
+    assert not isinstance(info.value, errors.CanvasAuthError)  # the token itself is fine
 
 
 # ------------------------------------------------------------------ SIS imports
@@ -404,7 +394,7 @@ def test_admin_helpers_build_a_school_through_the_api(client: CanvasClient, fake
     assert client.get_course("sis_course_id:CHEM-1").name == "Chemistry"
     types = {e.type for e in client.list_course_enrollments(course.id)}
     assert types == {"TeacherEnrollment", "StudentEnrollment"}
-    with pytest.raises(CanvasValidationError) as info:
+    with pytest.raises(errors.CanvasValidationError) as info:
         client.create_user(ROOT_ACCOUNT, name="Dup", unique_id="tess")
     assert info.value.status == 400
 
@@ -426,7 +416,7 @@ def test_bad_tokens_raise_auth_errors_without_retrying(
     fake.invalidate_token(ADMIN, reason)
     fake.clear_request_log()
 
-    with pytest.raises(CanvasAuthError) as info:
+    with pytest.raises(errors.CanvasAuthError) as info:
         client.get_self()
 
     error = info.value
@@ -445,13 +435,13 @@ def test_5xx_is_retried_then_given_up_on(
     fake.configure(error_rate=1.0)
     fake.clear_request_log()
 
-    with pytest.raises(CanvasTransientError) as info:
+    with pytest.raises(errors.CanvasTransientError) as info:
         client.get_user(school.student)
     assert info.value.status == 503
     assert len(fake.request_log) == 4 and len(sleeps) == 3  # 1 + max_retries
 
     fake.clear_request_log()
-    with pytest.raises(CanvasTransientError):
+    with pytest.raises(errors.CanvasTransientError):
         client.create_observer_enrollment(school.algebra, school.mentor, school.student)
     assert len(fake.request_log) == 1 and len(sleeps) == 3  # POST: no retry
 
@@ -462,7 +452,7 @@ def test_dropped_answer_to_a_create_is_not_retried_though_canvas_acted(
     fake.configure(drop_rate=1.0)
     fake.clear_request_log()
 
-    with pytest.raises(CanvasTransientError) as info:
+    with pytest.raises(errors.CanvasTransientError) as info:
         client.create_observer_enrollment(school.algebra, school.mentor, school.student)
 
     assert info.value.status is None
@@ -512,7 +502,7 @@ def test_throttled_requests_retry_to_their_limit(
     client.get_user(school.student)
     fake.clear_request_log()
 
-    with pytest.raises(CanvasRateLimited) as info:
+    with pytest.raises(errors.CanvasRateLimited) as info:
         client.get_user(school.student)
 
     assert info.value.status == 403 and "Rate Limit Exceeded" in info.value.message
@@ -521,7 +511,7 @@ def test_throttled_requests_retry_to_their_limit(
     assert limiter.released[0][0] == pytest.approx(40.0) and limiter.released[0][1] == 60.0
 
     fake.clear_request_log()
-    with pytest.raises(CanvasRateLimited):
+    with pytest.raises(errors.CanvasRateLimited):
         client.create_pairing_code(school.student)
     assert len(fake.request_log) == 1  # not idempotent: no retry
 
@@ -571,10 +561,10 @@ def test_oauth_sign_in_exchange_refresh_and_revoke(
     mentor = CanvasClient(BASE, token.access_token, session=session, acting_as="user")
     assert mentor.get_self().id == school.mentor
 
-    with pytest.raises(CanvasValidationError) as reused:
+    with pytest.raises(errors.CanvasValidationError) as reused:
         client.oauth_exchange_code(client_id=OAUTH_ID, client_secret=OAUTH_SECRET, redirect_uri=redirect_uri, code=code)
     assert reused.value.message.startswith("invalid_grant")
-    with pytest.raises(CanvasError) as bad_secret:
+    with pytest.raises(errors.CanvasError) as bad_secret:
         client.oauth_refresh(client_id=OAUTH_ID, client_secret="wrong", refresh_token=token.refresh_token)
     assert bad_secret.value.status == 401 and "invalid_client" in bad_secret.value.message
     assert "wrong" not in str(bad_secret.value)
@@ -585,7 +575,7 @@ def test_oauth_sign_in_exchange_refresh_and_revoke(
     assert renewed.get_self().id == school.mentor
 
     client.oauth_revoke(fresh.access_token)
-    with pytest.raises(CanvasAuthError) as revoked:
+    with pytest.raises(errors.CanvasAuthError) as revoked:
         renewed.get_self()
     assert revoked.value.message == "Revoked access token."
     assert "Sign in with Canvas again" in revoked.value.user_message
@@ -607,14 +597,14 @@ def test_over_http_paging_errors_and_drops(fake: FakeCanvas, school: SimpleNames
             assert client.get_user("sis_user_id:S-1").id == school.student
 
             fake.configure(drop_rate=1.0)
-            with pytest.raises(CanvasTransientError) as dropped:
+            with pytest.raises(errors.CanvasTransientError) as dropped:
                 client.get_user(school.student)
             assert dropped.value.status is None and len(sleeps) == 3
             assert ADMIN not in str(dropped.value)
             fake.configure(drop_rate=0.0)
 
             fake.invalidate_token(ADMIN)
-            with pytest.raises(CanvasAuthError):
+            with pytest.raises(errors.CanvasAuthError):
                 client.get_self()
 
 
@@ -623,14 +613,14 @@ def test_over_http_connection_refused_is_transient() -> None:
         pass  # the server is gone: its port now refuses connections
     sleeps: list[float] = []
     client = CanvasClient(base_url, ADMIN, sleep=sleeps.append, random=lambda: 0.0, timeout=(1, 1))
-    with pytest.raises(CanvasTransientError) as info:
+    with pytest.raises(errors.CanvasTransientError) as info:
         client.get_self()
     assert "ConnectionError" in info.value.message and len(sleeps) == 3
     assert ADMIN not in str(info.value)
 
 
 def _hammer(client: CanvasClient, user_id: int, threads: int, per_thread: int) -> list[Exception]:
-    errors: list[Exception] = []
+    refused: list[Exception] = []
     barrier = threading.Barrier(threads)
 
     def worker() -> None:
@@ -638,15 +628,15 @@ def _hammer(client: CanvasClient, user_id: int, threads: int, per_thread: int) -
         for _ in range(per_thread):
             try:
                 client.get_user(user_id)
-            except CanvasError as exc:
-                errors.append(exc)
+            except errors.CanvasError as exc:
+                refused.append(exc)
 
     pool = [threading.Thread(target=worker) for _ in range(threads)]
     for t in pool:
         t.start()
     for t in pool:
         t.join(timeout=60)
-    return errors
+    return refused
 
 
 def test_adaptive_limiter_keeps_concurrent_workers_under_the_throttle() -> None:
@@ -659,12 +649,12 @@ def test_adaptive_limiter_keeps_concurrent_workers_under_the_throttle() -> None:
         with running_fake_server(canvas) as base_url:
             client = CanvasClient(base_url, ADMIN, limiter=limiter, max_throttle_retries=0, timeout=(2, 10))
             try:
-                errors = _hammer(client, student["id"], threads=16, per_thread=8)
+                refused = _hammer(client, student["id"], threads=16, per_thread=8)
             finally:
                 client.close()  # before the server stops, so no keep-alive socket races it
         throttled[label] = sum(1 for r in canvas.request_log if r["status"] == 403)
-        assert all(isinstance(e, CanvasRateLimited) for e in errors)
-        assert len(errors) == throttled[label]
+        assert all(isinstance(e, errors.CanvasRateLimited) for e in refused)
+        assert len(refused) == throttled[label]
         if isinstance(limiter, AdaptiveLimiter):
             assert 1 < limiter.max_in_flight_seen <= 11
 

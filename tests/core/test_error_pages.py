@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import OperationalError
+from django.http import HttpResponse
 from django.test import Client
 
 from mentorship.portal import views  # /healthz is the page that fails here
@@ -15,12 +16,19 @@ def anonymous(settings) -> Client:
     return Client(raise_request_exception=False)
 
 
-def test_a_database_that_stops_answering_gives_503_with_retry_after(anonymous, monkeypatch, db) -> None:
-    def down() -> tuple[bool, dict[str, object]]:
-        raise OperationalError("connection to server at 127.0.0.1, port 5432 failed: Connection refused")
+def _healthz_raising(error: Exception, anonymous: Client, monkeypatch: pytest.MonkeyPatch) -> HttpResponse:
+    """GET /healthz while the health check raises ``error``."""
 
-    monkeypatch.setattr(views, "full_health", down)
-    response = anonymous.get("/healthz")
+    def failing() -> tuple[bool, dict[str, object]]:
+        raise error
+
+    monkeypatch.setattr(views, "full_health", failing)
+    return anonymous.get("/healthz")
+
+
+def test_a_database_that_stops_answering_gives_503_with_retry_after(anonymous, monkeypatch, db) -> None:
+    refused = OperationalError("connection to server at 127.0.0.1, port 5432 failed: Connection refused")
+    response = _healthz_raising(refused, anonymous, monkeypatch)
     assert response.status_code == 503
     assert response["Retry-After"] == "60"
     text = response.content.decode()
@@ -29,11 +37,7 @@ def test_a_database_that_stops_answering_gives_503_with_retry_after(anonymous, m
 
 
 def test_any_other_error_gives_the_500_page(anonymous, monkeypatch, db) -> None:
-    def broken() -> tuple[bool, dict[str, object]]:
-        raise RuntimeError("secret internal detail")
-
-    monkeypatch.setattr(views, "full_health", broken)
-    response = anonymous.get("/healthz")
+    response = _healthz_raising(RuntimeError("secret internal detail"), anonymous, monkeypatch)
     assert response.status_code == 500
     text = response.content.decode()
     assert "Something went wrong" in text and "secret internal detail" not in text

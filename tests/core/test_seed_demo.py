@@ -12,26 +12,17 @@ from mentorship.audit.models import AuditEvent
 from mentorship.people.models import Person
 
 
+def _row_counts() -> dict[str, int]:
+    models = (User, Program, ProgramRole, Person, MentorAssignment, AuditEvent)
+    return {model.__name__: model.objects.count() for model in models}
+
+
 @pytest.mark.django_db
 def test_seed_demo_is_idempotent() -> None:
     call_command("seed_demo")
-    counts = (
-        User.objects.count(),
-        Program.objects.count(),
-        ProgramRole.objects.count(),
-        Person.objects.count(),
-        MentorAssignment.objects.count(),
-        AuditEvent.objects.count(),
-    )
+    counts = _row_counts()
     call_command("seed_demo")
-    assert counts == (
-        User.objects.count(),
-        Program.objects.count(),
-        ProgramRole.objects.count(),
-        Person.objects.count(),
-        MentorAssignment.objects.count(),
-        AuditEvent.objects.count(),
-    )
+    assert counts == _row_counts()
 
 
 @pytest.mark.django_db

@@ -12,8 +12,8 @@ from django.utils import timezone
 
 from mentorship.assignments.models import MentorAssignment
 from mentorship.sync.models import ObserverLink
-from tests.conftest import PASSWORD
 from tests.e2e.axe import assert_no_serious_violations
+from tests.e2e.journey import sign_in
 from tests.e2e.shots import screenshot
 from tests.helpers import wait_until
 
@@ -39,45 +39,11 @@ def test_coordinator_imports_approves_rejects_and_sees_links(
 ) -> None:
     page = browser_page
     page.on("dialog", lambda dialog: dialog.accept())  # data-confirm on destructive buttons
-
-    page.goto(f"{stack.url}/")
-    page.get_by_label("Username").fill(coordinator.username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
+    sign_in(page, stack.url, coordinator.username)
     page.get_by_role("heading", name="Dashboard").wait_for()
-    assert_no_serious_violations(page)
-
-    # Import: upload, preview, confirm.
-    page.get_by_role("link", name="Assignments", exact=True).click()
-    page.get_by_role("link", name="Import a CSV", exact=True).click()
-    assert_no_serious_violations(page)
-    page.get_by_label("Program").select_option(str(program.pk))
-    page.get_by_label("CSV file").set_input_files(str(write_csv(tmp_path)))
-    page.get_by_role("button", name="Check the file").click()
-    page.get_by_text("Every row is fine").wait_for()
-    assert_no_serious_violations(page)
-    screenshot(page, "coordinator-import-preview")
-    page.get_by_role("button", name="Create 3 proposed assignments").click()
-    page.get_by_text("Imported 3 proposed assignment(s)").wait_for()
-    assert MentorAssignment.objects.filter(status="proposed").count() == 3
-    assert_no_serious_violations(page)
-
-    # Bulk approve two.
+    _import_three(page, program=program, csv_path=write_csv(tmp_path))
     first, second, third = MentorAssignment.objects.order_by("pk")
-    page.get_by_label(f"Select {first.mentor.name} → {first.student.name}").check()
-    page.get_by_label(f"Select {second.mentor.name} → {second.student.name}").check()
-    page.get_by_role("button", name="Approve selected").click()
-    page.get_by_text("2 of 2 selected assignments approved.").wait_for()
-    screenshot(page, "coordinator-bulk-approved")
-
-    # Reject the third with a reason.
-    page.goto(f"{stack.url}/assignments/{third.pk}/")
-    assert_no_serious_violations(page)
-    page.get_by_label("Reason for rejecting (required)").fill("The student already has an aide this term.")
-    page.get_by_role("button", name="Reject").click()
-    page.get_by_text("Assignment rejected.").wait_for()
-    third.refresh_from_db()
-    assert third.status == "rejected" and third.decision_note == "The student already has an aide this term."
+    _approve_two_reject_one(page, stack.url, approve=(first, second), reject=third)
 
     # The worker links the approved ones in Canvas; the detail page says so.
     wait_until(
@@ -101,18 +67,54 @@ def test_coordinator_imports_approves_rejects_and_sees_links(
     assert page.locator("a.card", has_text="Rejected").inner_text().split() == ["1", "Rejected"]
     assert_no_serious_violations(page)
     screenshot(page, "coordinator-dashboard")
+    _check_the_other_pages(page, stack.url, mentor_name=first.mentor.name)
 
-    # The other coordinator pages pass the same accessibility check.
+
+def _import_three(page: Any, *, program: Any, csv_path: Path) -> None:
+    """Upload the CSV, read the preview, confirm: three proposals."""
+    page.get_by_role("link", name="Assignments", exact=True).click()
+    page.get_by_role("link", name="Import a CSV", exact=True).click()
+    assert_no_serious_violations(page)
+    page.get_by_label("Program").select_option(str(program.pk))
+    page.get_by_label("CSV file").set_input_files(str(csv_path))
+    page.get_by_role("button", name="Check the file").click()
+    page.get_by_text("Every row is fine").wait_for()
+    assert_no_serious_violations(page)
+    screenshot(page, "coordinator-import-preview")
+    page.get_by_role("button", name="Create 3 proposed assignments").click()
+    page.get_by_text("Imported 3 proposed assignment(s)").wait_for()
+    assert MentorAssignment.objects.filter(status="proposed").count() == 3
+    assert_no_serious_violations(page)
+
+
+def _approve_two_reject_one(page: Any, url: str, *, approve: tuple[Any, Any], reject: Any) -> None:
+    """Approve two from the list in one go; reject the third on its page, with a reason."""
+    for assignment in approve:
+        page.get_by_label(f"Select {assignment.mentor.name} → {assignment.student.name}").check()
+    page.get_by_role("button", name="Approve selected").click()
+    page.get_by_text("2 of 2 selected assignments approved.").wait_for()
+    screenshot(page, "coordinator-bulk-approved")
+
+    page.goto(f"{url}/assignments/{reject.pk}/")
+    assert_no_serious_violations(page)
+    page.get_by_label("Reason for rejecting (required)").fill("The student already has an aide this term.")
+    page.get_by_role("button", name="Reject").click()
+    page.get_by_text("Assignment rejected.").wait_for()
+    reject.refresh_from_db()
+    assert reject.status == "rejected" and reject.decision_note == "The student already has an aide this term."
+
+
+def _check_the_other_pages(page: Any, url: str, *, mentor_name: str) -> None:
+    """The other coordinator pages pass the same accessibility check; search-as-you-type fills the mentor picker."""
     for path, heading in (
         ("/assignments/new/", "Propose an assignment"),
         ("/people/", "People"),
         ("/programs/", "Programs"),
     ):
-        page.goto(f"{stack.url}{path}")
+        page.goto(f"{url}{path}")
         page.get_by_role("heading", name=heading, exact=True).wait_for()
         assert_no_serious_violations(page)
-    # Search-as-you-type fills the mentor picker through htmx.
-    page.goto(f"{stack.url}/assignments/new/")
-    page.get_by_label("Search the mentor by name, SIS id or login").fill(first.mentor.name[:5])
-    page.locator("#id_mentor option", has_text=first.mentor.name).first.wait_for(state="attached")
+    page.goto(f"{url}/assignments/new/")
+    page.get_by_label("Search the mentor by name, SIS id or login").fill(mentor_name[:5])
+    page.locator("#id_mentor option", has_text=mentor_name).first.wait_for(state="attached")
     screenshot(page, "coordinator-create")

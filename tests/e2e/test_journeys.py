@@ -5,7 +5,6 @@ up a program and a coordinator and finding that in the audit log. axe-core check
 from __future__ import annotations
 
 import datetime
-import time
 from typing import Any
 
 import pytest
@@ -17,8 +16,8 @@ from mentorship.assignments.models import MentorAssignment, Program
 from mentorship.audit.actions import Action
 from mentorship.audit.models import AuditEvent
 from mentorship.people.services import person_upsert_from_canvas
-from tests.conftest import PASSWORD
 from tests.e2e.axe import assert_no_serious_violations
+from tests.e2e.journey import reload_until, sign_in, sign_out
 from tests.e2e.shots import screenshot
 from tests.factories import UserFactory
 from tests.helpers import wait_until
@@ -26,32 +25,31 @@ from tests.helpers import wait_until
 pytestmark = [pytest.mark.e2e, pytest.mark.integration, pytest.mark.django_db(transaction=True)]
 
 
-def sign_in(page: Any, url: str, username: str) -> None:
-    page.goto(f"{url}/accounts/login/")
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Sign out").wait_for()
-    assert_no_serious_violations(page)
-
-
-def sign_out(page: Any) -> None:
-    page.get_by_role("button", name="Sign out").click()
-    page.get_by_label("Username").wait_for()
-
-
-def reload_until(page: Any, text: str, *, timeout: float = 60) -> None:
-    """Reload the page until `text` shows (the worker runs on its own schedule), failing after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while not page.get_by_text(text).first.is_visible():
-        assert time.monotonic() < deadline, f"Timed out after {timeout:.0f}s waiting for {text!r} on {page.url}"
-        page.wait_for_timeout(500)  # a poll interval, not a wait for the outcome
-        page.reload()
-
-
 def observer_enrollments(stack: Any, observer_id: int) -> list[dict[str, Any]]:
     data = stack.canvas.control("GET", f"enrollments?type=ObserverEnrollment&state=active&user_id={observer_id}")
     return list(data["enrollments"])
+
+
+def _propose_in_courses(page: Any, url: str, *, mentor: Any, student: Any, courses: list[Any]) -> None:
+    """Fill the proposal form as a coordinator would: search both people, tick the courses, give the dates and why."""
+    page.goto(f"{url}/assignments/new/")
+    page.get_by_role("heading", name="Propose an assignment").wait_for()
+    assert_no_serious_violations(page)
+    page.get_by_label("Search the mentor by name, SIS id or login").fill("AIDE-007")
+    page.locator("#id_mentor option", has_text=mentor.name).first.wait_for(state="attached")
+    page.locator("#id_mentor").select_option(str(mentor.pk))
+    page.get_by_label("Search the student by name, SIS id or login").fill("S-1107")
+    page.locator("#id_student option", has_text=student.name).first.wait_for(state="attached")
+    page.locator("#id_student").select_option(str(student.pk))
+    for course in courses:
+        page.locator(f"#course-{course.id}").check()
+    page.locator("#id_link_method").select_option("courses")
+    page.locator("#id_ends_on").fill(str(timezone.localdate() + datetime.timedelta(days=30)))
+    page.locator("#id_reason").fill("Reading support in two courses.")
+    assert_no_serious_violations(page)
+    screenshot(page, "journey-coordinator-propose")
+    page.get_by_role("button", name="Propose").last.click()
+    page.get_by_role("heading", name=f"{mentor.name} mentors {student.name}").wait_for()
 
 
 def test_two_coordinators_link_a_course_scoped_assignment_and_end_it(
@@ -70,24 +68,7 @@ def test_two_coordinators_link_a_course_scoped_assignment_and_end_it(
     page = browser_page
     page.on("dialog", lambda dialog: dialog.accept())
     sign_in(page, stack.url, coordinator.username)
-    page.goto(f"{stack.url}/assignments/new/")
-    page.get_by_role("heading", name="Propose an assignment").wait_for()
-    assert_no_serious_violations(page)
-    page.get_by_label("Search the mentor by name, SIS id or login").fill("AIDE-007")
-    page.locator("#id_mentor option", has_text=mentor.name).first.wait_for(state="attached")
-    page.locator("#id_mentor").select_option(str(mentor.pk))
-    page.get_by_label("Search the student by name, SIS id or login").fill("S-1107")
-    page.locator("#id_student option", has_text=student.name).first.wait_for(state="attached")
-    page.locator("#id_student").select_option(str(student.pk))
-    for course in picked:
-        page.locator(f"#course-{course.id}").check()
-    page.locator("#id_link_method").select_option("courses")
-    page.locator("#id_ends_on").fill(str(timezone.localdate() + datetime.timedelta(days=30)))
-    page.locator("#id_reason").fill("Reading support in two courses.")
-    assert_no_serious_violations(page)
-    screenshot(page, "journey-coordinator-propose")
-    page.get_by_role("button", name="Propose").last.click()
-    page.get_by_role("heading", name=f"{mentor.name} mentors {student.name}").wait_for()
+    _propose_in_courses(page, stack.url, mentor=mentor, student=student, courses=picked)
     assignment = MentorAssignment.objects.get(mentor=mentor, student=student)
     assert assignment.status == "proposed" and assignment.link_method == "courses"
     assert_no_serious_violations(page)

@@ -25,14 +25,8 @@ STUDENT_IDS = (11101, 11102)
 
 
 def _person(data: dict[str, Any]) -> Person:
-    return Person.objects.create(
-        canvas_user_id=data["id"],
-        name=data["name"],
-        sortable_name=data["sortable_name"],
-        sis_user_id=data["sis_user_id"],
-        login_id=data["login_id"],
-        email=data["email"],
-    )
+    listed = {key: data[key] for key in ("name", "sortable_name", "sis_user_id", "login_id", "email")}
+    return Person.objects.create(canvas_user_id=data["id"], **listed)
 
 
 def _approve(assignment: MentorAssignment, coordinator: Any) -> None:
@@ -40,9 +34,9 @@ def _approve(assignment: MentorAssignment, coordinator: Any) -> None:
     assignment_approve(assignment=assignment, actor=coordinator, note="Journey test", acknowledged=codes)
 
 
-def test_mentor_signs_in_with_canvas_sees_students_and_links_by_pairing_code(
-    stack, browser_page, program, coordinator
-) -> None:
+def _two_approved_assignments(program: Any, coordinator: Any) -> tuple[MentorAssignment, MentorAssignment, PairingCode]:
+    """AIDE-001 mentors two students: one linked as an observee, one waiting on a pairing code. Returns both
+    assignments and the code, once the real worker has done its part."""
     people = {p["id"]: p for p in demo_people()}
     mentor = _person(people[MENTOR_ID])
     first, second = (_person(people[i]) for i in STUDENT_IDS)
@@ -64,18 +58,28 @@ def test_mentor_signs_in_with_canvas_sees_students_and_links_by_pairing_code(
         )
 
     wait_until(settled, timeout=60, message="the worker to link the first student and issue the second's code")
-    code = PairingCode.objects.get(assignment=by_code, status=PairingCode.Status.ISSUED)
+    return observee, by_code, PairingCode.objects.get(assignment=by_code, status=PairingCode.Status.ISSUED)
 
+
+def _sign_in_with_canvas(page: Any, login: str) -> None:
+    """Follow "Sign in with Canvas" through the fake Canvas's own sign-in page."""
+    page.get_by_role("link", name="Sign in with Canvas").click()
+    page.wait_for_url(re.compile(r".*/login/oauth2/auth.*"))
+    page.get_by_label("Login").fill(login)
+    page.get_by_label("Password").fill(DEMO_PASSWORD)
+    page.get_by_role("button", name="Log In and Authorize").click()
+
+
+def test_mentor_signs_in_with_canvas_sees_students_and_links_by_pairing_code(
+    stack, browser_page, program, coordinator
+) -> None:
+    observee, by_code, code = _two_approved_assignments(program, coordinator)
+    first, second = observee.student, by_code.student
+    mentor_login = next(p["login_id"] for p in demo_people() if p["id"] == MENTOR_ID)
     page = browser_page
     page.goto(f"{stack.url}/accounts/login/")
     assert_no_serious_violations(page)
-    page.get_by_role("link", name="Sign in with Canvas").click()
-
-    # The fake Canvas's own sign-in page.
-    page.wait_for_url(re.compile(r".*/login/oauth2/auth.*"))
-    page.get_by_label("Login").fill(people[MENTOR_ID]["login_id"])
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Log In and Authorize").click()
+    _sign_in_with_canvas(page, mentor_login)
 
     page.wait_for_url(f"{stack.url}/my/")
     page.get_by_role("heading", name="My students").wait_for()
@@ -116,11 +120,7 @@ def test_mentor_signs_in_with_canvas_sees_students_and_links_by_pairing_code(
     page.get_by_text(f"Sign in with Canvas again to see {first.name}\u2019s work.").wait_for()
     assert page.locator("section.course").count() == 0
     assert_no_serious_violations(page)
-    page.get_by_role("link", name="Sign in with Canvas").click()
-    page.wait_for_url(re.compile(r".*/login/oauth2/auth.*"))
-    page.get_by_label("Login").fill(people[MENTOR_ID]["login_id"])
-    page.get_by_label("Password").fill(DEMO_PASSWORD)
-    page.get_by_role("button", name="Log In and Authorize").click()
+    _sign_in_with_canvas(page, mentor_login)
     page.wait_for_url(f"{stack.url}/my/students/{observee.pk}/")
     page.locator("section.course").first.wait_for()
     assert page.get_by_text("as you see it with your Canvas sign-in").is_visible()

@@ -243,6 +243,14 @@ class Rig:
         links = self.approved_links(program, pairs)
         return links, {(m.canvas_user_id, s.canvas_user_id) for m, s in pairs}
 
+    def pushed_grid(
+        self, program: Any, mentors: int, students: int, tag: str
+    ) -> tuple[list[int], set[tuple[int, int]]]:
+        """``grid``, its links enqueued for the worker; returns (link ids, the pairs Canvas should end up with)."""
+        links, expected = self.grid(program, mentors, students, tag)
+        services.links_enqueue(links=links)
+        return [link.pk for link in links], expected
+
     def requests_log(self) -> list[dict[str, Any]]:
         return self.canvas.control("GET", "requests")["requests"]
 
@@ -270,9 +278,7 @@ def assert_one_linked_event_per_link(ids: list[int]) -> None:
 @pytest.mark.django_db(transaction=True)
 def test_1_kill_9_the_worker_with_500_pending_then_restart(rig: Rig) -> None:
     program = make_program()
-    links, expected = rig.grid(program, 25, 20, "K")
-    ids = [link.pk for link in links]
-    services.links_enqueue(links=links)
+    ids, expected = rig.pushed_grid(program, 25, 20, "K")
     wait_until(lambda: linked_count(ids) >= 40, timeout=60, message="the worker to start linking")
     rig.worker.kill()
     done_at_kill = linked_count(ids)
@@ -389,9 +395,7 @@ def test_6_token_revoked_mid_run_then_replaced(rig: Rig, client: Any) -> None:
     from mentorship.accounts.models import ProgramRole
 
     ProgramRole.objects.create(program=program, user=coordinator, role=ProgramRole.Role.COORDINATOR)
-    links, expected = rig.grid(program, 10, 20, "T")
-    ids = [link.pk for link in links]
-    services.links_enqueue(links=links)
+    ids, expected = rig.pushed_grid(program, 10, 20, "T")
     wait_until(lambda: linked_count(ids) >= 30, timeout=60, message="some links before the revocation")
     rig.canvas.control("POST", "invalidate", {"token": rig.canvas.admin_token, "reason": "revoked"})
     wait_until(lambda: CanvasConnection.get().circuit == "open", timeout=30, message="the circuit to open")
@@ -487,9 +491,7 @@ def test_9_drift_is_repaired_reported_and_a_big_removal_waits(rig: Rig, settings
 
     settings.RECONCILE_REMOVAL_THRESHOLD = 50
     program = make_program()
-    links, expected = rig.grid(program, 4, 10, "R")
-    ids = [link.pk for link in links]
-    services.links_enqueue(links=links)
+    ids, expected = rig.pushed_grid(program, 4, 10, "R")
     wait_until(lambda: linked_count(ids) == 40, timeout=60, message="the program's links")
     admin = rig.canvas.client()
     deleted = sorted(expected)[:20]
@@ -588,18 +590,30 @@ def test_10_random_approve_end_reapprove_with_out_of_order_delivery(monkeypatch:
     run()
 
 
+def _deliver_until_quiet(messages: list[tuple[int, int]], rnd: Any) -> None:
+    """Deliver every message left, shuffled and half of them twice; then what a sweeper would re-deliver until
+    nothing is left to do."""
+    pending = messages + messages[: len(messages) // 2]
+    rnd.shuffle(pending)
+    for link_id, generation in pending:
+        services.link_sync(link_id=link_id, generation=generation)
+    for _ in range(5):
+        work = list(ObserverLink.objects.filter(state__in=ObserverLink.WORK_STATES).values_list("pk", "generation"))
+        if not work:
+            break
+        for link_id, generation in work:
+            services.link_sync(link_id=link_id, generation=generation)
+
+
 def _property_body(fake: Any, ops: list[tuple[str, int]], rnd: Any) -> None:
     program = make_program()
-    pairs = []
-    for i in range(3):
-        m = fake.add_user(name=f"M{i}", sis_user_id=None, login_id=f"pm{i}@t")
-        s = fake.add_user(name=f"S{i}", sis_user_id=None, login_id=f"ps{i}@t")
-        pairs.append(
-            (
-                Person.objects.create(canvas_user_id=m["id"], name=f"M{i}"),
-                Person.objects.create(canvas_user_id=s["id"], name=f"S{i}"),
-            )
+    pairs = [
+        (
+            Person.objects.create(canvas_user_id=m["id"], name=f"M{i}"),
+            Person.objects.create(canvas_user_id=s["id"], name=f"S{i}"),
         )
+        for i, (m, s) in enumerate(fake.add_pairs(3, tag="p", sis_ids=False))
+    ]
     current: dict[int, MentorAssignment | None] = {0: None, 1: None, 2: None}
     messages: list[tuple[int, int]] = []
     today = timezone.localdate()
@@ -643,17 +657,7 @@ def _property_body(fake: Any, ops: list[tuple[str, int]], rnd: Any) -> None:
             rnd.shuffle(messages)
             msg = messages.pop() if op == "deliver" else messages[-1]
             services.link_sync(link_id=msg[0], generation=msg[1])
-    # Deliver everything left, shuffled and duplicated; then what a sweeper would re-deliver until quiet.
-    pending = messages + messages[: len(messages) // 2]
-    rnd.shuffle(pending)
-    for link_id, generation in pending:
-        services.link_sync(link_id=link_id, generation=generation)
-    for _ in range(5):
-        work = list(ObserverLink.objects.filter(state__in=ObserverLink.WORK_STATES).values_list("pk", "generation"))
-        if not work:
-            break
-        for link_id, generation in work:
-            services.link_sync(link_id=link_id, generation=generation)
+    _deliver_until_quiet(messages, rnd)
     approved_pairs = {(a.mentor.canvas_user_id, a.student.canvas_user_id) for a in current.values() if a is not None}
     assert fake.observer_links() == approved_pairs, (ops, fake.observer_links(), approved_pairs)
     assert not ObserverLink.objects.filter(state__in=[*ObserverLink.WORK_STATES, "failed"]).exists()

@@ -26,7 +26,7 @@ from mentorship.accounts.models import ProgramRole
 from mentorship.assignments.models import MentorAssignment
 from mentorship.people.models import Person
 from tests.conftest import login
-from tests.factories import AssignmentFactory, PersonFactory, ProgramRoleFactory, UserFactory
+from tests.factories import PersonFactory, ProgramRoleFactory, UserFactory, approved_assignment
 
 ROLES = ("admin", "coordinator", "other_coordinator", "mentor", "other_mentor", "auditor", "anonymous")
 SIGNED_IN = frozenset(ROLES) - {"anonymous"}
@@ -87,30 +87,23 @@ def world(
 ) -> World:
     from mentorship.accounts.canvas_tokens import encrypt
     from mentorship.accounts.models import CanvasCredential
-    from mentorship.assignments.models import CsvImport
-    from mentorship.sync.models import DriftItem, ObserverLink, PairingCode, ReconciliationRun
 
     today = timezone.localdate()
     other_student: Person = PersonFactory(name="Bea Student")  # type: ignore[assignment]  # factory_boy returns the model instance
-    own: MentorAssignment = AssignmentFactory(  # type: ignore[assignment]  # factory_boy returns the model instance
-        program=program,
-        mentor=mentor_person,
-        student=student_person,
-        proposed_by=coordinator,
-        status="approved",
-        decided_by=second_coordinator,
-        decided_at=timezone.now(),
-        starts_on=today - datetime.timedelta(days=1),
-    )
-    foreign: MentorAssignment = AssignmentFactory(  # type: ignore[assignment]  # factory_boy returns the model instance
-        program=other_program,
-        mentor=other_mentor.person,
-        student=other_student,
-        proposed_by=other_coordinator,
-        status="approved",
-        decided_by=UserFactory(username="otherapprover"),
-        decided_at=timezone.now(),
-        starts_on=today - datetime.timedelta(days=1),
+    yesterday = today - datetime.timedelta(days=1)
+    # The same approved assignment on each side: ours, and one in a program none of our users may see.
+    own, foreign = (
+        approved_assignment(program=p, mentor=m, student=s, proposed_by=by, decided_by=approver, starts_on=yesterday)
+        for p, m, s, by, approver in (
+            (program, mentor_person, student_person, coordinator, second_coordinator),
+            (
+                other_program,
+                other_mentor.person,
+                other_student,
+                other_coordinator,
+                UserFactory(username="otherapprover"),
+            ),
+        )
     )
     ProgramRoleFactory(program=other_program, user=UserFactory(username="otherauditor"), role=ProgramRole.Role.AUDITOR)
     # The mentor once signed in with Canvas: their token is stored (encrypted) and must never reach a page. It has
@@ -121,53 +114,10 @@ def world(
         access_token_encrypted=encrypt(MENTOR_ACCESS_TOKEN),
         expires_at=timezone.now() - datetime.timedelta(hours=1),
     )
-    objects: dict[str, dict[str, Any]] = {}
-    for side, assignment, code in (("own", own, CODE_A), ("foreign", foreign, CODE_B)):
-        link = ObserverLink.objects.create(
-            assignment=assignment,
-            kind="observee",
-            observer_canvas_id=assignment.mentor.canvas_user_id,
-            student_canvas_id=assignment.student.canvas_user_id,
-            generation=assignment.generation,
-            state="failed",
-        )
-        PairingCode.objects.create(
-            assignment=assignment,
-            link=link,
-            student=assignment.student,
-            code=code,
-            issued_at=timezone.now(),
-            expires_at=timezone.now() + datetime.timedelta(days=7),
-        )
-        run = ReconciliationRun.objects.create(program=assignment.program, started_at=timezone.now(), status="held")
-        item = DriftItem.objects.create(
-            run=run,
-            program=assignment.program,
-            kind="unexpected",
-            observer_canvas_id=assignment.mentor.canvas_user_id,
-            student_canvas_id=assignment.student.canvas_user_id,
-        )
-        uploader = coordinator if side == "own" else other_coordinator
-        csv_import = CsvImport.objects.create(
-            program=assignment.program,
-            uploaded_by=uploader,
-            filename="a.csv",
-            content=(
-                "mentor,student,starts_on,ends_on,reason\n"
-                f"{assignment.mentor.sis_user_id},{assignment.student.sis_user_id},{today},"
-                f"{today + datetime.timedelta(days=30)},Reading support\n"
-            ),
-        )
-        objects[side] = {
-            "assignment": assignment,
-            "link": link,
-            "program": assignment.program,
-            "student": assignment.student,
-            "run": run,
-            "drift_item": item,
-            "csv_import": csv_import,
-            "role": ProgramRole.objects.get(user=uploader, program=assignment.program),
-        }
+    objects = {
+        "own": _side_objects(own, code=CODE_A, uploader=coordinator),
+        "foreign": _side_objects(foreign, code=CODE_B, uploader=other_coordinator),
+    }
     users = {
         "admin": admin_user,
         "coordinator": coordinator,
@@ -178,6 +128,59 @@ def world(
         "anonymous": None,
     }
     return World(users=users, objects=objects)
+
+
+def _side_objects(assignment: MentorAssignment, *, code: str, uploader: Any) -> dict[str, Any]:
+    """One program's objects a page can name by id: a link, its pairing code, a held run with a drift item, an
+    upload and a role."""
+    from mentorship.assignments.models import CsvImport
+    from mentorship.sync.models import DriftItem, ObserverLink, PairingCode, ReconciliationRun
+
+    today = timezone.localdate()
+    link = ObserverLink.objects.create(
+        assignment=assignment,
+        kind="observee",
+        observer_canvas_id=assignment.mentor.canvas_user_id,
+        student_canvas_id=assignment.student.canvas_user_id,
+        generation=assignment.generation,
+        state="failed",
+    )
+    PairingCode.objects.create(
+        assignment=assignment,
+        link=link,
+        student=assignment.student,
+        code=code,
+        issued_at=timezone.now(),
+        expires_at=timezone.now() + datetime.timedelta(days=7),
+    )
+    run = ReconciliationRun.objects.create(program=assignment.program, started_at=timezone.now(), status="held")
+    item = DriftItem.objects.create(
+        run=run,
+        program=assignment.program,
+        kind="unexpected",
+        observer_canvas_id=assignment.mentor.canvas_user_id,
+        student_canvas_id=assignment.student.canvas_user_id,
+    )
+    csv_import = CsvImport.objects.create(
+        program=assignment.program,
+        uploaded_by=uploader,
+        filename="a.csv",
+        content=(
+            "mentor,student,starts_on,ends_on,reason\n"
+            f"{assignment.mentor.sis_user_id},{assignment.student.sis_user_id},{today},"
+            f"{today + datetime.timedelta(days=30)},Reading support\n"
+        ),
+    )
+    return {
+        "assignment": assignment,
+        "link": link,
+        "program": assignment.program,
+        "student": assignment.student,
+        "run": run,
+        "drift_item": item,
+        "csv_import": csv_import,
+        "role": ProgramRole.objects.get(user=uploader, program=assignment.program),
+    }
 
 
 # --- The table -----------------------------------------------------------------------------------------------

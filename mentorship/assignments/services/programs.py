@@ -37,14 +37,7 @@ def program_create(*, actor: User, request: HttpRequest | None = None, **fields:
         raise AssignmentError("Another program already uses this short name (slug).")
     with transaction.atomic():
         program = Program.objects.create(**fields)
-        audit_record(
-            action=Action.PROGRAM_CREATED,
-            actor=actor,
-            program=program,
-            obj=program,
-            request=request,
-            details={k: getattr(program, k) for k in PROGRAM_FIELDS},
-        )
+        _audit(Action.PROGRAM_CREATED, program=program, actor=actor, request=request, details=_settings(program))
     return program
 
 
@@ -62,12 +55,14 @@ def program_update(*, program: Program, actor: User, request: HttpRequest | None
         for key, (_old, new) in diff.items():
             setattr(program, key, new)
         program.save(update_fields=list(diff))
-        audit_record(
-            action=Action.PROGRAM_UPDATED,
-            actor=actor,
-            program=program,
-            obj=program,
-            request=request,
-            details={"changes": diff},
-        )
+        _audit(Action.PROGRAM_UPDATED, program=program, actor=actor, request=request, details={"changes": diff})
     return program
+
+
+def _settings(program: Program) -> dict[str, Any]:
+    return {k: getattr(program, k) for k in PROGRAM_FIELDS}
+
+
+def _audit(action: str, *, program: Program, actor: User, request: HttpRequest | None, details: dict[str, Any]) -> None:
+    """A program's own event: the program is both the scope and the object."""
+    audit_record(action=action, actor=actor, program=program, obj=program, request=request, details=details)

@@ -13,6 +13,25 @@ from mentorship.audit.actions import Action
 from .selectors import EventFilters, audit_programs_for_viewer
 
 
+def _date_field(*, label: str, which: str) -> forms.DateField:
+    return forms.DateField(
+        required=False,
+        label=label,
+        widget=forms.DateInput(attrs={"type": "date"}),
+        error_messages={"invalid": f"Enter the {which} date as YYYY-MM-DD."},
+    )
+
+
+def _position_field(*, min_value: int) -> forms.IntegerField:
+    return forms.IntegerField(
+        required=False,
+        min_value=min_value,
+        max_value=2**63 - 1,
+        widget=forms.HiddenInput,
+        error_messages={"invalid": "The page position must be a whole number."},
+    )
+
+
 class EventFilterForm(forms.Form):
     program = forms.ModelChoiceField(
         queryset=Program.objects.none(),
@@ -29,32 +48,11 @@ class EventFilterForm(forms.Form):
         required=False,
         error_messages={"invalid_choice": "Choose an action from the list."},
     )
-    date_from = forms.DateField(
-        required=False,
-        label="From",
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": "Enter the start date as YYYY-MM-DD."},
-    )
-    date_to = forms.DateField(
-        required=False,
-        label="To",
-        widget=forms.DateInput(attrs={"type": "date"}),
-        error_messages={"invalid": "Enter the end date as YYYY-MM-DD."},
-    )
-    before = forms.IntegerField(
-        required=False,
-        min_value=1,
-        max_value=2**63 - 1,
-        widget=forms.HiddenInput,
-        error_messages={"invalid": "The page position must be a whole number."},
-    )
-    after = forms.IntegerField(
-        required=False,
-        min_value=0,
-        max_value=2**63 - 1,
-        widget=forms.HiddenInput,
-        error_messages={"invalid": "The page position must be a whole number."},
-    )
+    date_from = _date_field(label="From", which="start")
+    date_to = _date_field(label="To", which="end")
+    # Keyset paging: the seq to read older events before, or newer events after (hidden, set by the page links).
+    before = _position_field(min_value=1)
+    after = _position_field(min_value=0)
 
     def __init__(self, *args: Any, user: User, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)

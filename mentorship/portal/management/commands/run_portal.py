@@ -23,9 +23,12 @@ from django.conf import settings
 from django.core.management import call_command
 from django.core.management.base import BaseCommand, CommandError
 
+from mentorship.portal.processes import celery_command
+
 from .seed_demo import DEMO_PASSWORD
 
 WEB_HOST, WEB_PORT = "127.0.0.1", 8000
+FAKE_CANVAS_PORT = 8001
 
 
 def _port_free(host: str, port: int) -> bool:
@@ -57,8 +60,8 @@ class Command(BaseCommand):
     def handle(self, *args: Any, **options: Any) -> None:
         self.children: list[tuple[str, subprocess.Popen[bytes]]] = []
         canvas = urlsplit(settings.CANVAS_BASE_URL)
-        bundled_canvas = canvas.hostname in {"127.0.0.1", "localhost"} and canvas.port == 8001
-        busy = [p for p in ([WEB_PORT] + ([8001] if bundled_canvas else [])) if not _port_free(WEB_HOST, p)]
+        bundled_canvas = canvas.hostname in {"127.0.0.1", "localhost"} and canvas.port == FAKE_CANVAS_PORT
+        busy = [p for p in ([WEB_PORT] + ([FAKE_CANVAS_PORT] if bundled_canvas else [])) if not _port_free(WEB_HOST, p)]
         if busy:
             raise CommandError(
                 f"Port {', '.join(map(str, busy))} is already in use on {WEB_HOST}. Is another `make run` still going? "
@@ -72,89 +75,39 @@ class Command(BaseCommand):
             call_command("createcachetable", verbosity=0)
             # The fake Canvas first: the demo seed reads the students' enrollments from it.
             if bundled_canvas:
-                fake = self._spawn(
-                    "fake Canvas",
-                    [
-                        sys.executable,
-                        "-m",
-                        "fake_canvas",
-                        "--host",
-                        "127.0.0.1",
-                        "--port",
-                        "8001",
-                        "--seed",
-                        "demo",
-                        "--state-file",
-                        str(settings.VAR_DIR / "fake-canvas-state.json"),
-                    ],
-                    # Secrets by environment, never on a command line (`ps` shows those to every user).
-                    env={
-                        "FAKE_CANVAS_ADMIN_TOKEN": settings.CANVAS_TOKEN,
-                        "FAKE_CANVAS_OAUTH_CLIENT_ID": settings.CANVAS_OAUTH_CLIENT_ID,
-                        "FAKE_CANVAS_OAUTH_CLIENT_SECRET": settings.CANVAS_OAUTH_CLIENT_SECRET,
-                    },
-                )
-                _wait_http(f"{settings.CANVAS_BASE_URL}/__fake__/health", 60, fake, "The fake Canvas")
+                self._start_fake_canvas()
             if not options["no_seed"]:
                 call_command("seed_demo")
-            web = self._spawn(
-                "web",
-                [
-                    sys.executable,
-                    "-m",
-                    "gunicorn",
-                    "mentorship.wsgi:application",
-                    "--bind",
-                    f"{WEB_HOST}:{WEB_PORT}",
-                    "--workers",
-                    "2",
-                    "--threads",
-                    "4",
-                    "--timeout",
-                    "60",
-                    "--access-logfile",
-                    "-",
-                ],
-            )
-            self._spawn(
-                "worker",
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "mentorship",
-                    "worker",
-                    "-l",
-                    "INFO",
-                    "--concurrency",
-                    "2",
-                    "-Q",
-                    settings.CELERY_TASK_DEFAULT_QUEUE,
-                    "--without-gossip",
-                    "--without-mingle",
-                ],
-            )
-            self._spawn(
-                "beat",
-                [
-                    sys.executable,
-                    "-m",
-                    "celery",
-                    "-A",
-                    "mentorship",
-                    "beat",
-                    "-l",
-                    "INFO",
-                    "-s",
-                    settings.CELERY_BEAT_SCHEDULE_FILENAME,
-                ],
-            )
-            _wait_http(f"http://{WEB_HOST}:{WEB_PORT}/healthz", 60, web, "The web server")
+            self._start_portal()
             self._banner()
             self._watch()
         finally:
             self._stop_all()
+
+    def _start_fake_canvas(self) -> None:
+        cmd = [sys.executable, "-m", "fake_canvas", "--host", "127.0.0.1", "--port", str(FAKE_CANVAS_PORT)]
+        cmd += ["--seed", "demo", "--state-file", str(settings.VAR_DIR / "fake-canvas-state.json")]
+        fake = self._spawn(
+            "fake Canvas",
+            cmd,
+            # Secrets by environment, never on a command line (`ps` shows those to every user).
+            env={
+                "FAKE_CANVAS_ADMIN_TOKEN": settings.CANVAS_TOKEN,
+                "FAKE_CANVAS_OAUTH_CLIENT_ID": settings.CANVAS_OAUTH_CLIENT_ID,
+                "FAKE_CANVAS_OAUTH_CLIENT_SECRET": settings.CANVAS_OAUTH_CLIENT_SECRET,
+            },
+        )
+        _wait_http(f"{settings.CANVAS_BASE_URL}/__fake__/health", 60, fake, "The fake Canvas")
+
+    def _start_portal(self) -> None:
+        """The web server, one worker and beat; returns once the web server answers."""
+        cmd = [sys.executable, "-m", "gunicorn", "mentorship.wsgi:application", "--bind", f"{WEB_HOST}:{WEB_PORT}"]
+        cmd += ["--workers", "2", "--threads", "4", "--timeout", "60", "--access-logfile", "-"]
+        web = self._spawn("web", cmd)
+        queue = settings.CELERY_TASK_DEFAULT_QUEUE
+        self._spawn("worker", celery_command("worker", queue=queue, options=["--concurrency", "2"]))
+        self._spawn("beat", celery_command("beat", schedule=settings.CELERY_BEAT_SCHEDULE_FILENAME))
+        _wait_http(f"http://{WEB_HOST}:{WEB_PORT}/healthz", 60, web, "The web server")
 
     def _spawn(self, name: str, cmd: list[str], env: dict[str, str] | None = None) -> subprocess.Popen[bytes]:
         child_env = {**os.environ, **env} if env else None

@@ -29,6 +29,28 @@ DEMO_ACCOUNTS = [
     ("auditor", "Avery", "Auditor", "auditor"),
 ]
 
+# The two demo programs: one observee-linked without a second approver, one course-scoped with one.
+DEMO_PROGRAMS: list[dict[str, Any]] = [
+    {
+        "name": "Learning Support 2026-27",
+        "slug": "learning-support",
+        "description": "Aides who accompany students in class.",
+        "default_link_method": LinkMethod.OBSERVEE,
+        "requires_second_approver": False,
+        "max_assignment_days": 366,
+        "mentor_capacity": 6,
+    },
+    {
+        "name": "Peer Mentoring 2026-27",
+        "slug": "peer-mentoring",
+        "description": "Older students mentoring younger ones, course by course.",
+        "default_link_method": LinkMethod.COURSES,
+        "requires_second_approver": True,
+        "max_assignment_days": 200,
+        "mentor_capacity": 3,
+    },
+]
+
 
 class Command(BaseCommand):
     help = "Create the demo school (safe to run again: nothing is duplicated)."
@@ -45,56 +67,13 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS("Demo school created."))
 
     def _seed(self) -> None:
-        users: dict[str, User] = {}
-        for username, first, last, _role in DEMO_ACCOUNTS:
-            user = User.objects.create(
-                username=username,
-                first_name=first,
-                last_name=last,
-                email=f"{username}@riverside.example.edu",
-                is_superuser=username == "admin",
-                is_staff=username == "admin",
-            )
-            user.set_password(DEMO_PASSWORD)
-            user.save()
-            users[username] = user
-
+        users = _create_accounts()
         people = demo_people()
-        Person.objects.bulk_create(
-            [
-                Person(
-                    canvas_user_id=p["id"],
-                    sis_user_id=p.get("sis_user_id") or "",
-                    login_id=p.get("login_id") or "",
-                    name=p["name"],
-                    sortable_name=p.get("sortable_name") or "",
-                    email=p.get("email") or "",
-                    refreshed_at=timezone.now(),
-                )
-                for p in people
-                if p.get("kind") != "admin"
-            ],
-            ignore_conflicts=True,
-        )
-        support = Program.objects.create(
-            name="Learning Support 2026-27",
-            slug="learning-support",
-            description="Aides who accompany students in class.",
-            default_link_method=LinkMethod.OBSERVEE,
-            requires_second_approver=False,
-            max_assignment_days=366,
-            mentor_capacity=6,
-        )
-        peer = Program.objects.create(
-            name="Peer Mentoring 2026-27",
-            slug="peer-mentoring",
-            description="Older students mentoring younger ones, course by course.",
-            default_link_method=LinkMethod.COURSES,
-            requires_second_approver=True,
-            max_assignment_days=200,
-            mentor_capacity=3,
-        )
-        for program in (support, peer):
+        _create_people(people)
+        programs = {}
+        for fields in DEMO_PROGRAMS:
+            program = Program.objects.create(**fields)
+            programs[program.slug] = program
             for username in ("coordinator", "coordinator2"):
                 ProgramRole.objects.create(
                     program=program, user=users[username], role=ProgramRole.Role.COORDINATOR, granted_by=users["admin"]
@@ -102,32 +81,70 @@ class Command(BaseCommand):
             ProgramRole.objects.create(
                 program=program, user=users["auditor"], role=ProgramRole.Role.AUDITOR, granted_by=users["admin"]
             )
+        _propose_demo_assignments(program=programs["learning-support"], people=people, coordinator=users["coordinator"])
 
-        by_kind: dict[str, list[Person]] = {}
-        kinds = {p["id"]: p.get("kind", "") for p in people}
-        for person in Person.objects.order_by("canvas_user_id"):
-            by_kind.setdefault(kinds.get(person.canvas_user_id, ""), []).append(person)
-        aides = by_kind.get("aide", [])
-        students = by_kind.get("student", [])
-        today = timezone.localdate()
-        coordinator = users["coordinator"]
-        # A few assignments in every state a coordinator meets: approved (pushed to Canvas when the worker starts),
-        # waiting for approval, and one that starts next month.
-        plans = [
-            (aides[0], students[0], today, True),
-            (aides[1], students[1], today, True),
-            (aides[2], students[2], today, False),
-            (aides[3], students[3], today + datetime.timedelta(days=30), False),
-        ]
-        for mentor, student, starts_on, approve in plans:
-            assignment = assignment_services.assignment_propose(
-                program=support,
-                mentor=mentor,
-                student=student,
-                starts_on=starts_on,
-                ends_on=starts_on + datetime.timedelta(days=180),
-                reason="Learning support aide for the school year.",
-                actor=coordinator,
+
+def _create_accounts() -> dict[str, User]:
+    users: dict[str, User] = {}
+    for username, first, last, _role in DEMO_ACCOUNTS:
+        user = User.objects.create(
+            username=username,
+            first_name=first,
+            last_name=last,
+            email=f"{username}@riverside.example.edu",
+            is_superuser=username == "admin",
+            is_staff=username == "admin",
+        )
+        user.set_password(DEMO_PASSWORD)
+        user.save()
+        users[username] = user
+    return users
+
+
+def _create_people(people: list[dict[str, Any]]) -> None:
+    Person.objects.bulk_create(
+        [
+            Person(
+                canvas_user_id=p["id"],
+                sis_user_id=p.get("sis_user_id") or "",
+                login_id=p.get("login_id") or "",
+                name=p["name"],
+                sortable_name=p.get("sortable_name") or "",
+                email=p.get("email") or "",
+                refreshed_at=timezone.now(),
             )
-            if approve:
-                assignment_services.assignment_approve(assignment=assignment, actor=coordinator, note="Demo")
+            for p in people
+            if p.get("kind") != "admin"
+        ],
+        ignore_conflicts=True,
+    )
+
+
+def _propose_demo_assignments(*, program: Program, people: list[dict[str, Any]], coordinator: User) -> None:
+    """A few assignments in every state a coordinator meets: approved (pushed to Canvas when the worker starts),
+    waiting for approval, and one that starts next month."""
+    by_kind: dict[str, list[Person]] = {}
+    kinds = {p["id"]: p.get("kind", "") for p in people}
+    for person in Person.objects.order_by("canvas_user_id"):
+        by_kind.setdefault(kinds.get(person.canvas_user_id, ""), []).append(person)
+    aides = by_kind.get("aide", [])
+    students = by_kind.get("student", [])
+    today = timezone.localdate()
+    plans = [
+        (aides[0], students[0], today, True),
+        (aides[1], students[1], today, True),
+        (aides[2], students[2], today, False),
+        (aides[3], students[3], today + datetime.timedelta(days=30), False),
+    ]
+    for mentor, student, starts_on, approve in plans:
+        assignment = assignment_services.assignment_propose(
+            program=program,
+            mentor=mentor,
+            student=student,
+            starts_on=starts_on,
+            ends_on=starts_on + datetime.timedelta(days=180),
+            reason="Learning support aide for the school year.",
+            actor=coordinator,
+        )
+        if approve:
+            assignment_services.assignment_approve(assignment=assignment, actor=coordinator, note="Demo")

@@ -5,7 +5,6 @@ from __future__ import annotations
 import json
 import os
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -13,6 +12,7 @@ import pytest
 import requests
 
 from fake_canvas import FakeCanvas
+from fake_canvas.__main__ import command_line
 from fake_canvas.testing import ManualClock, fake_session, running_fake_server
 
 ROOT = "http://canvas.test"
@@ -156,19 +156,7 @@ def test_command_line_serves_and_saves_state(tmp_path: Path) -> None:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     state = tmp_path / "state.json"
-    cmd = [
-        sys.executable,
-        "-m",
-        "fake_canvas",
-        "--port",
-        str(port),
-        "--admin-token",
-        "CLI",
-        "--seed",
-        "empty",
-        "--state-file",
-        str(state),
-    ]
+    cmd = command_line(port=port, admin_token="CLI", seed="empty", options=["--state-file", str(state)])
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
     try:
         base = f"http://127.0.0.1:{port}"

@@ -52,17 +52,14 @@ def _sign_in(s: requests.Session, state: str = "xyz") -> str:
     return query["code"][0]
 
 
+def _token_request(s: requests.Session, grant_type: str, **fields: str) -> requests.Response:
+    """POST /login/oauth2/token as the registered client (id cid, secret csecret unless ``fields`` say otherwise)."""
+    data = {"grant_type": grant_type, "client_id": "cid", "client_secret": "csecret", **fields}
+    return s.post(f"{ROOT}/login/oauth2/token", data=data)
+
+
 def _exchange(s: requests.Session, code: str, redirect_uri: str = REDIRECT) -> requests.Response:
-    return s.post(
-        f"{ROOT}/login/oauth2/token",
-        data={
-            "grant_type": "authorization_code",
-            "client_id": "cid",
-            "client_secret": "csecret",
-            "redirect_uri": redirect_uri,
-            "code": code,
-        },
-    )
+    return _token_request(s, "authorization_code", redirect_uri=redirect_uri, code=code)
 
 
 def test_code_flow_returns_token_user_and_refresh_token(fake: FakeCanvas) -> None:
@@ -113,16 +110,7 @@ def test_code_works_once_and_redirect_uri_must_match(fake: FakeCanvas) -> None:
 
 def test_bad_client_secret_is_invalid_client(fake: FakeCanvas) -> None:
     s = fake_session(fake)
-    r = s.post(
-        f"{ROOT}/login/oauth2/token",
-        data={
-            "grant_type": "authorization_code",
-            "client_id": "cid",
-            "client_secret": "wrong",
-            "code": _sign_in(s),
-            "redirect_uri": REDIRECT,
-        },
-    )
+    r = _token_request(s, "authorization_code", client_secret="wrong", code=_sign_in(s), redirect_uri=REDIRECT)
     assert r.status_code == 401
     assert r.json()["error"] == "invalid_client"
 
@@ -143,15 +131,7 @@ def test_token_expires_after_an_hour_and_refresh_gives_a_new_one(fake: FakeCanva
     expired = fake_session(fake, first["access_token"]).get(f"{ROOT}/api/v1/users/self")
     assert expired.status_code == 401
     assert expired.json()["errors"][0]["message"] == "Expired access token."
-    refreshed = s.post(
-        f"{ROOT}/login/oauth2/token",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": "cid",
-            "client_secret": "csecret",
-            "refresh_token": first["refresh_token"],
-        },
-    )
+    refreshed = _token_request(s, "refresh_token", refresh_token=first["refresh_token"])
     assert refreshed.status_code == 200
     body = refreshed.json()
     assert "refresh_token" not in body
@@ -168,13 +148,5 @@ def test_revoke_kills_the_token_and_its_refresh_token(fake: FakeCanvas) -> None:
     r = user.get(f"{ROOT}/api/v1/users/self")
     assert r.status_code == 401
     assert r.headers["WWW-Authenticate"] == 'Bearer realm="canvas-lms"'
-    refresh = s.post(
-        f"{ROOT}/login/oauth2/token",
-        data={
-            "grant_type": "refresh_token",
-            "client_id": "cid",
-            "client_secret": "csecret",
-            "refresh_token": tokens["refresh_token"],
-        },
-    )
+    refresh = _token_request(s, "refresh_token", refresh_token=tokens["refresh_token"])
     assert refresh.status_code == 400

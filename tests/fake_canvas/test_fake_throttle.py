@@ -2,6 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
+import threading
+import time
+from collections.abc import Callable
+
 import pytest
 
 from fake_canvas import FakeCanvas
@@ -10,9 +15,19 @@ from fake_canvas.testing import ManualClock, fake_session
 URL = "http://canvas.test/api/v1/users/self"
 
 
+# The bucket of the token "A" (the throttle keys a token by its SHA-256).
+KEY_A = "token:" + hashlib.sha256(b"A").hexdigest()
+
+
 @pytest.fixture
 def clock() -> ManualClock:
     return ManualClock()
+
+
+def _slow_fake(clock: ManualClock, sleep: Callable[[float], None], *, latency_ms: float, cost: float) -> FakeCanvas:
+    """A fake for token "A" whose requests sleep through ``sleep`` for their latency, at a fixed cost."""
+    throttle = {"cost_min": cost, "cost_max": cost}
+    return FakeCanvas(admin_token="A", clock=clock, sleep=sleep, latency_ms=latency_ms, throttle=throttle)
 
 
 def test_headers_report_cost_and_remaining(clock: ManualClock) -> None:
@@ -57,15 +72,9 @@ def test_up_front_reservation_counts_requests_in_flight(clock: ManualClock) -> N
     fake: FakeCanvas
 
     def sleep(seconds: float) -> None:
-        seen.append(fake.throttle.level("token:" + __import__("hashlib").sha256(b"A").hexdigest()))
+        seen.append(fake.throttle.level(KEY_A))
 
-    fake = FakeCanvas(
-        admin_token="A",
-        clock=clock,
-        sleep=sleep,
-        latency_ms=100,
-        throttle={"cost_min": 1, "cost_max": 1},
-    )
+    fake = _slow_fake(clock, sleep, latency_ms=100, cost=1)
     r = fake_session(fake, "A").get(URL)
     assert r.status_code == 200
     assert seen == [pytest.approx(50.0)]
@@ -91,23 +100,13 @@ def test_twelve_requests_in_flight_fill_the_bucket_and_the_next_is_refused(
     clock: ManualClock,
 ) -> None:
     """12 x 50 reserved = 600 = hwm: Canvas refuses a 13th while they are all still running."""
-    import hashlib
-    import threading
-    import time
-
     gate = threading.Event()
 
     def held(seconds: float) -> None:
         gate.wait(10)
 
-    fake = FakeCanvas(
-        admin_token="A",
-        clock=clock,
-        sleep=held,
-        latency_ms=150,
-        throttle={"cost_min": 0.5, "cost_max": 0.5},
-    )
-    key = "token:" + hashlib.sha256(b"A").hexdigest()
+    fake = _slow_fake(clock, held, latency_ms=150, cost=0.5)
+    key = KEY_A
     statuses: list[int] = []
 
     def call() -> None:
