@@ -2,7 +2,7 @@
 
 Canvas keeps one user-level link per pair, a link enrolls the observer in all of the student's courses, and removing
 it deletes every observer enrollment of the pair, course-scoped ones included (docs/canvas-rules.md, section 2; the
-fake follows canvas-lms app/models/user_observation_link.rb, tests/canvas_client/test_fake_links.py). After every
+fake follows canvas-lms app/models/user_observation_link.rb, tests/fake_canvas/test_fake_links.py). After every
 step, the fake must hold exactly what the assignments active at that moment need.
 """
 
