@@ -397,7 +397,9 @@ class Transport:
             throttled = _is_throttled(response)
             if use_limiter:
                 released = True
-                self.limiter.release(ticket, remaining=remaining, cost=cost, throttled=throttled)
+                self.limiter.release(
+                    ticket, remaining=remaining, cost=cost, throttled=throttled, rejected=_token_rejected(response)
+                )
         finally:
             if use_limiter and not released:
                 self.limiter.release(ticket, remaining=None, cost=None, throttled=False)
@@ -443,7 +445,7 @@ class Transport:
         if throttled:
             return CanvasRateLimited(message, **kwargs)
         if status == 401:
-            if "WWW-Authenticate" in response.headers:
+            if _token_rejected(response):
                 return CanvasAuthError(message, **kwargs)
             return CanvasPermissionError(message, **kwargs)
         if status == 403:
@@ -455,6 +457,11 @@ class Transport:
         if status >= 500 or status in {408, 425}:
             return CanvasTransientError(message, **kwargs)
         return CanvasError(message, **kwargs)
+
+
+def _token_rejected(response: requests.Response) -> bool:
+    """Canvas refused the token itself, not the action (docs/canvas-rules.md, "5. Tokens")."""
+    return response.status_code == 401 and "WWW-Authenticate" in response.headers
 
 
 def _is_throttled(response: requests.Response) -> bool:

@@ -119,7 +119,9 @@ class RecordingLimiter:
         self.events.append(("acquire", None))
         return len(self.events)
 
-    def release(self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool) -> None:
+    def release(
+        self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool, rejected: bool = False
+    ) -> None:
         self.events.append(("release", (ticket, remaining, cost, throttled)))
 
 

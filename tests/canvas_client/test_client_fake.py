@@ -62,7 +62,9 @@ class RecordingLimiter:
     def acquire(self) -> object:
         return None
 
-    def release(self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool) -> None:
+    def release(
+        self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool, rejected: bool = False
+    ) -> None:
         self.released.append((remaining, cost, throttled))
 
 
