@@ -65,7 +65,7 @@ class TokenRejected(CanvasAuthError):
     def user_message(self) -> str:
         return (
             "Canvas rejected the portal's access token, so the portal stopped sending requests with it. "
-            "An administrator must replace the portal's Canvas token."
+            "An administrator must replace the portal's Canvas token (Canvas connection page)."
         )
 
 
