@@ -162,7 +162,11 @@ def _token_store(
         )
         was_open = conn.circuit == CanvasConnection.Circuit.OPEN
         CanvasConnection.objects.filter(pk=1).update(
-            circuit=CanvasConnection.Circuit.CLOSED, last_error="", last_checked_at=now, last_success_at=now
+            circuit=CanvasConnection.Circuit.CLOSED,
+            last_error="",
+            last_checked_at=now,
+            last_success_at=now,
+            updated_at=now,
         )
         audit_record(
             action=Action.CANVAS_TOKEN_REPLACED,
