@@ -449,7 +449,7 @@ def test_user_messages_are_sentences_a_coordinator_can_act_on() -> None:
     assert CanvasAuthError("Invalid access token.", status=401).user_message.startswith(
         "Canvas rejected the portal's access token (401"
     )
-    assert "CANVAS_TOKEN" in CanvasAuthError("x", status=401).user_message
+    assert "replace the portal's Canvas token" in CanvasAuthError("x", status=401).user_message
     assert "Sign in with Canvas again" in CanvasAuthError("x", status=401, acting_as="user").user_message
     assert CanvasPermissionError("user not authorized", status=401).user_message.startswith(
         "The portal's Canvas account lacks a permission (401): user not authorized"

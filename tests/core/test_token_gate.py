@@ -79,7 +79,7 @@ class Scripted(requests.adapters.BaseAdapter):
         super().__init__()
         self.status, self.headers, self.sent = status, headers, 0
 
-    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:
+    def send(self, request: requests.PreparedRequest, **kwargs: Any) -> requests.Response:  # type: ignore[override]
         self.sent += 1
         response = requests.Response()
         response.status_code = self.status
