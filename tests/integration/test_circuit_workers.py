@@ -18,10 +18,11 @@ from mentorship.audit.models import AuditEvent
 from mentorship.core.canvas import shared_limiter
 from mentorship.sync import services
 from mentorship.sync.models import CanvasConnection, ObserverLink
+from mentorship.sync.portal_token import portal_token_replace
 from tests.helpers import wait_until
 from tests.integration.test_sync_reliability import Rig, fast_canvas_and_closed_circuit, linked_count
 from tests.stack import CanvasServer, CeleryProcess, start_worker, stop_running_celery
-from tests.sync.conftest import make_program
+from tests.sync.conftest import make_program, make_user
 
 pytestmark = [pytest.mark.integration]
 
@@ -81,8 +82,35 @@ def test_sixteen_workers_make_at_most_three_calls_after_the_first_401(
     assert ObserverLink.objects.filter(pk__in=ids, state="failed").count() == 0
     assert shared_limiter().token_rejected()
 
-    # The token works again: the probe (ungated) closes the circuit and opens the limiter for everyone.
+    # An admin stores a new token in the portal: the running workers (not restarted) finish the work with it, while
+    # the old token stays revoked in Canvas.
+    service = canvas_server.control("POST", "users", {"name": "Mentor Link Service", "admin": True})
+    new_token = canvas_server.control("POST", "tokens", {"user_id": service["id"]})["token"]
+    result = portal_token_replace(actor=make_user(username="token-admin", is_superuser=True), token=new_token)
+    assert result.changed and result.circuit_was_open
+    wait_until(
+        lambda: linked_count(ids) == len(ids), timeout=120, interval=0.5, message="every link with the new token"
+    )
+    assert CanvasConnection.get().circuit == "closed"
+    assert not shared_limiter().token_rejected()  # the new token's limiter, never marked
+
+
+@pytest.fixture(autouse=True)
+def restore_the_session_token(canvas_server: CanvasServer) -> Iterator[None]:
+    """The fake and the limiter are shared with the other tests of the session: give the admin token back clean."""
+    yield
+    canvas_server.control("POST", "restore", {"token": canvas_server.admin_token})
+    shared_limiter(canvas_server.admin_token).clear_rejected()
+
+
+def test_the_probe_reopens_the_limiter_when_the_old_token_works_again(
+    canvas_server: CanvasServer, settings: Any, db: Any
+) -> None:
+    limiter = shared_limiter(canvas_server.admin_token)
+    canvas_server.control("POST", "invalidate", {"token": canvas_server.admin_token, "reason": "revoked"})
+    limiter.mark_rejected()
+    assert not services.circuit_probe()  # still revoked: the probe (ungated) asks Canvas and opens the circuit
+    assert CanvasConnection.get().circuit == "open"
     canvas_server.control("POST", "restore", {"token": canvas_server.admin_token})
     assert services.circuit_probe()
-    assert not shared_limiter().token_rejected()
-    wait_until(lambda: linked_count(ids) == len(ids), timeout=120, interval=0.5, message="every link after the probe")
+    assert CanvasConnection.get().circuit == "closed" and not limiter.token_rejected()
