@@ -368,9 +368,15 @@ class SharedLimiter:
             state.setdefault("rejected_at", self._clock())
 
     def clear_rejected(self) -> None:
-        """Open the limiter again: the token works (the probe succeeded)."""
-        with self.store.locked() as state:
-            state.pop("rejected_at", None)
+        """Open the limiter again: the token works (the probe succeeded).
+
+        A store that does not answer holds no mark anyone can read (``token_rejected`` and ``acquire`` fall back to
+        passing), so its failure is logged, not raised: the probe that calls this has already closed the circuit."""
+        try:
+            with self.store.locked() as state:
+                state.pop("rejected_at", None)
+        except Exception:
+            logger.warning("rate limiter store unavailable; the token's rejection mark is cleared by the next probe")
 
     def ungated(self) -> UngatedLimiter:
         """This limiter for requests that must try the token even when it is marked rejected (the probe)."""
