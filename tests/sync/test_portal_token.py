@@ -192,3 +192,32 @@ def test_key_rotation_re_encrypts_the_stored_token(fake, engine, admin_user, set
     # A stored token no configured key opens: the environment's token is used, and the reason is logged.
     settings.FIELD_ENCRYPTION_KEYS = [old_key]
     assert core_canvas.portal_token() == TOKEN
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_submits_at_once_store_the_token_once(fake, engine, admin_user):
+    import threading
+
+    from django.db import connection
+
+    new = new_admin_token(fake)
+    start = threading.Barrier(2)
+    results: list[Any] = []
+
+    def submit() -> None:
+        try:
+            start.wait()
+            results.append(portal_token_replace(actor=admin_user, token=new))
+        except BaseException as exc:
+            results.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=submit) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+    assert sorted(r.changed for r in results) == [False, True], results
+    assert AuditEvent.objects.filter(action="canvas.token_replaced").count() == 1
+    assert PortalCanvasToken.objects.get().version == 1
