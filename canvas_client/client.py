@@ -38,6 +38,11 @@ class CanvasClient(Transport):
         """The token's own user: proves the token works (used by /healthz)."""
         return CanvasUser.from_json(self._get_json("/api/v1/users/self"))
 
+    def get_account(self, account_id: UserId) -> dict[str, Any]:
+        """The account as Canvas describes it; refused (401 without ``WWW-Authenticate``) to a token whose user
+        is not an admin of it or of an account above it (``AccountsController#show`` needs ``:read``)."""
+        return dict(self._get_json(f"/api/v1/accounts/{object_id(account_id)}"))
+
     def get_user(self, user_id: UserId) -> CanvasUser:
         return CanvasUser.from_json(self._get_json(f"/api/v1/users/{object_id(user_id)}"))
 

@@ -109,7 +109,7 @@ class CanvasAuthError(CanvasError):
             )
         return (
             f"Canvas rejected the portal's access token ({self.status_text}: {_clause(self.message)}). "
-            "An administrator must replace CANVAS_TOKEN."
+            "An administrator must replace the portal's Canvas token (Canvas connection page)."
         )
 
 

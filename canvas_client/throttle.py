@@ -40,11 +40,18 @@ class Limiter(Protocol):
     """Hook the client calls around every HTTP request made with its token."""
 
     def acquire(self) -> object:
-        """Block until this request may start; return a ticket handed back to ``release``."""
+        """Block until this request may start; return a ticket handed back to ``release``.
+
+        May raise a ``CanvasError`` instead: a limiter shared by many processes refuses to start a request once
+        another one learnt that the token is rejected (``release(..., rejected=True)``), so a request that waited for
+        its slot is not sent with a token Canvas has just refused."""
         ...
 
-    def release(self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool) -> None:
-        """Report how the request ended. All values are ``None`` when there was no response."""
+    def release(
+        self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool, rejected: bool = False
+    ) -> None:
+        """Report how the request ended. All values are ``None`` when there was no response; ``rejected`` is True
+        when Canvas refused the token itself (401 with ``WWW-Authenticate``)."""
         ...
 
 
@@ -54,7 +61,9 @@ class NullLimiter:
     def acquire(self) -> object:
         return None
 
-    def release(self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool) -> None:
+    def release(
+        self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool, rejected: bool = False
+    ) -> None:
         return None
 
 
@@ -236,7 +245,10 @@ class AdaptiveLimiter:
             self.max_in_flight_seen = max(self.max_in_flight_seen, self._in_flight)
             return Ticket(started=self._clock())
 
-    def release(self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool) -> None:
+    def release(
+        self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool, rejected: bool = False
+    ) -> None:
+        # A rejected token is the caller's to act on (one process has nobody else to warn).
         with self._cond:
             in_flight = self._in_flight
             self._in_flight = max(0, self._in_flight - 1)

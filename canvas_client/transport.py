@@ -353,7 +353,9 @@ class Transport:
             throttled = _is_throttled(response)
             if use_limiter:
                 released = True
-                self.limiter.release(ticket, remaining=remaining, cost=cost, throttled=throttled)
+                self.limiter.release(
+                    ticket, remaining=remaining, cost=cost, throttled=throttled, rejected=_token_rejected(response)
+                )
         finally:
             if use_limiter and not released:
                 self.limiter.release(ticket, remaining=None, cost=None, throttled=False)
@@ -394,6 +396,11 @@ class Transport:
             acting_as=self.acting_as,
             retry_after=_float_header(response, "Retry-After"),
         )
+
+
+def _token_rejected(response: requests.Response) -> bool:
+    """Canvas refused the token itself, not the action (docs/canvas-rules.md, "5. Tokens")."""
+    return response.status_code == 401 and "WWW-Authenticate" in response.headers
 
 
 def _is_throttled(response: requests.Response) -> bool:

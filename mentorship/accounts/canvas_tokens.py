@@ -1,28 +1,22 @@
 """The Canvas OAuth2 tokens of mentors who signed in with Canvas: encrypted at rest, refreshed, revoked.
 
-Tokens are encrypted with Fernet (the `cryptography` package). Keys come from settings.FIELD_ENCRYPTION_KEYS, newest
-first: MultiFernet encrypts with the first key and decrypts with any, so a key rotation is "put the new key first,
-run `manage.py rotate_canvas_token_keys`, then drop the old key". In development, with no keys configured, one key is
-derived from SECRET_KEY so `make run` needs no setup (settings refuses production without keys).
+Tokens are encrypted with Fernet by mentorship.core.encryption (its docstring explains the keys and their rotation).
 
 No function here logs or raises a message that contains a token.
 """
 
 from __future__ import annotations
 
-import base64
 import datetime
-import hashlib
 import logging
-from functools import lru_cache
 
 import requests
-from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 from django.conf import settings
 from django.db import transaction
 from django.utils import timezone
 
 from canvas_client import CanvasAuthError, CanvasClient, CanvasError, CanvasValidationError, OAuthToken
+from mentorship.core.encryption import TokenDecryptError, decrypt, encrypt, fernet
 
 from .models import CanvasCredential, User
 
@@ -34,41 +28,7 @@ REFRESH_MARGIN = datetime.timedelta(seconds=60)
 USER_TIMEOUT = (3.0, 10.0)
 
 
-class TokenDecryptError(Exception):
-    """A stored token cannot be decrypted with any configured key (a key was dropped before rotation)."""
-
-
-# --- encryption -------------------------------------------------------------------------------------------------
-
-
-def _derived_dev_key(secret_key: str) -> bytes:
-    digest = hashlib.sha256(("mentor-link canvas tokens:" + secret_key).encode()).digest()
-    return base64.urlsafe_b64encode(digest)
-
-
-@lru_cache(maxsize=4)
-def _fernet_for(keys: tuple[str, ...], secret_key: str) -> MultiFernet:
-    raw = [k.encode() for k in keys if k] or [_derived_dev_key(secret_key)]
-    return MultiFernet([Fernet(k) for k in raw])
-
-
-def fernet() -> MultiFernet:
-    """The MultiFernet for the configured keys (newest first)."""
-    return _fernet_for(tuple(settings.FIELD_ENCRYPTION_KEYS), str(settings.SECRET_KEY))
-
-
-def encrypt(value: str) -> str:
-    return fernet().encrypt(value.encode()).decode()
-
-
-def decrypt(value: str) -> str:
-    try:
-        return fernet().decrypt(value.encode()).decode()
-    except InvalidToken:
-        raise TokenDecryptError(
-            "A stored Canvas token cannot be decrypted with the configured keys. "
-            "Put the old key back in FIELD_ENCRYPTION_KEYS (after the new one) and rotate."
-        ) from None
+# --- encryption (mentorship.core.encryption, shared with the portal's own token) ------------------------------
 
 
 def credentials_rotate() -> int:

@@ -38,6 +38,8 @@ class Action(models.TextChoices):
     CANVAS_RETRY = "canvas.retry_requested", "Canvas retry requested"
     CANVAS_CIRCUIT_OPENED = "canvas.circuit_opened", "Canvas work stopped (token rejected)"
     CANVAS_CIRCUIT_CLOSED = "canvas.circuit_closed", "Canvas work resumed"
+    CANVAS_TOKEN_REPLACED = "canvas.token_replaced", "Portal's Canvas token replaced"
+    CANVAS_TOKEN_REFUSED = "canvas.token_refused", "New Canvas token refused (it did not work)"
     SIS_IMPORT = "canvas.sis_import", "SIS import sent"
     SIS_CSV_DOWNLOADED = "canvas.sis_csv_downloaded", "SIS observer CSV downloaded"
 

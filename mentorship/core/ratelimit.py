@@ -20,6 +20,13 @@ Counting our requests in flight for the headroom (``AdaptiveWindow.on_response``
 while others release first, so counting the tickets left at that point would miss requests that were still in
 flight when this one's response came. The state keeps the last couple of seconds of releases (start, response
 time) so the count is taken at the response time instead.
+
+A rejected token closes the limiter for everyone (docs/architecture.md, "Sync"): the release of a request that Canvas
+answered with a token-failure 401 marks the state in the same locked block that frees its slot, and a request that
+waited for a slot checks the mark once it has the lock, before taking a ticket. So a task that passed the circuit
+check before the 401 and then waited here is refused instead of sent. The mark belongs to the token (the state is
+kept per token), so a replacement token starts clear; the circuit probe, which must try the token, acquires
+ungated and clears the mark when the token works again.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Protocol
 
+from canvas_client.errors import CanvasAuthError
 from canvas_client.throttle import AdaptiveLimiter, AdaptiveWindow, ThrottleSettings
 
 logger = logging.getLogger(__name__)
@@ -45,6 +53,20 @@ logger = logging.getLogger(__name__)
 @dataclass(frozen=True)
 class _LocalTicket:
     inner: object
+
+
+class TokenRejected(CanvasAuthError):
+    """Raised instead of sending: another request with this token was just answered with a token-failure 401."""
+
+    def __init__(self) -> None:
+        super().__init__("Canvas rejected this token in answer to another request; this one was not sent")
+
+    @property
+    def user_message(self) -> str:
+        return (
+            "Canvas rejected the portal's access token, so the portal stopped sending requests with it. "
+            "An administrator must replace the portal's Canvas token (Canvas connection page)."
+        )
 
 
 class StateStore(Protocol):
@@ -211,9 +233,13 @@ class SharedLimiter:
         state["tickets"] = tickets
         return tickets
 
-    def acquire(self) -> object:
+    def acquire(self, *, gated: bool = True) -> object:
+        """A ticket for one request; ``gated`` (the default) refuses with ``TokenRejected`` once the token is
+        marked rejected."""
         try:
-            return self._acquire_shared()
+            return self._acquire_shared(gated=gated)
+        except TokenRejected:
+            raise
         except Exception:
             # The shared store is down (Redis restarting, a full disk): pace this process on its own rather than stop
             # all Canvas work; the other processes do the same, and Canvas's 403s still slow everyone down.
@@ -226,19 +252,23 @@ class SharedLimiter:
         tickets = self._live_tickets(state, self._clock())
         return window.delay(), len(tickets) < window.limit
 
-    def _acquire_shared(self) -> object:
+    def _acquire_shared(self, *, gated: bool) -> object:
         peek = getattr(self.store, "peek", None)
         freed_here = False
         while True:
             with self._local:
                 seen = self._released
-            # After a release in this process there is most likely room: go straight for the lock.
+            # After a release in this process there is most likely room: go straight for the lock. A rejection
+            # mark seen without the lock is confirmed under it (it may have been cleared meanwhile).
             if peek is not None and not freed_here:
-                delay, free = self._room(peek())
-                if delay > 0 or not free:
+                peeked = peek()
+                delay, free = self._room(peeked)
+                if (delay > 0 or not free) and not (gated and peeked.get("rejected_at")):
                     freed_here = self._wait(delay, seen)
                     continue
             with self.store.locked() as state:
+                if gated and state.get("rejected_at"):
+                    raise TokenRejected()
                 now = self._clock()
                 window = self._window(state)
                 tickets = self._live_tickets(state, now)
@@ -276,22 +306,35 @@ class SharedLimiter:
             self._released += 1
             self._local.notify()
 
-    def release(self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool) -> None:
+    def release(
+        self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool, rejected: bool = False
+    ) -> None:
         if isinstance(ticket, _LocalTicket):
             self._fallback.release(ticket.inner, remaining=remaining, cost=cost, throttled=throttled)
             return
         responded = self._clock()
         try:
-            self._release_shared(ticket, responded, remaining=remaining, cost=cost, throttled=throttled)
+            self._release_shared(
+                ticket, responded, remaining=remaining, cost=cost, throttled=throttled, rejected=rejected
+            )
         except Exception:
             logger.warning("rate limiter store unavailable; a slot is freed when its lease ends")
         self._notify()
 
     def _release_shared(
-        self, ticket: object, responded: float, *, remaining: float | None, cost: float | None, throttled: bool
+        self,
+        ticket: object,
+        responded: float,
+        *,
+        remaining: float | None,
+        cost: float | None,
+        throttled: bool,
+        rejected: bool = False,
     ) -> None:
         with self.store.locked() as state:
             now = self._clock()
+            if rejected:
+                state.setdefault("rejected_at", now)
             tickets = self._live_tickets(state, now)
             started = tickets.pop(str(ticket), responded)
             # Requests in flight when this one's response came, itself included (their reservations are in
@@ -312,6 +355,33 @@ class SharedLimiter:
             if throttled:
                 state["throttled"] = int(state.get("throttled") or 0) + 1
 
+    def token_rejected(self) -> bool:
+        """Whether a token-failure 401 has closed the limiter (read without the lock)."""
+        try:
+            return bool(self.store.peek().get("rejected_at"))
+        except Exception:
+            return False
+
+    def mark_rejected(self) -> None:
+        """Close the limiter to gated requests (the circuit opened by a path that did not go through release)."""
+        with self.store.locked() as state:
+            state.setdefault("rejected_at", self._clock())
+
+    def clear_rejected(self) -> None:
+        """Open the limiter again: the token works (the probe succeeded).
+
+        A store that does not answer holds no mark anyone can read (``token_rejected`` and ``acquire`` fall back to
+        passing), so its failure is logged, not raised: the probe that calls this has already closed the circuit."""
+        try:
+            with self.store.locked() as state:
+                state.pop("rejected_at", None)
+        except Exception:
+            logger.warning("rate limiter store unavailable; the token's rejection mark is cleared by the next probe")
+
+    def ungated(self) -> UngatedLimiter:
+        """This limiter for requests that must try the token even when it is marked rejected (the probe)."""
+        return UngatedLimiter(self)
+
     def status(self) -> dict[str, Any]:
         """What the "Canvas connection" panel shows: headroom, concurrency and any pause."""
         with self.store.locked() as state:
@@ -329,7 +399,23 @@ class SharedLimiter:
                 "avg_cost": window.avg_cost,
                 "headroom": window.headroom,
                 "max_in_flight_seen": int(state.get("max_in_flight_seen") or 0),
+                "token_rejected": bool(state.get("rejected_at")),
             }
 
 
-__all__ = ["FileStore", "RedisStore", "SharedLimiter", "StoreLockLost"]
+class UngatedLimiter:
+    """A ``SharedLimiter`` that paces as usual but never refuses for a rejected token (see ``ungated``)."""
+
+    def __init__(self, inner: SharedLimiter) -> None:
+        self.inner = inner
+
+    def acquire(self) -> object:
+        return self.inner.acquire(gated=False)
+
+    def release(
+        self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool, rejected: bool = False
+    ) -> None:
+        self.inner.release(ticket, remaining=remaining, cost=cost, throttled=throttled, rejected=rejected)
+
+
+__all__ = ["FileStore", "RedisStore", "SharedLimiter", "StoreLockLost", "TokenRejected", "UngatedLimiter"]

@@ -1,12 +1,13 @@
 from django.urls import path
 
-from . import views
+from . import token_views, views
 
 app_name = "sync"
 
 urlpatterns = [
     path("connection/", views.connection, name="connection"),
     path("connection/panel/", views.connection_panel, name="connection_panel"),
+    path("connection/token/", token_views.portal_token_view, name="portal_token"),
     path("links/<int:pk>/retry/", views.link_retry_view, name="link_retry"),
     path("assignments/<int:pk>/links/", views.assignment_links, name="assignment_links"),
     path("assignments/<int:pk>/pairing-code/", views.pairing_code_reissue, name="pairing_code_reissue"),

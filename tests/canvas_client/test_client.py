@@ -109,7 +109,9 @@ class RecordingLimiter:
         self.events.append(("acquire", None))
         return len(self.events)
 
-    def release(self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool) -> None:
+    def release(
+        self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool, rejected: bool = False
+    ) -> None:
         self.events.append(("release", (ticket, remaining, cost, throttled)))
 
 
@@ -437,7 +439,7 @@ def test_user_messages_are_sentences_a_coordinator_can_act_on() -> None:
     assert errors.CanvasAuthError("Invalid access token.", status=401).user_message.startswith(
         "Canvas rejected the portal's access token (401"
     )
-    assert "CANVAS_TOKEN" in errors.CanvasAuthError("x", status=401).user_message
+    assert "replace the portal's Canvas token" in errors.CanvasAuthError("x", status=401).user_message
     assert "Sign in with Canvas again" in errors.CanvasAuthError("x", status=401, acting_as="user").user_message
     assert errors.CanvasPermissionError("user not authorized", status=401).user_message.startswith(
         "The portal's Canvas account lacks a permission (401): user not authorized"

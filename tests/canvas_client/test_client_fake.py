@@ -52,7 +52,9 @@ class RecordingLimiter:
     def acquire(self) -> object:
         return None
 
-    def release(self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool) -> None:
+    def release(
+        self, ticket: object, *, remaining: float | None, cost: float | None, throttled: bool, rejected: bool = False
+    ) -> None:
         self.released.append((remaining, cost, throttled))
 
 
@@ -421,7 +423,7 @@ def test_bad_tokens_raise_auth_errors_without_retrying(
 
     error = info.value
     assert (error.status, error.message) == (401, message)
-    assert "An administrator must replace CANVAS_TOKEN." in error.user_message
+    assert "An administrator must replace the portal's Canvas token" in error.user_message
     assert ADMIN not in str(error) and ADMIN not in repr(error) and ADMIN not in error.user_message
     assert len(fake.request_log) == 1 and sleeps == []
 

@@ -145,16 +145,8 @@ def quiesce(broker_url: str) -> None:
     wait_until(audit_quiet, timeout=30, interval=0.5, message="the audit log to stop growing")
 
 
-@pytest.fixture
-def rig(
-    sync_processes: dict[str, CeleryProcess], canvas_server: CanvasServer, settings: Any, broker: RedisBroker
-) -> Iterator[Rig]:
-    settings.SWEEPER_STALE_SECONDS = 3
-    settings.SIS_BULK_THRESHOLD = 1000000
-    worker = sync_processes["worker"]
-    if worker.process is None or worker.process.poll() is not None:
-        worker.start()
-    # Latency off; the throttle stays on (its headers drive the shared limiter) but requests are nearly free.
+def fast_canvas_and_closed_circuit(canvas_server: CanvasServer) -> None:
+    """Latency off; the throttle stays on (its headers drive the shared limiter) but requests are nearly free."""
     canvas_server.control(
         "POST",
         "config",
@@ -165,8 +157,20 @@ def rig(
             "throttle": {"enabled": True, "cost_min": 0.01, "cost_max": 0.01},
         },
     )
-    canvas_server.control("POST", "requests/clear")
     CanvasConnection.objects.update_or_create(pk=1, defaults={"circuit": "closed", "last_error": ""})
+
+
+@pytest.fixture
+def rig(
+    sync_processes: dict[str, CeleryProcess], canvas_server: CanvasServer, settings: Any, broker: RedisBroker
+) -> Iterator[Rig]:
+    settings.SWEEPER_STALE_SECONDS = 3
+    settings.SIS_BULK_THRESHOLD = 1000000
+    worker = sync_processes["worker"]
+    if worker.process is None or worker.process.poll() is not None:
+        worker.start()
+    fast_canvas_and_closed_circuit(canvas_server)
+    canvas_server.control("POST", "requests/clear")
     yield Rig(canvas_server, worker, sync_processes["beat"])
     quiesce(broker.url)
 

@@ -275,6 +275,8 @@ EXPECTED: dict[str, Expect] = {
     "assignments:end": per_object(ASSIGNMENT, {"coordinator"}, method="POST"),
     "sync:connection": only("admin", *COORDINATORS),
     "sync:connection_panel": only("admin", *COORDINATORS),
+    # Replacing the portal's own Canvas token: admins only (docs/operations.md, "Replacing the Canvas token").
+    "sync:portal_token": only("admin"),
     "sync:link_retry": per_object({"pk": "link"}, {"coordinator"}, method="POST"),
     "sync:assignment_links": per_object(ASSIGNMENT, {"coordinator"}),
     "sync:pairing_code_reissue": per_object(ASSIGNMENT, {"coordinator"}, method="POST"),

@@ -27,7 +27,7 @@ from mentorship.audit.services import audit_record
 from mentorship.celery import app, task_named
 from mentorship.core import canvas
 
-from ..circuit import circuit_is_open
+from ..circuit import circuit_is_open, circuit_open
 from ..models import CanvasConnection, ObserverLink, SisBatch
 from .common import (
     WORKING,
@@ -172,14 +172,19 @@ def circuit_probe(*, client: CanvasClient | None = None) -> bool:
     Returns True when the circuit is (now) closed.
     """
     conn = CanvasConnection.get()
-    if conn.circuit == CanvasConnection.Circuit.CLOSED:
+    limiter = canvas.shared_limiter()
+    # The limiter may hold a rejection the circuit has not recorded yet (a 401 answered to a page, not a task).
+    if conn.circuit == CanvasConnection.Circuit.CLOSED and not limiter.token_rejected():
         return True
-    client = client or canvas.portal_client()
+    # Ungated: the probe must try the token the limiter refuses to others (core.ratelimit).
+    client = client or canvas.portal_client(gated=False)
     now = timezone.now()
     try:
         client.get_self()
     except CanvasAuthError as exc:
         CanvasConnection.objects.filter(pk=1).update(last_checked_at=now, last_error=exc.user_message)
+        if conn.circuit == CanvasConnection.Circuit.CLOSED:
+            circuit_open(error=exc)
         return False
     except CanvasError as exc:  # Canvas down is not a token problem: keep waiting, say why
         CanvasConnection.objects.filter(pk=1).update(last_checked_at=now, last_error=exc.user_message)
@@ -194,6 +199,7 @@ def circuit_probe(*, client: CanvasClient | None = None) -> bool:
                 system_actor="beat",
                 details={"held_since": conn.opened_at.isoformat() if conn.opened_at else None},
             )
+    limiter.clear_rejected()
     if won:
         links_requeue_held()
     return True
