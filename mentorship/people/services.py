@@ -196,20 +196,42 @@ def people_add_by_sis_ids(
     return rows
 
 
-def person_student_status(
-    *, person: Person, client: CanvasClient | None = None, max_age: datetime.timedelta = STUDENT_STATUS_MAX_AGE
-) -> bool | None:
-    """Whether the person takes courses as a student in Canvas, cached on the Person for `max_age`.
+@dataclass(frozen=True)
+class StudentCheck:
+    """The answer of the mentor-is-a-student check: True/False, or None with `problem` saying why Canvas could not
+    tell (the approver sees that sentence and decides; docs/decisions.md, "Approval waits for the student check")."""
 
-    Returns None when Canvas could not be asked (the caller says so as a warning rather than failing).
-    """
+    is_student: bool | None
+    problem: str = ""
+
+
+def student_check_problem(exc: Exception) -> str:
+    """Why the check could not run, naming the real cause: a refused token is not an outage."""
+    from canvas_client import CanvasAuthError, CanvasRateLimited
+
+    if isinstance(exc, CanvasAuthError):
+        return f"Canvas refused the portal's token ({exc.status_text}); an administrator must replace it."
+    if isinstance(exc, CanvasRateLimited):
+        return "Canvas is throttling the portal's requests right now."
+    if isinstance(exc, CanvasError) and exc.status is not None:
+        return f"Canvas could not answer ({exc.status_text})."
+    if isinstance(exc, CanvasError):
+        return "Canvas could not be reached."
+    return "The portal could not ask Canvas (an internal error; see the logs)."
+
+
+def person_student_check(
+    *, person: Person, client: CanvasClient | None = None, max_age: datetime.timedelta = STUDENT_STATUS_MAX_AGE
+) -> StudentCheck:
+    """Whether the person takes courses as a student in Canvas, cached on the Person for `max_age`; when Canvas
+    could not be asked, None and the reason."""
     now = timezone.now()
     if (
         person.student_checked_at
         and now - person.student_checked_at <= max_age
         and person.is_canvas_student is not None
     ):
-        return person.is_canvas_student
+        return StudentCheck(person.is_canvas_student)
     try:
         client = client or lookup_client()
         course_ids = sorted(
@@ -220,16 +242,26 @@ def person_student_status(
                 )
             }
         )
-    except Exception as exc:  # Canvas down, token refused, Redis down: all mean "unknown"
+    except Exception as exc:  # Canvas down, token refused, Redis down: all mean "unknown", each with its reason
         logger.warning("could not read student enrollments of person %s (%s)", person.pk, type(exc).__name__)
-        return None
+        return StudentCheck(None, student_check_problem(exc))
     person.is_canvas_student = bool(course_ids)
     person.canvas_student_course_ids = course_ids
     person.student_checked_at = now
     Person.objects.filter(pk=person.pk).update(
         is_canvas_student=person.is_canvas_student, canvas_student_course_ids=course_ids, student_checked_at=now
     )
-    return person.is_canvas_student
+    return StudentCheck(person.is_canvas_student)
+
+
+def person_student_status(
+    *, person: Person, client: CanvasClient | None = None, max_age: datetime.timedelta = STUDENT_STATUS_MAX_AGE
+) -> bool | None:
+    """Whether the person takes courses as a student in Canvas (person_student_check without the reason).
+
+    Returns None when Canvas could not be asked.
+    """
+    return person_student_check(person=person, client=client, max_age=max_age).is_student
 
 
 # --- batch resolution (CSV import) -----------------------------------------------------------------------------

@@ -87,7 +87,7 @@ def world(
 ) -> World:
     from mentorship.accounts.canvas_tokens import encrypt
     from mentorship.accounts.models import CanvasCredential
-    from mentorship.assignments.models import CsvImport
+    from mentorship.assignments.models import BulkApproval, CsvImport
     from mentorship.sync.models import DriftItem, ObserverLink, PairingCode, ReconciliationRun
 
     today = timezone.localdate()
@@ -166,6 +166,9 @@ def world(
             "run": run,
             "drift_item": item,
             "csv_import": csv_import,
+            "bulk_approval": BulkApproval.objects.create(
+                requested_by=uploader, assignment_ids=[assignment.pk], total=1
+            ),
             "role": ProgramRole.objects.get(user=uploader, program=assignment.program),
         }
     users = {
@@ -265,6 +268,7 @@ EXPECTED: dict[str, Expect] = {
     "assignments:import": only(*COORDINATORS),
     "assignments:import_confirm": per_object({"pk": "csv_import"}, {"coordinator"}, method="POST"),
     "assignments:import_status": per_object({"pk": "csv_import"}, {"coordinator"}),
+    "assignments:bulk_status": per_object({"pk": "bulk_approval"}, {"coordinator"}),
     "assignments:detail": per_object(ASSIGNMENT, {"coordinator"}),
     "assignments:approve": per_object(ASSIGNMENT, {"coordinator"}, method="POST"),
     "assignments:reject": per_object(ASSIGNMENT, {"coordinator"}, method="POST"),

@@ -7,6 +7,8 @@ import datetime
 from collections.abc import Sequence
 from typing import Any
 
+from django.utils import timezone
+
 from mentorship.people.models import Person
 
 from ..models import MentorAssignment, Program
@@ -72,24 +74,72 @@ def rule_errors(
     return errors
 
 
-def approval_warnings(*, assignment: MentorAssignment, client: Any = None) -> list[ApprovalWarning]:
-    """Warnings shown before approval: a student linked to another student, a mentor who studies in a course in
-    scope. Canvas is asked (briefly, cached on the Person); when it cannot be reached that is a warning too."""
-    from mentorship.people.services import person_student_status
+def approved_rule_errors(assignment: MentorAssignment) -> list[str]:
+    """The rules again at approval, against the other approved assignments only (proposals do not hold a place
+    yet). Run under the mentor's lock, it also counts the rows an ongoing bulk approval approved a moment ago."""
+    return rule_errors(
+        program=assignment.program,
+        mentor=assignment.mentor,
+        student=assignment.student,
+        starts_on=assignment.starts_on,
+        ends_on=assignment.ends_on,
+        exclude_pk=assignment.pk,
+        statuses=(Status.APPROVED,),
+    )
 
-    mentor, student = assignment.mentor, assignment.student
-    mentor_is_student = person_student_status(person=mentor, client=client)
-    if mentor_is_student is None:
-        return [
-            ApprovalWarning(
-                "canvas_unreachable",
-                "Canvas could not be reached to check whether the mentor is also a student; "
-                "the approval goes ahead without that check.",
-                needs_confirmation=False,
-            )
-        ]
+
+def approval_refusal(*, assignment: MentorAssignment, actor: Any) -> str:
+    """Why this approver may not approve this assignment (second coordinator, rules, an end date in the past), as
+    one sentence; empty when they may. Under the mentor's lock the capacity count is final."""
+    if assignment.program.requires_second_approver and assignment.proposed_by_id == actor.pk:
+        return "This program needs a second coordinator: you proposed this assignment, so someone else must approve it."
+    errors = approved_rule_errors(assignment)
+    if assignment.ends_on < timezone.localdate():
+        errors.append("The end date has already passed; propose new dates instead.")
+    return " ".join(errors)
+
+
+# The approver confirms this one to approve although the mentor-is-a-student check could not run.
+CHECK_SKIPPED = "student_check_skipped"
+
+
+class StudentChecks:
+    """The mentor-is-a-student answers of one approval or one bulk approval: each person is asked once per batch
+    (their Person row's cached answer counts when fresh), however many rows they appear in."""
+
+    def __init__(self, *, client: Any = None) -> None:
+        self._client = client
+        self._answers: dict[int, tuple[Person, Any]] = {}
+
+    def check(self, person: Person) -> tuple[Person, Any]:
+        """(the Person holding the answer, its StudentCheck)."""
+        from mentorship.people.services import person_student_check
+
+        if person.pk not in self._answers:
+            self._answers[person.pk] = (person, person_student_check(person=person, client=self._client))
+        return self._answers[person.pk]
+
+
+def _skipped(name: str, problem: str) -> ApprovalWarning:
+    return ApprovalWarning(
+        CHECK_SKIPPED,
+        f"The mentor-is-a-student check could not read {name}'s enrollments in Canvas: {problem} "
+        "Wait and approve again once Canvas answers, or confirm to approve without that check.",
+    )
+
+
+def approval_warnings(
+    *, assignment: MentorAssignment, client: Any = None, checks: StudentChecks | None = None
+) -> list[ApprovalWarning]:
+    """Warnings shown before approval: a student linked to another student, a mentor who studies in a course in
+    scope. Canvas is asked (once per person and batch, cached on the Person). When it cannot answer, the approval
+    waits for the approver's explicit confirmation, naming the cause: the check is never skipped silently."""
+    checks = checks or StudentChecks(client=client)
+    mentor, answer = checks.check(assignment.mentor)
+    if answer.is_student is None:
+        return [_skipped(mentor.name, answer.problem)]
     warnings: list[ApprovalWarning] = []
-    if not mentor_is_student:
+    if not answer.is_student:
         return warnings
     warnings.append(
         ApprovalWarning(
@@ -98,9 +148,11 @@ def approval_warnings(*, assignment: MentorAssignment, client: Any = None) -> li
         )
     )
     if assignment.scope == MentorAssignment.Scope.COURSES:
-        scope_ids = set(assignment.courses.values_list("canvas_course_id", flat=True))
+        scope_ids = {c.canvas_course_id for c in assignment.courses.all()}
     else:
-        person_student_status(person=student, client=client)
+        student, student_answer = checks.check(assignment.student)
+        if student_answer.is_student is None:
+            return [*warnings, _skipped(student.name, student_answer.problem)]
         scope_ids = set(student.canvas_student_course_ids or [])
     shared = scope_ids & set(mentor.canvas_student_course_ids or [])
     if shared:

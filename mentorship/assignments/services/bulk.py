@@ -1,0 +1,320 @@
+"""Bulk approval: many proposals approved in one transaction, every link planned in it and published once.
+
+docs/decisions.md, "Bulk approve: one transaction, one publish". Approving row by row published one link at a
+time, so the SIS import (chosen above SIS_BULK_THRESHOLD links handed over at once) was never used, and every row
+asked Canvas about its mentor again. Here Canvas is asked first, once per person of the batch and before any lock;
+then one transaction locks the mentors and the rows, checks each row's state, rules and warnings under the lock,
+approves, audits and plans its links; after commit all the links are handed to sync in one call.
+"""
+
+from __future__ import annotations
+
+import datetime
+import logging
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.http import HttpRequest
+from django.utils import timezone
+
+from mentorship.accounts.models import User
+from mentorship.audit.actions import Action, Outcome
+from mentorship.celery import task_named
+from mentorship.people.models import Person
+
+from ..hooks import canvas_links
+from ..models import BulkApproval, MentorAssignment
+from ..notifications import notify_assignment_approved
+from .errors import AlreadyDecided, ApprovalWarning, Status, audit_assignment
+from .rules import StudentChecks, approval_refusal, approval_warnings
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass
+class BulkRow:
+    assignment_id: int
+    label: str
+    ok: bool
+    message: str
+
+
+@dataclass
+class BulkApproveResult:
+    rows: list[BulkRow] = field(default_factory=list)
+    links: int = 0
+
+    @property
+    def approved(self) -> list[BulkRow]:
+        return [r for r in self.rows if r.ok]
+
+    @property
+    def skipped(self) -> list[BulkRow]:
+        return [r for r in self.rows if not r.ok]
+
+
+def _label(assignment: MentorAssignment) -> str:
+    return f"{assignment.mentor.name} → {assignment.student.name}"
+
+
+def bulk_warnings(*, assignment_ids: Sequence[int], client: Any = None) -> dict[int, list[ApprovalWarning]]:
+    """The approval warnings of every proposal among the ids, Canvas asked once per person (before any lock)."""
+    checks = StudentChecks(client=client)
+    rows = (
+        MentorAssignment.objects.filter(pk__in=list(assignment_ids), status=Status.PROPOSED)
+        .select_related("mentor", "student")
+        .prefetch_related("courses")
+        .order_by("pk")
+    )
+    return {a.pk: approval_warnings(assignment=a, checks=checks) for a in rows}
+
+
+def bulk_checks_needed(*, assignment_ids: Sequence[int]) -> int:
+    """How many of these rows' mentors Canvas would be asked about (no fresh answer on their Person row)."""
+    from mentorship.people.services import STUDENT_STATUS_MAX_AGE
+
+    fresh = timezone.now() - STUDENT_STATUS_MAX_AGE
+    mentors = MentorAssignment.objects.filter(pk__in=list(assignment_ids), status=Status.PROPOSED).values("mentor_id")
+    return (
+        Person.objects.filter(pk__in=mentors)
+        .exclude(student_checked_at__gte=fresh, is_canvas_student__isnull=False)
+        .count()
+    )
+
+
+def assignments_bulk_approve(
+    *,
+    assignment_ids: Iterable[int],
+    actor: User,
+    note: str = "",
+    acknowledged: Iterable[str] = (),
+    request: HttpRequest | None = None,
+    client: Any = None,
+) -> BulkApproveResult:
+    """Approve every proposal among the ids that the rules allow and whose warnings were confirmed; one line per row.
+
+    Rows already decided (a double submit, another coordinator) are skipped with "already approved: ... decided it
+    first", and nothing changes twice. Canvas is asked before the transaction opens: no network wait under locks.
+    """
+    ids = sorted(set(assignment_ids))
+    warnings = bulk_warnings(assignment_ids=ids, client=client)
+    with transaction.atomic():
+        return approve_locked(
+            assignment_ids=ids, warnings=warnings, actor=actor, note=note, acknowledged=acknowledged, request=request
+        )
+
+
+def approve_locked(
+    *,
+    assignment_ids: Sequence[int],
+    warnings: dict[int, list[ApprovalWarning]],
+    actor: User,
+    note: str,
+    acknowledged: Iterable[str],
+    request: HttpRequest | None,
+) -> BulkApproveResult:
+    """The transaction's body (call inside transaction.atomic): lock, check, approve, audit, plan; publish on commit.
+
+    Locks in the order single approvals take them (the mentor's Person row, then the assignment), so a bulk approval
+    and a single one never wait on each other in a cycle.
+    """
+    ids = sorted(set(assignment_ids))
+    mentor_ids = sorted(set(MentorAssignment.objects.filter(pk__in=ids).values_list("mentor_id", flat=True)))
+    list(Person.objects.select_for_update().filter(pk__in=mentor_ids).order_by("pk").values_list("pk", flat=True))
+    locked = {
+        a.pk: a
+        for a in MentorAssignment.objects.select_for_update(of=("self",))
+        .select_related("program", "mentor", "student", "decided_by", "ended_by")
+        .filter(pk__in=ids)
+        .order_by("pk")
+    }
+    confirmed = set(acknowledged)
+    result = BulkApproveResult()
+    links: list[Any] = []
+    approved_ids: list[int] = []
+    for pk in ids:
+        assignment = locked.get(pk)
+        if assignment is None:
+            result.rows.append(BulkRow(pk, f"Assignment {pk}", False, "not changed: it no longer exists."))
+            continue
+        row = _approve_row(assignment, actor, note, warnings.get(pk), confirmed, request, links)
+        result.rows.append(row)
+        if row.ok:
+            approved_ids.append(pk)
+    result.links = len(links)
+    # One hand-over for the whole batch: above SIS_BULK_THRESHOLD eligible links, sync sends one SIS import.
+    transaction.on_commit(lambda: canvas_links().enqueue(links=links))
+    transaction.on_commit(_notifier(approved_ids))
+    return result
+
+
+def _approve_row(
+    assignment: MentorAssignment,
+    actor: User,
+    note: str,
+    warnings: list[ApprovalWarning] | None,
+    confirmed: set[str],
+    request: HttpRequest | None,
+    links: list[Any],
+) -> BulkRow:
+    label = _label(assignment)
+    if assignment.status != Status.PROPOSED:
+        return BulkRow(assignment.pk, label, False, f"not changed. {AlreadyDecided(assignment)}")
+    refusal = approval_refusal(assignment=assignment, actor=actor)
+    if refusal:
+        audit_approval(assignment, actor=actor, request=request, refused=refusal, bulk=True)
+        return BulkRow(assignment.pk, label, False, f"not changed. {refusal}")
+    if warnings is None:  # proposed now but not when Canvas was asked: it cannot be, but never approve unchecked
+        return BulkRow(assignment.pk, label, False, "not changed: it changed while the checks ran. Try again.")
+    unconfirmed = [w for w in warnings if w.needs_confirmation and w.code not in confirmed]
+    if unconfirmed:
+        return BulkRow(
+            assignment.pk,
+            label,
+            False,
+            "not changed: please confirm first. " + " ".join(w.message for w in unconfirmed),
+        )
+    _approve(assignment, actor, note, warnings, request)
+    if assignment.is_active:
+        links.extend(canvas_links().plan(assignment=assignment))
+    return BulkRow(assignment.pk, label, True, "approved.")
+
+
+def _approve(
+    assignment: MentorAssignment,
+    actor: User,
+    note: str,
+    warnings: list[ApprovalWarning],
+    request: HttpRequest | None,
+) -> None:
+    now = timezone.now()
+    fields = {
+        "status": Status.APPROVED,
+        "decided_by": actor,
+        "decided_at": now,
+        "decision_note": note,
+        "warnings_acknowledged": [{"code": w.code, "message": w.message} for w in warnings],
+        "generation": assignment.generation + 1,  # the row is locked: no one else can bump it meanwhile
+        "updated_at": now,
+    }
+    MentorAssignment.objects.filter(pk=assignment.pk, status=Status.PROPOSED).update(**fields)
+    for name, value in fields.items():
+        setattr(assignment, name, value)
+    audit_approval(assignment, actor=actor, request=request, note=note, warnings=warnings, bulk=True)
+
+
+def audit_approval(
+    assignment: MentorAssignment,
+    *,
+    actor: User,
+    request: HttpRequest | None,
+    program: Any = None,
+    note: str = "",
+    warnings: Sequence[ApprovalWarning] = (),
+    refused: str = "",
+    bulk: bool = False,
+) -> None:
+    """The assignment.approved event of one row, approved (with the warnings confirmed) or refused (the reason)."""
+    details: dict[str, Any]
+    if refused:
+        outcome, details = Outcome.REFUSED, {"reason": refused}
+    else:
+        outcome = Outcome.WARNING if warnings else Outcome.OK
+        details = {
+            "note": note,
+            "generation": assignment.generation,
+            "warnings_acknowledged": [w.code for w in warnings],
+            "warnings": [w.message for w in warnings],
+        }
+    audit_assignment(
+        assignment,
+        action=Action.ASSIGNMENT_APPROVED,
+        actor=actor,
+        program=program or assignment.program,
+        request=request,
+        outcome=outcome,
+        details=details | ({"bulk": True} if bulk else {}),
+    )
+
+
+def _notifier(assignment_ids: list[int]) -> Callable[[], None]:
+    def notify() -> None:
+        for pk in assignment_ids:
+            notify_assignment_approved(assignment_id=pk)
+
+    return notify
+
+
+# --- in the background ---------------------------------------------------------------------------------------
+
+
+def bulk_approval_run(*, job_id: int, client: Any = None) -> str:
+    """A worker runs a queued bulk approval. Safe to run twice: the job row is locked in the approval's own
+    transaction and marked done in it, so a second delivery waits, then finds it done. Returns the final state or
+    "skipped"."""
+    job = BulkApproval.objects.select_related("requested_by").filter(pk=job_id).first()
+    if job is None or job.state != BulkApproval.State.QUEUED:
+        return "skipped"
+    if job.started_at is None:
+        BulkApproval.objects.filter(pk=job_id, started_at__isnull=True).update(started_at=timezone.now())
+    try:
+        return _run(job, client)
+    except Exception:
+        # Nothing was approved (the transaction rolled back); say so rather than leave the page waiting for ever.
+        logger.exception("bulk approval %s failed", job_id)
+        BulkApproval.objects.filter(pk=job_id, state=BulkApproval.State.QUEUED).update(
+            state=BulkApproval.State.FAILED,
+            problem="The approval stopped on an unexpected error; nothing was approved. Try again, or ask an "
+            "administrator to look at the worker's log.",
+            finished_at=timezone.now(),
+        )
+        return str(BulkApproval.State.FAILED)
+
+
+def _run(job: BulkApproval, client: Any) -> str:
+    job_id = job.pk
+    warnings = bulk_warnings(assignment_ids=job.assignment_ids, client=client)
+    with transaction.atomic():
+        locked = BulkApproval.objects.select_for_update().filter(pk=job_id, state=BulkApproval.State.QUEUED).first()
+        if locked is None:
+            return "skipped"
+        result = approve_locked(
+            assignment_ids=job.assignment_ids,
+            warnings=warnings,
+            actor=job.requested_by,
+            note=job.note,
+            acknowledged=job.acknowledged,
+            request=None,
+        )
+        BulkApproval.objects.filter(pk=job_id).update(
+            state=BulkApproval.State.DONE,
+            approved_count=len(result.approved),
+            links_count=result.links,
+            skipped=[{"id": r.assignment_id, "label": r.label, "reason": r.message} for r in result.skipped],
+            finished_at=timezone.now(),
+        )
+    return str(BulkApproval.State.DONE)
+
+
+QUEUED_GRACE = datetime.timedelta(minutes=10)
+
+
+def bulk_approval_enqueue(*, job: BulkApproval) -> bool:
+    """Publish the worker's job; False when the broker cannot take it now."""
+    try:
+        task_named("assignments.bulk_approve").apply_async((job.pk,), retry=False)
+    except Exception:
+        return False
+    return True
+
+
+def bulk_approvals_requeue(*, now: datetime.datetime | None = None) -> int:
+    """Beat: publish again the jobs still queued after QUEUED_GRACE (the first message was lost, a worker died)."""
+    cutoff = (now or timezone.now()) - QUEUED_GRACE
+    return sum(
+        1
+        for job in BulkApproval.objects.filter(state=BulkApproval.State.QUEUED, created_at__lt=cutoff)
+        if bulk_approval_enqueue(job=job)
+    )
