@@ -277,7 +277,7 @@ def test_a_big_approval_runs_on_the_worker_behind_a_status_page(
     assert BulkApproval.objects.count() == 1 and "already on its way" in msgs(again)[0]
     services.assignment_approve(assignment=done_before, actor=second_coordinator)  # decided meanwhile
     with django_capture_on_commit_callbacks(execute=True):
-        assert services.bulk_approval_run(job_id=job.pk) == "done"
+        assert services.bulk_approval_run(job_id=job.pk, client=people_services.lookup_client()) == "done"
     assert services.bulk_approval_run(job_id=job.pk) == "skipped"  # a duplicate delivery
     job.refresh_from_db()
     assert job.approved_count == 3 and job.links_count == 3

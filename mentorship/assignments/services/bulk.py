@@ -274,8 +274,17 @@ def bulk_approval_run(*, job_id: int, client: Any = None) -> str:
 
 
 def _run(job: BulkApproval, client: Any) -> str:
+    from mentorship.core.canvas import portal_client
+
     job_id = job.pk
-    warnings = bulk_warnings(assignment_ids=job.assignment_ids, client=client)
+    # A worker can wait: the portal's usual client (retries, throttling handled), not the request's quick look-up.
+    own = client is None
+    client = client or portal_client()
+    try:
+        warnings = bulk_warnings(assignment_ids=job.assignment_ids, client=client)
+    finally:
+        if own:
+            client.close()
     with transaction.atomic():
         locked = BulkApproval.objects.select_for_update().filter(pk=job_id, state=BulkApproval.State.QUEUED).first()
         if locked is None:
