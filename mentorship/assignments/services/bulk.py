@@ -10,12 +10,14 @@ approves, audits and plans its links; after commit all the links are handed to s
 from __future__ import annotations
 
 import datetime
+import json
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from django.db import transaction
+from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -26,7 +28,7 @@ from mentorship.people.models import Person
 
 from ..hooks import canvas_links
 from ..models import BulkApproval, MentorAssignment
-from ..notifications import notify_assignment_approved
+from ..notifications import notify_assignments_approved
 from .errors import AlreadyDecided, ApprovalWarning, Status, audit_assignment
 from .rules import StudentChecks, approval_refusal, approval_warnings
 
@@ -118,7 +120,8 @@ def approve_locked(
     """The transaction's body (call inside transaction.atomic): lock, check, approve, audit, plan; publish on commit.
 
     Locks in the order single approvals take them (the mentor's Person row, then the assignment), so a bulk approval
-    and a single one never wait on each other in a cycle.
+    and a single one never wait on each other in a cycle. Under the mentors' locks their approved assignments are
+    read once and the rules are counted against them, growing as rows are approved (capacity within the batch).
     """
     ids = sorted(set(assignment_ids))
     mentor_ids = sorted(set(MentorAssignment.objects.filter(pk__in=ids).values_list("mentor_id", flat=True)))
@@ -127,42 +130,53 @@ def approve_locked(
         a.pk: a
         for a in MentorAssignment.objects.select_for_update(of=("self",))
         .select_related("program", "mentor", "student", "decided_by", "ended_by")
+        .prefetch_related("courses")
         .filter(pk__in=ids)
         .order_by("pk")
     }
+    held: dict[int, list[MentorAssignment]] = {pk: [] for pk in mentor_ids}
+    for other in MentorAssignment.objects.filter(mentor_id__in=mentor_ids, status=Status.APPROVED).only(
+        "pk", "program_id", "mentor_id", "student_id", "starts_on", "ends_on", "status"
+    ):
+        held[other.mentor_id].append(other)
     confirmed = set(acknowledged)
     result = BulkApproveResult()
-    links: list[Any] = []
-    approved_ids: list[int] = []
+    approved: list[MentorAssignment] = []
     for pk in ids:
         assignment = locked.get(pk)
         if assignment is None:
             result.rows.append(BulkRow(pk, f"Assignment {pk}", False, "not changed: it no longer exists."))
             continue
-        row = _approve_row(assignment, actor, note, warnings.get(pk), confirmed, request, links)
+        row = _check_row(assignment, actor, warnings.get(pk), confirmed, request, held[assignment.mentor_id])
+        if row is None:
+            row = BulkRow(pk, _label(assignment), True, "approved.")
+            _approve(assignment, actor, note, warnings[pk], request)
+            held[assignment.mentor_id].append(assignment)
+            approved.append(assignment)
         result.rows.append(row)
-        if row.ok:
-            approved_ids.append(pk)
+    _save_approved(approved, actor, note)
+    links = list(canvas_links().plan_many(assignments=[a for a in approved if a.is_active]))
     result.links = len(links)
     # One hand-over for the whole batch: above SIS_BULK_THRESHOLD eligible links, sync sends one SIS import.
     transaction.on_commit(lambda: canvas_links().enqueue(links=links))
-    transaction.on_commit(_notifier(approved_ids))
+    approved_ids = [a.pk for a in approved]
+    transaction.on_commit(lambda: notify_assignments_approved(assignment_ids=approved_ids))
     return result
 
 
-def _approve_row(
+def _check_row(
     assignment: MentorAssignment,
     actor: User,
-    note: str,
     warnings: list[ApprovalWarning] | None,
     confirmed: set[str],
     request: HttpRequest | None,
-    links: list[Any],
-) -> BulkRow:
+    held: list[MentorAssignment],
+) -> BulkRow | None:
+    """Why this locked row is not approved (a line for the summary), or None when it may be."""
     label = _label(assignment)
     if assignment.status != Status.PROPOSED:
         return BulkRow(assignment.pk, label, False, f"not changed. {AlreadyDecided(assignment)}")
-    refusal = approval_refusal(assignment=assignment, actor=actor)
+    refusal = approval_refusal(assignment=assignment, actor=actor, approved=held)
     if refusal:
         audit_approval(assignment, actor=actor, request=request, refused=refusal, bulk=True)
         return BulkRow(assignment.pk, label, False, f"not changed. {refusal}")
@@ -176,10 +190,7 @@ def _approve_row(
             False,
             "not changed: please confirm first. " + " ".join(w.message for w in unconfirmed),
         )
-    _approve(assignment, actor, note, warnings, request)
-    if assignment.is_active:
-        links.extend(canvas_links().plan(assignment=assignment))
-    return BulkRow(assignment.pk, label, True, "approved.")
+    return None
 
 
 def _approve(
@@ -189,20 +200,35 @@ def _approve(
     warnings: list[ApprovalWarning],
     request: HttpRequest | None,
 ) -> None:
+    """The row approved in memory and audited; `_save_approved` writes the rows together."""
     now = timezone.now()
-    fields = {
-        "status": Status.APPROVED,
-        "decided_by": actor,
-        "decided_at": now,
-        "decision_note": note,
-        "warnings_acknowledged": [{"code": w.code, "message": w.message} for w in warnings],
-        "generation": assignment.generation + 1,  # the row is locked: no one else can bump it meanwhile
-        "updated_at": now,
-    }
-    MentorAssignment.objects.filter(pk=assignment.pk, status=Status.PROPOSED).update(**fields)
-    for name, value in fields.items():
-        setattr(assignment, name, value)
+    assignment.status = Status.APPROVED
+    assignment.decided_by, assignment.decided_at, assignment.updated_at = actor, now, now
+    assignment.decision_note = note
+    assignment.warnings_acknowledged = [{"code": w.code, "message": w.message} for w in warnings]
+    assignment.generation += 1  # the row is locked: no one else can bump it meanwhile
     audit_approval(assignment, actor=actor, request=request, note=note, warnings=warnings, bulk=True)
+
+
+def _save_approved(approved: list[MentorAssignment], actor: User, note: str) -> None:
+    """One UPDATE per set of confirmed warnings (most rows share none); the rows are locked and were proposed
+    under the lock, and each one's generation was bumped by one in memory as here."""
+    groups: dict[str, list[MentorAssignment]] = {}
+    for assignment in approved:
+        groups.setdefault(json.dumps(assignment.warnings_acknowledged, sort_keys=True), []).append(assignment)
+    now = timezone.now()
+    for rows in groups.values():
+        for start in range(0, len(rows), 2000):
+            chunk = rows[start : start + 2000]
+            MentorAssignment.objects.filter(pk__in=[a.pk for a in chunk], status=Status.PROPOSED).update(
+                status=Status.APPROVED,
+                decided_by=actor,
+                decided_at=now,
+                decision_note=note,
+                warnings_acknowledged=chunk[0].warnings_acknowledged,
+                generation=F("generation") + 1,
+                updated_at=now,
+            )
 
 
 def audit_approval(
@@ -237,14 +263,6 @@ def audit_approval(
         outcome=outcome,
         details=details | ({"bulk": True} if bulk else {}),
     )
-
-
-def _notifier(assignment_ids: list[int]) -> Callable[[], None]:
-    def notify() -> None:
-        for pk in assignment_ids:
-            notify_assignment_approved(assignment_id=pk)
-
-    return notify
 
 
 # --- in the background ---------------------------------------------------------------------------------------

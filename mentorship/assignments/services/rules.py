@@ -28,11 +28,13 @@ def rule_errors(
     ends_on: datetime.date | None,
     exclude_pk: int | None = None,
     statuses: Sequence[str] = LIVE_STATUSES,
+    approved: Sequence[MentorAssignment] | None = None,
 ) -> list[str]:
     """Sentences for every hard rule the (proposed) assignment breaks. Empty means it may go ahead.
 
     `statuses` are the statuses that count as a clash: proposals clash with proposed and approved assignments,
-    approvals only with approved ones.
+    approvals only with approved ones. `approved`: the mentor's approved assignments, read once under the mentor's
+    lock by a bulk approval (and grown as it approves); the clash and the load are then counted from it, not queried.
     """
     errors: list[str] = []
     if not program.is_active:
@@ -54,18 +56,32 @@ def rule_errors(
         )
     if errors or mentor is None or student is None or starts_on is None or ends_on is None:
         return errors
-    overlapping = MentorAssignment.objects.filter(
-        program=program, status__in=statuses, starts_on__lte=ends_on, ends_on__gte=starts_on
-    )
-    if exclude_pk:
-        overlapping = overlapping.exclude(pk=exclude_pk)
-    clash = overlapping.filter(mentor=mentor, student=student).order_by("pk").first()
+    if approved is None:
+        overlapping = MentorAssignment.objects.filter(
+            program=program, status__in=statuses, starts_on__lte=ends_on, ends_on__gte=starts_on
+        )
+        if exclude_pk:
+            overlapping = overlapping.exclude(pk=exclude_pk)
+        clash = overlapping.filter(mentor=mentor, student=student).order_by("pk").first()
+        load = overlapping.filter(mentor=mentor, status=Status.APPROVED).count()
+    else:
+        held = [
+            o
+            for o in approved
+            if o.program_id == program.pk
+            and o.mentor_id == mentor.pk
+            and o.status in statuses
+            and o.starts_on <= ends_on
+            and o.ends_on >= starts_on
+            and o.pk != exclude_pk
+        ]
+        clash = min((o for o in held if o.student_id == student.pk), key=lambda o: o.pk, default=None)
+        load = sum(1 for o in held if o.status == Status.APPROVED)
     if clash:
         errors.append(
             f"{mentor.name} already has an assignment ({clash.get_status_display().lower()}) to {student.name} "
             f"from {clash.starts_on:%Y-%m-%d} to {clash.ends_on:%Y-%m-%d} (number {clash.pk})."
         )
-    load = overlapping.filter(mentor=mentor, status=Status.APPROVED).count()
     if load >= program.mentor_capacity:
         errors.append(
             f"{mentor.name} already has {load} approved assignments at that time; "
@@ -74,7 +90,7 @@ def rule_errors(
     return errors
 
 
-def approved_rule_errors(assignment: MentorAssignment) -> list[str]:
+def approved_rule_errors(assignment: MentorAssignment, approved: Sequence[MentorAssignment] | None = None) -> list[str]:
     """The rules again at approval, against the other approved assignments only (proposals do not hold a place
     yet). Run under the mentor's lock, it also counts the rows an ongoing bulk approval approved a moment ago."""
     return rule_errors(
@@ -85,15 +101,18 @@ def approved_rule_errors(assignment: MentorAssignment) -> list[str]:
         ends_on=assignment.ends_on,
         exclude_pk=assignment.pk,
         statuses=(Status.APPROVED,),
+        approved=approved,
     )
 
 
-def approval_refusal(*, assignment: MentorAssignment, actor: Any) -> str:
+def approval_refusal(
+    *, assignment: MentorAssignment, actor: Any, approved: Sequence[MentorAssignment] | None = None
+) -> str:
     """Why this approver may not approve this assignment (second coordinator, rules, an end date in the past), as
     one sentence; empty when they may. Under the mentor's lock the capacity count is final."""
     if assignment.program.requires_second_approver and assignment.proposed_by_id == actor.pk:
         return "This program needs a second coordinator: you proposed this assignment, so someone else must approve it."
-    errors = approved_rule_errors(assignment)
+    errors = approved_rule_errors(assignment, approved)
     if assignment.ends_on < timezone.localdate():
         errors.append("The end date has already passed; propose new dates instead.")
     return " ".join(errors)

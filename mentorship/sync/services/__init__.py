@@ -15,7 +15,7 @@ Modules import downwards only: common <- planning <- publishing <- records <- pa
 from .common import SyncError
 from .linking import link_retry, link_sync
 from .pairing_codes import pairing_code_issue, pairing_code_redeem, pairing_codes_watch
-from .planning import assignment_link_state_refresh, links_plan, links_retire
+from .planning import assignment_link_state_refresh, links_plan, links_plan_many, links_retire
 from .publishing import circuit_probe, links_enqueue, links_requeue_held, links_sweep, queue_depth
 from .sis import sis_poll, sis_push, sis_users_csv
 
@@ -27,6 +27,7 @@ __all__ = [
     "link_sync",
     "links_enqueue",
     "links_plan",
+    "links_plan_many",
     "links_requeue_held",
     "links_retire",
     "links_sweep",

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from django.utils import timezone
@@ -28,26 +28,14 @@ def links_plan(*, assignment: MentorAssignment) -> list[ObserverLink]:
     task sees the new generation when it records, and hands the row back as pending.
     Call inside the transaction that changed the assignment; call `links_enqueue` in transaction.on_commit.
     """
-    wanted: list[tuple[str, int | None]]
-    if assignment.link_method == LinkMethod.COURSES:
-        wanted = [(ObserverLink.Kind.COURSE, c.canvas_course_id) for c in assignment.courses.all()]
-    else:
-        wanted = [(ObserverLink.Kind.OBSERVEE, None)]
+    wanted = _wanted(assignment)
     existing = {(link.kind, link.canvas_course_id): link for link in ObserverLink.objects.filter(assignment=assignment)}
     planned: list[ObserverLink] = []
     for kind, course_id in wanted:
         link = existing.pop((kind, course_id), None)
         if link is None:
-            link = ObserverLink.objects.create(
-                assignment=assignment,
-                kind=kind,
-                canvas_course_id=course_id,
-                observer_canvas_id=assignment.mentor.canvas_user_id,
-                student_canvas_id=assignment.student.canvas_user_id,
-                desired=Desired.PRESENT,
-                state=State.PENDING,
-                generation=assignment.generation,
-            )
+            link = _new_link(assignment, kind, course_id)
+            link.save(force_insert=True)
         else:
             _retarget(link, desired=Desired.PRESENT, generation=assignment.generation)
         planned.append(link)
@@ -55,6 +43,45 @@ def links_plan(*, assignment: MentorAssignment) -> list[ObserverLink]:
         if link.desired == Desired.PRESENT:
             planned.extend(_retire_rows([link], generation=assignment.generation))
     assignment_link_state_refresh(assignment_id=assignment.pk)
+    return planned
+
+
+def _wanted(assignment: MentorAssignment) -> list[tuple[str, int | None]]:
+    if assignment.link_method == LinkMethod.COURSES:
+        return [(ObserverLink.Kind.COURSE, c.canvas_course_id) for c in assignment.courses.all()]
+    return [(ObserverLink.Kind.OBSERVEE, None)]
+
+
+def _new_link(assignment: MentorAssignment, kind: str, course_id: int | None) -> ObserverLink:
+    return ObserverLink(
+        assignment=assignment,
+        kind=kind,
+        canvas_course_id=course_id,
+        observer_canvas_id=assignment.mentor.canvas_user_id,
+        student_canvas_id=assignment.student.canvas_user_id,
+        desired=Desired.PRESENT,
+        state=State.PENDING,
+        generation=assignment.generation,
+    )
+
+
+def links_plan_many(*, assignments: Sequence[MentorAssignment]) -> list[ObserverLink]:
+    """`links_plan` for many approved assignments in a few queries (a bulk approval): the assignments that have no
+    rows yet get theirs in one bulk insert and one summary update; any other goes through links_plan itself."""
+    have = set(
+        ObserverLink.objects.filter(assignment__in=[a.pk for a in assignments]).values_list("assignment_id", flat=True)
+    )
+    planned: list[ObserverLink] = []
+    fresh: list[ObserverLink] = []
+    for assignment in assignments:
+        if assignment.pk in have:
+            planned.extend(links_plan(assignment=assignment))
+        else:
+            fresh.extend(_new_link(assignment, kind, course_id) for kind, course_id in _wanted(assignment))
+    planned.extend(ObserverLink.objects.bulk_create(fresh, batch_size=1000))
+    MentorAssignment.objects.filter(pk__in={link.assignment_id for link in fresh}).exclude(
+        link_state=MentorAssignment.LinkState.PENDING
+    ).update(link_state=MentorAssignment.LinkState.PENDING)
     return planned
 
 
