@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -225,33 +226,65 @@ def person_student_check(
 ) -> StudentCheck:
     """Whether the person takes courses as a student in Canvas, cached on the Person for `max_age`; when Canvas
     could not be asked, None and the reason."""
+    return people_student_checks(people=[person], client=client, max_age=max_age)[person.pk]
+
+
+# Canvas reads a bulk approval makes at once for its people's enrollments (the shared limiter still paces them).
+STUDENT_CHECK_THREADS = 8
+
+
+def people_student_checks(
+    *,
+    people: Iterable[Person],
+    client: CanvasClient | None = None,
+    max_age: datetime.timedelta = STUDENT_STATUS_MAX_AGE,
+    threads: int = STUDENT_CHECK_THREADS,
+) -> dict[int, StudentCheck]:
+    """`person_student_check` for many people: fresh answers from their Person rows, the others read from Canvas a
+    few at a time (threads make only the Canvas calls; this thread writes the answers)."""
     now = timezone.now()
-    if (
-        person.student_checked_at
-        and now - person.student_checked_at <= max_age
-        and person.is_canvas_student is not None
-    ):
-        return StudentCheck(person.is_canvas_student)
+    answers: dict[int, StudentCheck] = {}
+    stale: list[Person] = []
+    for person in people:
+        fresh = person.student_checked_at and now - person.student_checked_at <= max_age
+        if fresh and person.is_canvas_student is not None:
+            answers[person.pk] = StudentCheck(person.is_canvas_student)
+        elif person.pk not in answers:
+            stale.append(person)
+    if not stale:
+        return answers
     try:
         client = client or lookup_client()
-        course_ids = sorted(
-            {
-                e.course_id
-                for e in client.list_user_enrollments(
-                    person.canvas_user_id, type="StudentEnrollment", state=["active", "invited"]
-                )
-            }
+    except Exception as exc:
+        return answers | {p.pk: StudentCheck(None, student_check_problem(exc)) for p in stale}
+
+    def read(person: Person) -> list[int] | Exception:
+        try:
+            enrollments = client.list_user_enrollments(
+                person.canvas_user_id, type="StudentEnrollment", state=["active", "invited"]
+            )
+            return sorted({e.course_id for e in enrollments})
+        except Exception as exc:  # Canvas down, token refused, Redis down: all mean "unknown", each with its reason
+            return exc
+
+    if len(stale) == 1 or threads <= 1:
+        results = [read(p) for p in stale]
+    else:
+        with ThreadPoolExecutor(max_workers=min(threads, len(stale))) as pool:
+            results = list(pool.map(read, stale))
+    for person, course_ids in zip(stale, results, strict=True):
+        if isinstance(course_ids, Exception):
+            logger.warning("could not read student enrollments of person %s (%s)", person.pk, type(course_ids).__name__)
+            answers[person.pk] = StudentCheck(None, student_check_problem(course_ids))
+            continue
+        person.is_canvas_student = bool(course_ids)
+        person.canvas_student_course_ids = course_ids
+        person.student_checked_at = now
+        Person.objects.filter(pk=person.pk).update(
+            is_canvas_student=person.is_canvas_student, canvas_student_course_ids=course_ids, student_checked_at=now
         )
-    except Exception as exc:  # Canvas down, token refused, Redis down: all mean "unknown", each with its reason
-        logger.warning("could not read student enrollments of person %s (%s)", person.pk, type(exc).__name__)
-        return StudentCheck(None, student_check_problem(exc))
-    person.is_canvas_student = bool(course_ids)
-    person.canvas_student_course_ids = course_ids
-    person.student_checked_at = now
-    Person.objects.filter(pk=person.pk).update(
-        is_canvas_student=person.is_canvas_student, canvas_student_course_ids=course_ids, student_checked_at=now
-    )
-    return StudentCheck(person.is_canvas_student)
+        answers[person.pk] = StudentCheck(person.is_canvas_student)
+    return answers
 
 
 def person_student_status(

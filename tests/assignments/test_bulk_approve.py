@@ -315,3 +315,32 @@ def test_a_queued_job_is_sent_again_after_the_grace(program, coordinator, monkey
     BulkApproval.objects.create(requested_by=coordinator, assignment_ids=[], total=0)
     BulkApproval.objects.filter(pk=old.pk).update(created_at=timezone.now() - datetime.timedelta(minutes=11))
     assert services.bulk_approvals_requeue() == 1 and sent == [old.pk]
+
+
+def test_course_scoped_rows_get_one_link_per_course_in_the_same_hand_over(
+    program, coordinator, second_coordinator, enqueued, django_capture_on_commit_callbacks
+):
+    from mentorship.assignments.models import AssignmentCourse, LinkMethod
+
+    scoped = AssignmentFactory(
+        program=program, proposed_by=coordinator, link_method=LinkMethod.COURSES, scope=MentorAssignment.Scope.COURSES
+    )
+    for course_id in (501, 502):
+        AssignmentCourse.objects.create(assignment=scoped, canvas_course_id=course_id)
+    whole = AssignmentFactory(program=program, proposed_by=coordinator)
+    later = AssignmentFactory(
+        program=program,
+        proposed_by=coordinator,
+        starts_on=timezone.localdate() + datetime.timedelta(days=10),
+        ends_on=timezone.localdate() + datetime.timedelta(days=40),
+    )
+    with django_capture_on_commit_callbacks(execute=True):
+        result = services.assignments_bulk_approve(
+            assignment_ids=[scoped.pk, whole.pk, later.pk], actor=second_coordinator
+        )
+    assert len(result.approved) == 3 and result.links == 3
+    rows = set(ObserverLink.objects.values_list("assignment_id", "kind", "canvas_course_id"))
+    assert rows == {(scoped.pk, "course", 501), (scoped.pk, "course", 502), (whole.pk, "observee", None)}
+    assert len(enqueued) == 1 and len(enqueued[0]) == 3  # the future one is planned when its start date comes
+    states = dict(MentorAssignment.objects.values_list("pk", "link_state"))
+    assert states == {scoped.pk: "pending", whole.pk: "pending", later.pk: "none"}

@@ -70,6 +70,12 @@ def bulk_warnings(*, assignment_ids: Sequence[int], client: Any = None) -> dict[
         .prefetch_related("courses")
         .order_by("pk")
     )
+    rows = list(rows)
+    checks.prefetch(a.mentor for a in rows)
+    # A mentor who studies: their all-courses rows compare with the student's courses, so those students too.
+    checks.prefetch(
+        a.student for a in rows if a.scope != MentorAssignment.Scope.COURSES and checks.check(a.mentor)[1].is_student
+    )
     return {a.pk: approval_warnings(assignment=a, checks=checks) for a in rows}
 
 

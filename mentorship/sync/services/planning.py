@@ -79,9 +79,7 @@ def links_plan_many(*, assignments: Sequence[MentorAssignment]) -> list[Observer
         else:
             fresh.extend(_new_link(assignment, kind, course_id) for kind, course_id in _wanted(assignment))
     planned.extend(ObserverLink.objects.bulk_create(fresh, batch_size=1000))
-    MentorAssignment.objects.filter(pk__in={link.assignment_id for link in fresh}).exclude(
-        link_state=MentorAssignment.LinkState.PENDING
-    ).update(link_state=MentorAssignment.LinkState.PENDING)
+    assignment_link_states_refresh(assignment_ids={link.assignment_id for link in fresh})
     return planned
 
 
@@ -149,18 +147,36 @@ def _retarget(link: ObserverLink, *, desired: str, generation: int) -> None:
 def assignment_link_state_refresh(*, assignment_id: int) -> str:
     """Recompute MentorAssignment.link_state (the list filters' summary) from its links."""
     states = list(ObserverLink.objects.filter(assignment_id=assignment_id).values_list("desired", "state"))
-    LinkState = MentorAssignment.LinkState
-    if not states:
-        summary = LinkState.NONE
-    elif any(s == State.FAILED for _, s in states):
-        summary = LinkState.FAILED
-    elif all(d == Desired.ABSENT and s == State.UNLINKED for d, s in states):
-        summary = LinkState.UNLINKED
-    elif all(d == Desired.PRESENT and s == State.LINKED for d, s in states):
-        summary = LinkState.LINKED
-    elif any(s == State.AWAITING_REDEMPTION for _, s in states):
-        summary = LinkState.AWAITING_REDEMPTION
-    else:
-        summary = LinkState.PENDING
+    summary = _link_summary(states)
     MentorAssignment.objects.filter(pk=assignment_id).exclude(link_state=summary).update(link_state=summary)
     return summary
+
+
+def assignment_link_states_refresh(*, assignment_ids: Iterable[int]) -> None:
+    """assignment_link_state_refresh for many assignments (a bulk approval, a SIS import): one read of their links,
+    one UPDATE per summary."""
+    ids = set(assignment_ids)
+    states: dict[int, list[tuple[str, str]]] = {pk: [] for pk in ids}
+    rows = ObserverLink.objects.filter(assignment_id__in=ids).values_list("assignment_id", "desired", "state")
+    for assignment_id, desired, state in rows:
+        states[assignment_id].append((desired, state))
+    by_summary: dict[str, list[int]] = {}
+    for assignment_id, pairs in states.items():
+        by_summary.setdefault(_link_summary(pairs), []).append(assignment_id)
+    for summary, group in by_summary.items():
+        MentorAssignment.objects.filter(pk__in=group).exclude(link_state=summary).update(link_state=summary)
+
+
+def _link_summary(states: list[tuple[str, str]]) -> str:
+    LinkState = MentorAssignment.LinkState
+    if not states:
+        return LinkState.NONE
+    if any(s == State.FAILED for _, s in states):
+        return LinkState.FAILED
+    if all(d == Desired.ABSENT and s == State.UNLINKED for d, s in states):
+        return LinkState.UNLINKED
+    if all(d == Desired.PRESENT and s == State.LINKED for d, s in states):
+        return LinkState.LINKED
+    if any(s == State.AWAITING_REDEMPTION for _, s in states):
+        return LinkState.AWAITING_REDEMPTION
+    return LinkState.PENDING
