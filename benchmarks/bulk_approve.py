@@ -159,6 +159,7 @@ def new_path(fake: Any, program: Any, approver: Any, n: int) -> dict[str, float]
         "per_link": calls / n,
         "skipped": len(job.skipped),
         "sis_batches": batches,
+        "in_fake": len(fake.observer_links()),
     }
 
 
@@ -214,7 +215,7 @@ def main() -> None:
         f"  new: confirm page {new['confirm']:.2f}s, request {new['request']:.2f}s (target < 2 s), approved on the "
         f"worker after {new['approved']:.1f}s, every link in Canvas after {new['linked']:.1f}s (target < 180 s); "
         f"Canvas calls {new['calls']:.0f} ({new['checks']:.0f} checks) = {new['per_link']:.4f}/link (target <= 0.05); "
-        f"SIS imports {new['sis_batches']}, skipped rows {new['skipped']}"
+        f"SIS imports {new['sis_batches']}, skipped rows {new['skipped']}, links the fake holds {new['in_fake']}"
     )
     if old:
         rate = args.sample / old["request"]

@@ -244,19 +244,19 @@ def people_student_checks(
     few at a time (threads make only the Canvas calls; this thread writes the answers)."""
     now = timezone.now()
     answers: dict[int, StudentCheck] = {}
-    stale: list[Person] = []
+    stale: dict[int, Person] = {}  # one read per person, however many times they are given
     for person in people:
         fresh = person.student_checked_at and now - person.student_checked_at <= max_age
         if fresh and person.is_canvas_student is not None:
             answers[person.pk] = StudentCheck(person.is_canvas_student)
-        elif person.pk not in answers:
-            stale.append(person)
+        else:
+            stale.setdefault(person.pk, person)
     if not stale:
         return answers
     try:
         client = client or lookup_client()
     except Exception as exc:
-        return answers | {p.pk: StudentCheck(None, student_check_problem(exc)) for p in stale}
+        return answers | {pk: StudentCheck(None, student_check_problem(exc)) for pk in stale}
 
     def read(person: Person) -> list[int] | Exception:
         try:
@@ -268,11 +268,11 @@ def people_student_checks(
             return exc
 
     if len(stale) == 1 or threads <= 1:
-        results = [read(p) for p in stale]
+        results = [read(p) for p in stale.values()]
     else:
         with ThreadPoolExecutor(max_workers=min(threads, len(stale))) as pool:
-            results = list(pool.map(read, stale))
-    for person, course_ids in zip(stale, results, strict=True):
+            results = list(pool.map(read, stale.values()))
+    for person, course_ids in zip(stale.values(), results, strict=True):
         if isinstance(course_ids, Exception):
             logger.warning("could not read student enrollments of person %s (%s)", person.pk, type(course_ids).__name__)
             answers[person.pk] = StudentCheck(None, student_check_problem(course_ids))

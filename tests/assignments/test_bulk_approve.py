@@ -344,3 +344,18 @@ def test_course_scoped_rows_get_one_link_per_course_in_the_same_hand_over(
     assert len(enqueued) == 1 and len(enqueued[0]) == 3  # the future one is planned when its start date comes
     states = dict(MentorAssignment.objects.values_list("pk", "link_state"))
     assert states == {scoped.pk: "pending", whole.pk: "pending", later.pk: "none"}
+
+
+def test_many_mentors_are_read_together_once_each(program, coordinator, canvas, enqueued):
+    peer = canvas.person("Pat Peer", "S-1187", courses=(canvas.algebra,))
+    others = [canvas.person(f"Mentor {i}", f"M-{i}") for i in range(4)]
+    student = canvas.person("Sam Young", "S-2044", courses=(canvas.algebra,))
+    rows = [AssignmentFactory(program=program, mentor=m, proposed_by=coordinator) for m in others]
+    rows.append(AssignmentFactory(program=program, mentor=peer, student=student, proposed_by=coordinator))
+    canvas.fake.clear_request_log()
+    result = services.assignments_bulk_approve(assignment_ids=[a.pk for a in rows], actor=coordinator)
+    reads = sorted(r["path"] for r in canvas.fake.request_log if r["path"].endswith("/enrollments"))
+    people = [*others, peer, student]  # the studying mentor's all-courses row needs the student's courses too
+    assert reads == sorted(f"/api/v1/users/{p.canvas_user_id}/enrollments" for p in people)
+    assert [r.ok for r in result.rows] == [True, True, True, True, False]
+    assert "is a student in 1 of the courses in scope" in result.rows[4].message

@@ -64,13 +64,12 @@ def _label(assignment: MentorAssignment) -> str:
 def bulk_warnings(*, assignment_ids: Sequence[int], client: Any = None) -> dict[int, list[ApprovalWarning]]:
     """The approval warnings of every proposal among the ids, Canvas asked once per person (before any lock)."""
     checks = StudentChecks(client=client)
-    rows = (
+    rows = list(
         MentorAssignment.objects.filter(pk__in=list(assignment_ids), status=Status.PROPOSED)
         .select_related("mentor", "student")
         .prefetch_related("courses")
         .order_by("pk")
     )
-    rows = list(rows)
     checks.prefetch(a.mentor for a in rows)
     # A mentor who studies: their all-courses rows compare with the student's courses, so those students too.
     checks.prefetch(
