@@ -147,7 +147,7 @@ def new_path(fake: Any, program: Any, approver: Any, n: int) -> dict[str, float]
     approved = time.monotonic()
     done = wait_linked(program, n, timeout=900)
     calls = len(fake.request_log)
-    batches = SisBatch.objects.filter(finished_at__isnull=False).count()
+    batches = SisBatch.objects.filter(rows__gt=0).count()  # finished_at is written after the links are recorded
     checks = sum(1 for r in fake.request_log if r["path"].endswith("/enrollments"))
     return {
         "confirm": confirm_seconds,
@@ -163,50 +163,32 @@ def new_path(fake: Any, program: Any, approver: Any, n: int) -> dict[str, float]
     }
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--n", type=int, default=10_000)
-    parser.add_argument("--mentors", type=int, default=200)
-    parser.add_argument("--sample", type=int, default=100, help="rows approved the old way (0: skip)")
-    parser.add_argument("--concurrency", type=int, default=4, help="the worker's prefork processes")
-    args = parser.parse_args()
+def start_worker(base_url: str, concurrency: int) -> Any:
+    """A real `celery worker` on the throw-away database and the fake, as tests/stack.py starts them."""
+    from django.conf import settings
 
-    with throwaway_database():
-        from django.conf import settings
-        from django.db import connection
-        from push_throughput import throttle_like_canvas
+    from tests.stack import CeleryProcess, database_url_for_subprocess
 
-        from fake_canvas import FakeCanvas
-        from fake_canvas.testing import running_fake_server
-        from tests.stack import CeleryProcess, database_url_for_subprocess
+    env = dict(os.environ)
+    env.update(
+        DJANGO_SETTINGS_MODULE="mentorship.settings",
+        DATABASE_URL=database_url_for_subprocess(),
+        CANVAS_BASE_URL=base_url,
+        CANVAS_TOKEN=TOKEN,
+        CELERY_TASK_DEFAULT_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE,
+        CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
+        PYTHONUNBUFFERED="1",
+    )
+    log = Path(f"/tmp/bench-bulk-worker-{os.getpid()}.log")
+    worker = CeleryProcess("worker", env, log, args=["--concurrency", str(concurrency), "-P", "prefork"])
+    worker.start()
+    return worker
 
-        fake = FakeCanvas(admin_token=TOKEN, seed="empty", rng_seed=7)
-        fake.configure(throttle={"enabled": False})
-        tag = uuid.uuid4().hex[:4].upper()
-        sample_program, (sample_approver,) = seed(fake, n=args.sample, mentors=args.sample, tag=f"O{tag}")
-        program, (approver,) = seed(fake, n=args.n, mentors=args.mentors, tag=f"N{tag}")
-        throttle_like_canvas(fake)
-        url = database_url_for_subprocess()  # the throw-away database, for the worker
-        with running_fake_server(fake) as base_url:
-            settings.CANVAS_BASE_URL, settings.CANVAS_TOKEN = base_url, TOKEN
-            env = dict(os.environ)
-            env.update(
-                DJANGO_SETTINGS_MODULE="mentorship.settings",
-                DATABASE_URL=url,
-                CANVAS_BASE_URL=base_url,
-                CANVAS_TOKEN=TOKEN,
-                CELERY_TASK_DEFAULT_QUEUE=settings.CELERY_TASK_DEFAULT_QUEUE,
-                CELERY_BROKER_URL=settings.CELERY_BROKER_URL,
-                PYTHONUNBUFFERED="1",
-            )
-            log = Path(f"/tmp/bench-bulk-worker-{os.getpid()}.log")
-            worker = CeleryProcess("worker", env, log, args=["--concurrency", str(args.concurrency), "-P", "prefork"])
-            worker.start()
-            try:
-                old = old_path(fake, sample_program, sample_approver, args.sample) if args.sample else None
-                new = new_path(fake, program, approver, args.n)
-            finally:
-                worker.stop()
+
+def report(args: argparse.Namespace, old: dict[str, float] | None, new: dict[str, float]) -> None:
+    from django.conf import settings
+    from django.db import connection
+
     print(
         f"bulk approve n={args.n} mentors={args.mentors} worker_concurrency={args.concurrency} "
         f"threshold={settings.SIS_BULK_THRESHOLD} db={connection.vendor}"
@@ -231,6 +213,38 @@ def main() -> None:
             f"time to Canvas per link {per_row_old / per_row_new:.0f}x, calls per link "
             f"{old['per_link'] / new['per_link']:.0f}x"
         )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--n", type=int, default=10_000)
+    parser.add_argument("--mentors", type=int, default=200)
+    parser.add_argument("--sample", type=int, default=100, help="rows approved the old way (0: skip)")
+    parser.add_argument("--concurrency", type=int, default=4, help="the worker's prefork processes")
+    args = parser.parse_args()
+
+    with throwaway_database():
+        from django.conf import settings
+        from push_throughput import throttle_like_canvas
+
+        from fake_canvas import FakeCanvas
+        from fake_canvas.testing import running_fake_server
+
+        fake = FakeCanvas(admin_token=TOKEN, seed="empty", rng_seed=7)
+        fake.configure(throttle={"enabled": False})
+        tag = uuid.uuid4().hex[:4].upper()
+        sample_program, (sample_approver,) = seed(fake, n=args.sample, mentors=args.sample, tag=f"O{tag}")
+        program, (approver,) = seed(fake, n=args.n, mentors=args.mentors, tag=f"N{tag}")
+        throttle_like_canvas(fake)
+        with running_fake_server(fake) as base_url:
+            settings.CANVAS_BASE_URL, settings.CANVAS_TOKEN = base_url, TOKEN
+            worker = start_worker(base_url, args.concurrency)
+            try:
+                old = old_path(fake, sample_program, sample_approver, args.sample) if args.sample else None
+                new = new_path(fake, program, approver, args.n)
+            finally:
+                worker.stop()
+        report(args, old, new)
 
 
 if __name__ == "__main__":
