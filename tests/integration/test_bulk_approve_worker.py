@@ -70,7 +70,10 @@ def _approve_500(worker: Any, canvas_server: CanvasServer, settings: Any) -> Non
     job = BulkApproval.objects.get()
     assert response.status_code == 302 and response["Location"] == reverse("assignments:bulk_status", args=[job.pk])
     wait_until(
-        lambda: ObserverLink.objects.filter(state="linked").count() == MENTORS * STUDENTS,
+        lambda: (
+            ObserverLink.objects.filter(state="linked").count() == MENTORS * STUDENTS
+            and SisBatch.objects.filter(finished_at__isnull=False).exists()
+        ),  # written after the links are recorded
         timeout=180,
         interval=1.0,
         message="the worker to approve 500 rows and one SIS import to link them",
