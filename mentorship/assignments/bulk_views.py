@@ -87,7 +87,7 @@ def _approve_matching(request: HttpRequest, data: dict[str, Any], query: str, ba
         "note": data["reason"],
         "acknowledged": data["acknowledge"],
         "in_background": _in_background(ids),
-        "mentors": qs.filter(pk__in=ids).order_by().values("mentor_id").distinct().count(),
+        "mentors": qs.filter(status=MentorAssignment.Status.PROPOSED).order_by().values("mentor_id").distinct().count(),
         "threshold": settings.SIS_BULK_THRESHOLD,
     }
     return render(request, "assignments/bulk_confirm.html", context)

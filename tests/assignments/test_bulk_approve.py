@@ -359,3 +359,27 @@ def test_many_mentors_are_read_together_once_each(program, coordinator, canvas, 
     assert reads == sorted(f"/api/v1/users/{p.canvas_user_id}/enrollments" for p in people)
     assert [r.ok for r in result.rows] == [True, True, True, True, False]
     assert "is a student in 1 of the courses in scope" in result.rows[4].message
+
+
+def test_a_job_skips_rows_of_a_program_its_coordinator_no_longer_coordinates(
+    program, other_program, coordinator, second_coordinator, other_coordinator, enqueued
+):
+    from mentorship.accounts.models import ProgramRole
+
+    ProgramRole.objects.create(program=other_program, user=second_coordinator, role=ProgramRole.Role.COORDINATOR)
+    mine = AssignmentFactory(program=program, proposed_by=coordinator)
+    theirs = AssignmentFactory(program=other_program, proposed_by=other_coordinator)
+    job = BulkApproval.objects.create(requested_by=second_coordinator, assignment_ids=[mine.pk, theirs.pk], total=2)
+    ProgramRole.objects.filter(program=other_program, user=second_coordinator).delete()
+    assert services.bulk_approval_run(job_id=job.pk, client=people_services.lookup_client()) == "done"
+    job.refresh_from_db()
+    assert job.approved_count == 1
+    assert job.skipped == [
+        {
+            "id": theirs.pk,
+            "label": f"Assignment {theirs.pk}",
+            "reason": "not changed: you no longer coordinate its program.",
+        }
+    ]
+    theirs.refresh_from_db()
+    assert theirs.status == Status.PROPOSED

@@ -21,7 +21,7 @@ from django.db.models import F
 from django.http import HttpRequest
 from django.utils import timezone
 
-from mentorship.accounts.models import User
+from mentorship.accounts.models import ProgramRole, User
 from mentorship.audit.actions import Action, Outcome
 from mentorship.celery import task_named
 from mentorship.people.models import Person
@@ -312,13 +312,25 @@ def _run(job: BulkApproval, client: Any) -> str:
         locked = BulkApproval.objects.select_for_update().filter(pk=job_id, state=BulkApproval.State.QUEUED).first()
         if locked is None:
             return "skipped"
+        # The coordinator may have lost a program's role since they asked: its rows are not theirs to approve now.
+        allowed = set(
+            MentorAssignment.objects.filter(
+                pk__in=job.assignment_ids,
+                program__roles__user=job.requested_by,
+                program__roles__role=ProgramRole.Role.COORDINATOR,
+            ).values_list("pk", flat=True)
+        )
         result = approve_locked(
-            assignment_ids=job.assignment_ids,
+            assignment_ids=sorted(allowed),
             warnings=warnings,
             actor=job.requested_by,
             note=job.note,
             acknowledged=job.acknowledged,
             request=None,
+        )
+        result.rows.extend(
+            BulkRow(pk, f"Assignment {pk}", False, "not changed: you no longer coordinate its program.")
+            for pk in sorted(set(job.assignment_ids) - allowed)
         )
         BulkApproval.objects.filter(pk=job_id).update(
             state=BulkApproval.State.DONE,
