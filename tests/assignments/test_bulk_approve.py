@@ -39,6 +39,16 @@ def enqueued(monkeypatch: pytest.MonkeyPatch) -> list[list[int]]:
     return calls
 
 
+def recording(sent: list[int]) -> Any:
+    """A bulk_approval_enqueue that notes the job and says the broker took it."""
+
+    def enqueue(*, job: BulkApproval) -> bool:
+        sent.append(job.pk)
+        return True
+
+    return enqueue
+
+
 def proposals(program: Any, coordinator: Any, n: int, *, mentor: Any = None) -> list[MentorAssignment]:
     return [
         AssignmentFactory(program=program, proposed_by=coordinator, **({"mentor": mentor} if mentor else {}))
@@ -261,7 +271,7 @@ def test_a_big_approval_runs_on_the_worker_behind_a_status_page(
 ):
     settings.BULK_APPROVE_INLINE_MAX = 2
     sent: list[int] = []
-    monkeypatch.setattr(services, "bulk_approval_enqueue", lambda *, job: sent.append(job.pk) or True)
+    monkeypatch.setattr(services, "bulk_approval_enqueue", recording(sent))
     rows = proposals(program, coordinator, 3)
     done_before = AssignmentFactory(program=program, proposed_by=coordinator)
     login(client, second_coordinator)
@@ -310,7 +320,7 @@ def test_a_queued_job_is_sent_again_after_the_grace(program, coordinator, monkey
     sent: list[int] = []
     from mentorship.assignments.services import bulk
 
-    monkeypatch.setattr(bulk, "bulk_approval_enqueue", lambda *, job: sent.append(job.pk) or True)
+    monkeypatch.setattr(bulk, "bulk_approval_enqueue", recording(sent))
     old = BulkApproval.objects.create(requested_by=coordinator, assignment_ids=[], total=0)
     BulkApproval.objects.create(requested_by=coordinator, assignment_ids=[], total=0)
     BulkApproval.objects.filter(pk=old.pk).update(created_at=timezone.now() - datetime.timedelta(minutes=11))
