@@ -308,6 +308,11 @@ HEALTH_CANVAS_CACHE_SECONDS = env.int("HEALTH_CANVAS_CACHE_SECONDS", default=30)
 
 # --- Sync tuning --------------------------------------------------------------------------------------------
 SIS_BULK_THRESHOLD = env.int("SIS_BULK_THRESHOLD", default=200)
+# A bulk approval of more rows than this (or needing Canvas checks of more mentors than BULK_APPROVE_INLINE_CHECKS)
+# runs on a worker behind a status page instead of in the request (docs/decisions.md, "Bulk approve: one
+# transaction, one publish").
+BULK_APPROVE_INLINE_MAX = env.int("BULK_APPROVE_INLINE_MAX", default=300)
+BULK_APPROVE_INLINE_CHECKS = env.int("BULK_APPROVE_INLINE_CHECKS", default=20)
 RECONCILE_REMOVAL_THRESHOLD = env.int("RECONCILE_REMOVAL_THRESHOLD", default=50)
 SYNC_MAX_ATTEMPTS = env.int("SYNC_MAX_ATTEMPTS", default=6)
 SWEEPER_STALE_SECONDS = env.int("SWEEPER_STALE_SECONDS", default=120)
@@ -343,6 +348,8 @@ CELERY_BEAT_SCHEDULE.update(
 CELERY_BEAT_SCHEDULE["accounts-credentials-expire"] = {"task": "accounts.credentials_expire", "schedule": 3600.0}
 # Big CSV imports whose worker message was lost are sent again.
 CELERY_BEAT_SCHEDULE["assignments-import-sweep"] = {"task": "assignments.import_sweep", "schedule": 300.0}
+# Bulk approvals whose worker message was lost are sent again.
+CELERY_BEAT_SCHEDULE["assignments-bulk-approve-sweep"] = {"task": "assignments.bulk_approve_sweep", "schedule": 300.0}
 # Coordinators' weekly digest of assignments ending soon (mentorship/assignments/tasks.py).
 CELERY_BEAT_SCHEDULE["assignments-weekly-digest"] = {
     "task": "assignments.weekly_digest",

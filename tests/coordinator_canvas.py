@@ -1,5 +1,6 @@
-"""Canvas for the coordinator tests: by default unreachable (so no test depends on a server on localhost); the
-`canvas` fixture wires every look-up to an in-process fake Canvas instead."""
+"""Canvas for the coordinator tests: by default unreachable (so no test depends on a server on localhost), except
+that it says nobody studies anywhere (so an approval's mentor-is-a-student check passes without a server); the
+`canvas_down` fixture makes that check fail too, and `canvas` wires every look-up to an in-process fake Canvas."""
 
 from __future__ import annotations
 
@@ -28,8 +29,21 @@ class Unreachable:
         return fail
 
 
+class NobodyStudies(Unreachable):
+    """Unreachable, but with no student enrollment for anyone."""
+
+    def list_user_enrollments(self, *args: Any, **kwargs: Any) -> list[Any]:
+        return []
+
+
 @pytest.fixture(autouse=True)
 def canvas_unreachable(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(people_services, "lookup_client", lambda: NobodyStudies())
+
+
+@pytest.fixture
+def canvas_down(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Every Canvas look-up fails as when Canvas is down (connection refused)."""
     monkeypatch.setattr(people_services, "lookup_client", lambda: Unreachable())
 
 

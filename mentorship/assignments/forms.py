@@ -90,18 +90,31 @@ class ReasonForm(forms.Form):
 
 
 class BulkForm(forms.Form):
-    decision = forms.ChoiceField(choices=[("approve", "Approve selected"), ("reject", "Reject selected")])
-    ids = forms.TypedMultipleChoiceField(coerce=int, choices=[], error_messages={"required": "Select at least one."})
+    # approve_all: every proposal matching the list's filters (cleaned into decision=approve, scope=filter).
+    decision = forms.ChoiceField(
+        choices=[
+            ("approve", "Approve selected"),
+            ("reject", "Reject selected"),
+            ("approve_all", "Approve all matching"),
+        ]
+    )
+    ids = forms.TypedMultipleChoiceField(
+        coerce=int, choices=[], required=False, error_messages={"required": "Select at least one."}
+    )
     reason = forms.CharField(required=False, max_length=2000, label="Note or reason (required to reject)")
     acknowledge = forms.MultipleChoiceField(
         required=False,
         choices=[
             ("student_to_student", "I confirm: some mentors are students themselves"),
             ("mentor_student_in_scope", "I confirm: some mentors study in courses in scope"),
+            ("student_check_skipped", "I confirm: approve where Canvas could not tell whether the mentor is a student"),
         ],
         widget=forms.CheckboxSelectMultiple,
         label="Warnings",
     )
+    # The confirm page of "all matching" posts back the count it showed: if the match changed, it is shown again.
+    confirmed = forms.BooleanField(required=False)
+    expected = forms.IntegerField(required=False, min_value=0)
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -110,8 +123,13 @@ class BulkForm(forms.Form):
 
     def clean(self) -> dict[str, Any]:
         data = super().clean() or {}
+        data["scope"] = "filter" if data.get("decision") == "approve_all" else "selected"
+        if data["scope"] == "filter":
+            data["decision"] = "approve"
         if data.get("decision") == "reject" and not (data.get("reason") or "").strip():
             self.add_error("reason", "Say why the assignments are rejected: the reason is required.")
+        if data["scope"] == "selected" and not data.get("ids") and "ids" not in self.errors:
+            self.add_error("ids", "Select at least one.")
         return data
 
 

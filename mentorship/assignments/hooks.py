@@ -21,6 +21,9 @@ class CanvasLinks(Protocol):
     def plan(self, *, assignment: MentorAssignment) -> Sequence[Any]:
         """Write the rows an approved assignment needs (inside its transaction); return them."""
 
+    def plan_many(self, *, assignments: Sequence[MentorAssignment]) -> Sequence[Any]:
+        """`plan` for many approved assignments at once (a bulk approval, inside its transaction)."""
+
     def retire(self, *, assignment: MentorAssignment) -> Sequence[Any]:
         """Mark the assignment's rows for removal (inside its transaction); return those that need Canvas work."""
 

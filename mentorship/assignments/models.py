@@ -213,3 +213,39 @@ class CsvImport(models.Model):
 
     def __str__(self) -> str:
         return f"{self.filename or 'CSV'} for {self.program}"
+
+
+class BulkApproval(models.Model):
+    """A bulk approval too big for the request (docs/decisions.md, "Bulk approve: one transaction, one publish").
+
+    The coordinator's choice (the ids matching the filter when they confirmed, their note and confirmations) is
+    stored; a worker approves it in one transaction that also marks this row done, so a second delivery of the
+    message finds it done and changes nothing. The status page shows the outcome row by row.
+    """
+
+    class State(models.TextChoices):
+        QUEUED = "queued", "Waiting for a worker"
+        DONE = "done", "Done"
+        FAILED = "failed", "Nothing approved"
+
+    requested_by = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
+    assignment_ids = models.JSONField(default=list)
+    note = models.TextField(blank=True, default="")
+    acknowledged = models.JSONField(default=list, blank=True)
+    total = models.PositiveIntegerField(default=0)
+    state = models.CharField(max_length=12, choices=State.choices, default=State.QUEUED)
+    approved_count = models.PositiveIntegerField(default=0)
+    links_count = models.PositiveIntegerField(default=0)
+    # [{"id": 12, "label": "Mentor → Student", "reason": "..."}] for every row that was not approved.
+    skipped = models.JSONField(default=list, blank=True)
+    problem = models.TextField(blank=True, default="", help_text="Why nothing was approved, in a sentence.")
+    created_at = models.DateTimeField(auto_now_add=True)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+        indexes = [models.Index(fields=["state", "created_at"], name="bulk_approval_state_idx")]
+
+    def __str__(self) -> str:
+        return f"Bulk approval of {self.total} by {self.requested_by}"

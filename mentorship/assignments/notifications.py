@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import datetime
 import logging
+from collections.abc import Iterable
 from typing import Any
 
 from django.conf import settings
@@ -40,11 +41,19 @@ def _coordinator_emails(program: Program) -> list[str]:
 
 def notify_assignment_approved(*, assignment_id: int) -> bool:
     """Tell the mentor their assignment was approved. Returns whether a mail was sent."""
-    assignment = (
-        MentorAssignment.objects.select_related("program", "mentor", "student").filter(pk=assignment_id).first()
+    return bool(notify_assignments_approved(assignment_ids=[assignment_id]))
+
+
+def notify_assignments_approved(*, assignment_ids: Iterable[int]) -> int:
+    """Tell each mentor their assignment was approved (a bulk approval: one query for all). Returns mails sent."""
+    rows = MentorAssignment.objects.select_related("program", "mentor", "mentor__user", "student").filter(
+        pk__in=list(assignment_ids)
     )
-    if assignment is None:
-        return False
+    return sum(1 for assignment in rows.order_by("pk") if _mail_approved(assignment))
+
+
+def _mail_approved(assignment: MentorAssignment) -> bool:
+    assignment_id = assignment.pk
     mentor = assignment.mentor
     user = getattr(mentor, "user", None)
     email = mentor.email or (user.email if user is not None else "")

@@ -6,7 +6,7 @@ from celery import shared_task
 from django.utils import timezone
 
 from . import csv_import, notifications
-from .services import assignments_activate_due, assignments_end_due
+from .services import assignments_activate_due, assignments_end_due, bulk_approval_run, bulk_approvals_requeue
 
 
 @shared_task(name="assignments.weekly_digest")
@@ -25,6 +25,18 @@ def import_csv(batch_id: int) -> str:
 def import_sweep() -> int:
     """Send again the imports confirmed more than 10 minutes ago that no worker has finished (a lost message)."""
     return csv_import.imports_requeue()
+
+
+@shared_task(name="assignments.bulk_approve", acks_late=True, soft_time_limit=1800, time_limit=1900)
+def bulk_approve(job_id: int) -> str:
+    """Run a bulk approval too big for the request (all rows in one transaction); see services.bulk_approval_run."""
+    return bulk_approval_run(job_id=job_id)
+
+
+@shared_task(name="assignments.bulk_approve_sweep")
+def bulk_approve_sweep() -> int:
+    """Send again the bulk approvals queued more than 10 minutes ago that no worker has finished."""
+    return bulk_approvals_requeue()
 
 
 # The name predates the move from sync: the beat schedule (settings) and queued messages use it.

@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import import_views, program_views, views
+from . import bulk_views, import_views, program_views, views
 
 app_name = "assignments"
 
@@ -11,7 +11,8 @@ urlpatterns = [
     path("programs/<int:pk>/roles/", program_views.role_grant_view, name="role_grant"),
     path("programs/roles/<int:pk>/revoke/", program_views.role_revoke_view, name="role_revoke"),
     path("assignments/", views.assignment_list, name="list"),
-    path("assignments/bulk/", views.assignment_bulk, name="bulk"),
+    path("assignments/bulk/", bulk_views.assignment_bulk, name="bulk"),
+    path("assignments/bulk/<int:pk>/", bulk_views.bulk_status, name="bulk_status"),
     path("assignments/new/", views.assignment_create, name="create"),
     path("assignments/new/people/", views.person_options, name="person_options"),
     path("assignments/new/courses/", views.course_options, name="course_options"),

@@ -1,6 +1,7 @@
-"""Coordinator pages: the assignment list, bulk decisions, create, detail and decisions.
+"""Coordinator pages: the assignment list, create, detail and decisions.
 
-The CSV import pages are in import_views, programs and roles in program_views, the dashboard in the portal.
+Bulk decisions are in bulk_views, the CSV import pages in import_views, programs and roles in program_views, the
+dashboard in the portal.
 
 Every object is loaded through a selector (404 outside the coordinator's programs); changes are POST only and go
 through services; every action ends with a message. htmx is an enhancement: each fragment endpoint has a plain
@@ -16,10 +17,9 @@ from typing import Any
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
-from django.db.models import Q
-from django.http import Http404, HttpRequest, HttpResponse
+from django.db.models import Q, QuerySet
+from django.http import Http404, HttpRequest, HttpResponse, QueryDict
 from django.shortcuts import redirect, render
-from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
 from mentorship.accounts.models import User
@@ -94,16 +94,20 @@ def _filters_from(form: ListFilterForm) -> selectors.ListFilters:
     )
 
 
+def list_queryset(user: User, query: QueryDict) -> tuple[ListFilterForm, QuerySet[MentorAssignment]]:
+    """The list's filter form and the assignments it selects, for the list and for "approve all matching"."""
+    programs = list(programs_for_coordinator(user=user))
+    form = ListFilterForm(query or None, programs=programs_for_coordinator(user=user))
+    # The menu from the programs already loaded (the field's own choices would query them again, with a cursor).
+    form.fields["program"].choices = [("", "All programs"), *((p.pk, p.name) for p in programs)]  # type: ignore[attr-defined]
+    filters = _filters_from(form) if query else selectors.ListFilters()
+    return form, selectors.assignments_filtered(user=user, filters=filters, program_ids=[p.pk for p in programs])
+
+
 @coordinator_required
 @require_GET
 def assignment_list(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
-    programs = list(programs_for_coordinator(user=user))
-    form = ListFilterForm(request.GET or None, programs=programs_for_coordinator(user=user))
-    # The menu from the programs already loaded (the field's own choices would query them again, with a cursor).
-    form.fields["program"].choices = [("", "All programs"), *((p.pk, p.name) for p in programs)]  # type: ignore[attr-defined]
-    filters = _filters_from(form) if request.GET else selectors.ListFilters()
-    qs = selectors.assignments_filtered(user=user, filters=filters, program_ids=[p.pk for p in programs])
+    form, qs = list_queryset(_user(request), request.GET)
     try:
         page_number = int(request.GET.get("page", "1"))
     except ValueError:
@@ -120,42 +124,6 @@ def assignment_list(request: HttpRequest) -> HttpResponse:
     }
     template = "assignments/_results.html" if getattr(request, "htmx", False) else "assignments/list.html"
     return render(request, template, context)
-
-
-@coordinator_required
-@require_POST
-def assignment_bulk(request: HttpRequest) -> HttpResponse:
-    user = _user(request)
-    form = BulkForm(request.POST)
-    back = reverse("assignments:list") + ("?" + request.POST["next"] if request.POST.get("next") else "")
-    if not form.is_valid():
-        for errors in form.errors.values():
-            for error in errors:
-                messages.error(request, str(error))
-        return redirect(back)
-    ids = form.cleaned_data["ids"]
-    assignments = list(selectors.assignments_for_coordinator(user=user).filter(pk__in=ids).order_by("pk"))
-    if len(assignments) != len(set(ids)):
-        raise Http404
-    try:
-        results = services.assignments_bulk_decide(
-            assignments=assignments,
-            decision=form.cleaned_data["decision"],
-            actor=user,
-            reason=form.cleaned_data["reason"] or "",
-            acknowledged=form.cleaned_data["acknowledge"],
-            request=request,
-        )
-    except services.AssignmentError as exc:
-        messages.error(request, str(exc))
-        return redirect(back)
-    done = sum(1 for r in results if r.ok)
-    verb = "approved" if form.cleaned_data["decision"] == "approve" else "rejected"
-    level = messages.SUCCESS if done == len(results) else messages.WARNING
-    messages.add_message(request, level, f"{done} of {len(results)} selected assignments {verb}.")
-    for r in results:
-        messages.add_message(request, messages.INFO if r.ok else messages.ERROR, r.message)
-    return redirect(back)
 
 
 # --- create ----------------------------------------------------------------------------------------------------

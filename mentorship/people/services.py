@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Iterable
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -196,40 +197,104 @@ def people_add_by_sis_ids(
     return rows
 
 
+@dataclass(frozen=True)
+class StudentCheck:
+    """The answer of the mentor-is-a-student check: True/False, or None with `problem` saying why Canvas could not
+    tell (the approver sees that sentence and decides; docs/decisions.md, "Approval waits for the student check")."""
+
+    is_student: bool | None
+    problem: str = ""
+
+
+def student_check_problem(exc: Exception) -> str:
+    """Why the check could not run, naming the real cause: a refused token is not an outage."""
+    from canvas_client import CanvasAuthError, CanvasRateLimited
+
+    if isinstance(exc, CanvasAuthError):
+        return f"Canvas refused the portal's token ({exc.status_text}); an administrator must replace it."
+    if isinstance(exc, CanvasRateLimited):
+        return "Canvas is throttling the portal's requests right now."
+    if isinstance(exc, CanvasError) and exc.status is not None:
+        return f"Canvas could not answer ({exc.status_text})."
+    if isinstance(exc, CanvasError):
+        return "Canvas could not be reached."
+    return "The portal could not ask Canvas (an internal error; see the logs)."
+
+
+def person_student_check(
+    *, person: Person, client: CanvasClient | None = None, max_age: datetime.timedelta = STUDENT_STATUS_MAX_AGE
+) -> StudentCheck:
+    """Whether the person takes courses as a student in Canvas, cached on the Person for `max_age`; when Canvas
+    could not be asked, None and the reason."""
+    return people_student_checks(people=[person], client=client, max_age=max_age)[person.pk]
+
+
+# Canvas reads a bulk approval makes at once for its people's enrollments (the shared limiter still paces them).
+STUDENT_CHECK_THREADS = 8
+
+
+def people_student_checks(
+    *,
+    people: Iterable[Person],
+    client: CanvasClient | None = None,
+    max_age: datetime.timedelta = STUDENT_STATUS_MAX_AGE,
+    threads: int = STUDENT_CHECK_THREADS,
+) -> dict[int, StudentCheck]:
+    """`person_student_check` for many people: fresh answers from their Person rows, the others read from Canvas a
+    few at a time (threads make only the Canvas calls; this thread writes the answers)."""
+    now = timezone.now()
+    answers: dict[int, StudentCheck] = {}
+    stale: dict[int, Person] = {}  # one read per person, however many times they are given
+    for person in people:
+        fresh = person.student_checked_at and now - person.student_checked_at <= max_age
+        if fresh and person.is_canvas_student is not None:
+            answers[person.pk] = StudentCheck(person.is_canvas_student)
+        else:
+            stale.setdefault(person.pk, person)
+    if not stale:
+        return answers
+    try:
+        client = client or lookup_client()
+    except Exception as exc:
+        return answers | {pk: StudentCheck(None, student_check_problem(exc)) for pk in stale}
+
+    def read(person: Person) -> list[int] | Exception:
+        try:
+            enrollments = client.list_user_enrollments(
+                person.canvas_user_id, type="StudentEnrollment", state=["active", "invited"]
+            )
+            return sorted({e.course_id for e in enrollments})
+        except Exception as exc:  # Canvas down, token refused, Redis down: all mean "unknown", each with its reason
+            return exc
+
+    if len(stale) == 1 or threads <= 1:
+        results = [read(p) for p in stale.values()]
+    else:
+        with ThreadPoolExecutor(max_workers=min(threads, len(stale))) as pool:
+            results = list(pool.map(read, stale.values()))
+    for person, course_ids in zip(stale.values(), results, strict=True):
+        if isinstance(course_ids, Exception):
+            logger.warning("could not read student enrollments of person %s (%s)", person.pk, type(course_ids).__name__)
+            answers[person.pk] = StudentCheck(None, student_check_problem(course_ids))
+            continue
+        person.is_canvas_student = bool(course_ids)
+        person.canvas_student_course_ids = course_ids
+        person.student_checked_at = now
+        Person.objects.filter(pk=person.pk).update(
+            is_canvas_student=person.is_canvas_student, canvas_student_course_ids=course_ids, student_checked_at=now
+        )
+        answers[person.pk] = StudentCheck(person.is_canvas_student)
+    return answers
+
+
 def person_student_status(
     *, person: Person, client: CanvasClient | None = None, max_age: datetime.timedelta = STUDENT_STATUS_MAX_AGE
 ) -> bool | None:
-    """Whether the person takes courses as a student in Canvas, cached on the Person for `max_age`.
+    """Whether the person takes courses as a student in Canvas (person_student_check without the reason).
 
-    Returns None when Canvas could not be asked (the caller says so as a warning rather than failing).
+    Returns None when Canvas could not be asked.
     """
-    now = timezone.now()
-    if (
-        person.student_checked_at
-        and now - person.student_checked_at <= max_age
-        and person.is_canvas_student is not None
-    ):
-        return person.is_canvas_student
-    try:
-        client = client or lookup_client()
-        course_ids = sorted(
-            {
-                e.course_id
-                for e in client.list_user_enrollments(
-                    person.canvas_user_id, type="StudentEnrollment", state=["active", "invited"]
-                )
-            }
-        )
-    except Exception as exc:  # Canvas down, token refused, Redis down: all mean "unknown"
-        logger.warning("could not read student enrollments of person %s (%s)", person.pk, type(exc).__name__)
-        return None
-    person.is_canvas_student = bool(course_ids)
-    person.canvas_student_course_ids = course_ids
-    person.student_checked_at = now
-    Person.objects.filter(pk=person.pk).update(
-        is_canvas_student=person.is_canvas_student, canvas_student_course_ids=course_ids, student_checked_at=now
-    )
-    return person.is_canvas_student
+    return person_student_check(person=person, client=client, max_age=max_age).is_student
 
 
 # --- batch resolution (CSV import) -----------------------------------------------------------------------------

@@ -6,7 +6,7 @@ replaces `mentorship.sync.services.links_enqueue` replaces what assignments call
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Any
 
 from mentorship.assignments.models import MentorAssignment
@@ -18,6 +18,9 @@ from .models import ObserverLink
 class SyncCanvasLinks:
     def plan(self, *, assignment: MentorAssignment) -> list[ObserverLink]:
         return services.links_plan(assignment=assignment)
+
+    def plan_many(self, *, assignments: Sequence[MentorAssignment]) -> list[ObserverLink]:
+        return services.links_plan_many(assignments=assignments)
 
     def retire(self, *, assignment: MentorAssignment) -> list[ObserverLink]:
         return services.links_retire(assignment=assignment)

@@ -214,12 +214,19 @@ def test_approve_refuses_an_assignment_whose_end_passed(program, coordinator, as
         services.assignment_approve(assignment=assignment, actor=coordinator)
 
 
-def test_approve_with_canvas_unreachable_warns_but_goes_ahead(program, coordinator, assignment):
-    services.assignment_approve(assignment=assignment, actor=coordinator)
+def test_approve_waits_for_the_student_check_when_canvas_is_unreachable(program, coordinator, assignment, canvas_down):
+    """docs/decisions.md, "Approval waits for the student check": never skipped without the approver's say."""
+    with pytest.raises(services.NeedsConfirmation, match="Canvas could not be reached") as caught:
+        services.assignment_approve(assignment=assignment, actor=coordinator)
+    assert [w.code for w in caught.value.warnings] == [services.CHECK_SKIPPED]
     assignment.refresh_from_db()
-    assert [w["code"] for w in assignment.warnings_acknowledged] == ["canvas_unreachable"]
+    assert assignment.status == Status.PROPOSED and assignment.warnings_acknowledged == []
+    services.assignment_approve(assignment=assignment, actor=coordinator, acknowledged=[services.CHECK_SKIPPED])
+    assignment.refresh_from_db()
+    assert assignment.status == Status.APPROVED
+    assert [w["code"] for w in assignment.warnings_acknowledged] == [services.CHECK_SKIPPED]
     (event,) = events("assignment.approved", assignment)
-    assert event.outcome == "warning"
+    assert event.outcome == "warning" and event.details["warnings_acknowledged"] == [services.CHECK_SKIPPED]
 
 
 def test_approve_asks_to_confirm_student_linked_to_student(program, coordinator, canvas):

@@ -73,7 +73,7 @@ def test_student_status_is_cached(canvas):
     assert services.person_student_status(person=person, max_age=datetime.timedelta(0)) is False
 
 
-def test_student_status_unknown_when_canvas_is_down(db):
+def test_student_status_unknown_when_canvas_is_down(db, canvas_down):
     person = PersonFactory()
     assert services.person_student_status(person=person) is None
     person.refresh_from_db()

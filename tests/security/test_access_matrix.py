@@ -133,7 +133,7 @@ def world(
 def _side_objects(assignment: MentorAssignment, *, code: str, uploader: Any) -> dict[str, Any]:
     """One program's objects a page can name by id: a link, its pairing code, a held run with a drift item, an
     upload and a role."""
-    from mentorship.assignments.models import CsvImport
+    from mentorship.assignments.models import BulkApproval, CsvImport
     from mentorship.sync.models import DriftItem, ObserverLink, PairingCode, ReconciliationRun
 
     today = timezone.localdate()
@@ -179,6 +179,7 @@ def _side_objects(assignment: MentorAssignment, *, code: str, uploader: Any) -> 
         "run": run,
         "drift_item": item,
         "csv_import": csv_import,
+        "bulk_approval": BulkApproval.objects.create(requested_by=uploader, assignment_ids=[assignment.pk], total=1),
         "role": ProgramRole.objects.get(user=uploader, program=assignment.program),
     }
 
@@ -268,6 +269,7 @@ EXPECTED: dict[str, Expect] = {
     "assignments:import": only(*COORDINATORS),
     "assignments:import_confirm": per_object({"pk": "csv_import"}, {"coordinator"}, method="POST"),
     "assignments:import_status": per_object({"pk": "csv_import"}, {"coordinator"}),
+    "assignments:bulk_status": per_object({"pk": "bulk_approval"}, {"coordinator"}),
     "assignments:detail": per_object(ASSIGNMENT, {"coordinator"}),
     "assignments:approve": per_object(ASSIGNMENT, {"coordinator"}, method="POST"),
     "assignments:reject": per_object(ASSIGNMENT, {"coordinator"}, method="POST"),

@@ -5,9 +5,18 @@ deciding the same assignment at once exactly one update matches a row; the other
 decided, and nothing changes twice. Services that change what Canvas should hold bump `generation`, plan or retire
 the links inside the transaction and publish them after commit.
 
-Modules import downwards only: errors <- rules <- proposing <- deciding <- dates; programs stands alone.
+Modules import downwards only: errors <- rules <- proposing <- bulk <- deciding <- dates; programs stands alone.
 """
 
+from .bulk import (
+    BulkApproveResult,
+    BulkRow,
+    assignments_bulk_approve,
+    bulk_approval_enqueue,
+    bulk_approval_run,
+    bulk_approvals_requeue,
+    bulk_checks_needed,
+)
 from .dates import assignments_activate_due, assignments_end_due
 from .deciding import (
     BulkResult,
@@ -28,17 +37,21 @@ from .errors import (
 )
 from .programs import PROGRAM_FIELDS, program_create, program_update
 from .proposing import assignment_propose, proposal_audit_details
-from .rules import approval_warnings, rule_errors
+from .rules import CHECK_SKIPPED, StudentChecks, approval_warnings, rule_errors
 
 __all__ = [
+    "CHECK_SKIPPED",
     "LIVE_STATUSES",
     "PROGRAM_FIELDS",
     "SYSTEM_BEAT",
     "AlreadyDecided",
     "ApprovalWarning",
     "AssignmentError",
+    "BulkApproveResult",
     "BulkResult",
+    "BulkRow",
     "NeedsConfirmation",
+    "StudentChecks",
     "approval_warnings",
     "assignment_approve",
     "assignment_cancel",
@@ -46,9 +59,14 @@ __all__ = [
     "assignment_propose",
     "assignment_reject",
     "assignments_activate_due",
+    "assignments_bulk_approve",
     "assignments_bulk_decide",
     "assignments_end_due",
     "audit_assignment",
+    "bulk_approval_enqueue",
+    "bulk_approval_run",
+    "bulk_approvals_requeue",
+    "bulk_checks_needed",
     "program_create",
     "program_update",
     "proposal_audit_details",

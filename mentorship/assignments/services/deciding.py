@@ -18,6 +18,7 @@ from mentorship.people.models import Person
 from ..hooks import canvas_links
 from ..models import MentorAssignment
 from ..notifications import notify_assignment_approved
+from .bulk import assignments_bulk_approve, audit_approval
 from .errors import (
     AlreadyDecided,
     ApprovalWarning,
@@ -26,7 +27,7 @@ from .errors import (
     Status,
     audit_assignment,
 )
-from .rules import approval_warnings, rule_errors
+from .rules import approval_refusal, approval_warnings, approved_rule_errors
 
 
 def _refuse(assignment: MentorAssignment, actor: User, action: str, message: str, request: HttpRequest | None) -> None:
@@ -69,34 +70,11 @@ def assignment_approve(
     return _approve_in_transaction(assignment=assignment, actor=actor, note=note, warnings=warnings, request=request)
 
 
-def _approved_rule_errors(assignment: MentorAssignment) -> list[str]:
-    """The rules again, against the other approved assignments only (proposals do not hold a place yet)."""
-    return rule_errors(
-        program=assignment.program,
-        mentor=assignment.mentor,
-        student=assignment.student,
-        starts_on=assignment.starts_on,
-        ends_on=assignment.ends_on,
-        exclude_pk=assignment.pk,
-        statuses=(Status.APPROVED,),
-    )
-
-
 def _refuse_unless_approvable(*, assignment: MentorAssignment, actor: User, request: HttpRequest | None) -> None:
     """The refusals an approver gets before Canvas is asked: second coordinator, rules, an end date in the past."""
-    if assignment.program.requires_second_approver and assignment.proposed_by_id == actor.pk:
-        _refuse(
-            assignment,
-            actor,
-            Action.ASSIGNMENT_APPROVED,
-            "This program needs a second coordinator: you proposed this assignment, so someone else must approve it.",
-            request,
-        )
-    errors = _approved_rule_errors(assignment)
-    if assignment.ends_on < timezone.localdate():
-        errors.append("The end date has already passed; propose new dates instead.")
-    if errors:
-        _refuse(assignment, actor, Action.ASSIGNMENT_APPROVED, " ".join(errors), request)
+    refusal = approval_refusal(assignment=assignment, actor=actor)
+    if refusal:
+        _refuse(assignment, actor, Action.ASSIGNMENT_APPROVED, refusal, request)
 
 
 def _approve_in_transaction(
@@ -112,7 +90,7 @@ def _approve_in_transaction(
     with transaction.atomic():
         # Capacity and duplicates again under the mentor's lock: two approvals for one mentor must not both pass.
         Person.objects.select_for_update().filter(pk=assignment.mentor_id).first()
-        errors = _approved_rule_errors(assignment)
+        errors = approved_rule_errors(assignment)
         if errors:
             raise AssignmentError(" ".join(errors))
         now = timezone.now()
@@ -128,20 +106,7 @@ def _approve_in_transaction(
         assignment.refresh_from_db()
         if not won:
             raise AlreadyDecided(assignment)
-        audit_assignment(
-            assignment,
-            action=Action.ASSIGNMENT_APPROVED,
-            actor=actor,
-            program=program,
-            request=request,
-            outcome=Outcome.WARNING if warnings else Outcome.OK,
-            details={
-                "note": note,
-                "generation": assignment.generation,
-                "warnings_acknowledged": [w.code for w in warnings],
-                "warnings": [w.message for w in warnings],
-            },
-        )
+        audit_approval(assignment, actor=actor, program=program, request=request, note=note, warnings=warnings)
         if assignment.is_active:
             links = list(canvas_links().plan(assignment=assignment))
         transaction.on_commit(lambda: canvas_links().enqueue(links=links))
@@ -261,23 +226,32 @@ def assignments_bulk_decide(
     reason: str = "",
     acknowledged: Iterable[str] | None = None,
     request: HttpRequest | None = None,
+    client: Any = None,
 ) -> list[BulkResult]:
-    """Approve or reject many; each row is its own transaction and gets its own line in the summary."""
+    """Approve or reject many, one line per row in the summary. Approval is one transaction for all the rows
+    (assignments_bulk_approve); each rejection is its own."""
     if decision == "reject" and not reason.strip():
         raise AssignmentError("Say why the assignments are rejected: the reason is required.")
-    ack = list(acknowledged or ())
+    assignments = list(assignments)
+    if decision == "approve":
+        by_id = {a.pk: a for a in assignments}
+        outcome = assignments_bulk_approve(
+            assignment_ids=list(by_id),
+            actor=actor,
+            note=reason,
+            acknowledged=acknowledged or (),
+            request=request,
+            client=client,
+        )
+        return [BulkResult(by_id[r.assignment_id], r.ok, f"{r.label}: {r.message}") for r in outcome.rows]
+    if decision != "reject":
+        raise AssignmentError(f"Unknown decision {decision!r}.")
     results = []
     for assignment in assignments:
         label = f"{assignment.mentor.name} → {assignment.student.name}"
         try:
-            if decision == "approve":
-                assignment_approve(assignment=assignment, actor=actor, note=reason, acknowledged=ack, request=request)
-                results.append(BulkResult(assignment, True, f"{label}: approved."))
-            elif decision == "reject":
-                assignment_reject(assignment=assignment, actor=actor, reason=reason, request=request)
-                results.append(BulkResult(assignment, True, f"{label}: rejected."))
-            else:
-                raise AssignmentError(f"Unknown decision {decision!r}.")
+            assignment_reject(assignment=assignment, actor=actor, reason=reason, request=request)
+            results.append(BulkResult(assignment, True, f"{label}: rejected."))
         except AssignmentError as exc:
             results.append(BulkResult(assignment, False, f"{label}: not changed. {exc}"))
     return results

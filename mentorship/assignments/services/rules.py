@@ -4,8 +4,10 @@
 from __future__ import annotations
 
 import datetime
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from typing import Any
+
+from django.utils import timezone
 
 from mentorship.people.models import Person
 
@@ -26,11 +28,13 @@ def rule_errors(
     ends_on: datetime.date | None,
     exclude_pk: int | None = None,
     statuses: Sequence[str] = LIVE_STATUSES,
+    approved: Sequence[MentorAssignment] | None = None,
 ) -> list[str]:
     """Sentences for every hard rule the (proposed) assignment breaks. Empty means it may go ahead.
 
     `statuses` are the statuses that count as a clash: proposals clash with proposed and approved assignments,
-    approvals only with approved ones.
+    approvals only with approved ones. `approved`: the mentor's approved assignments, read once under the mentor's
+    lock by a bulk approval (and grown as it approves); the clash and the load are then counted from it, not queried.
     """
     errors: list[str] = []
     if not program.is_active:
@@ -52,18 +56,32 @@ def rule_errors(
         )
     if errors or mentor is None or student is None or starts_on is None or ends_on is None:
         return errors
-    overlapping = MentorAssignment.objects.filter(
-        program=program, status__in=statuses, starts_on__lte=ends_on, ends_on__gte=starts_on
-    )
-    if exclude_pk:
-        overlapping = overlapping.exclude(pk=exclude_pk)
-    clash = overlapping.filter(mentor=mentor, student=student).order_by("pk").first()
+    if approved is None:
+        overlapping = MentorAssignment.objects.filter(
+            program=program, status__in=statuses, starts_on__lte=ends_on, ends_on__gte=starts_on
+        )
+        if exclude_pk:
+            overlapping = overlapping.exclude(pk=exclude_pk)
+        clash = overlapping.filter(mentor=mentor, student=student).order_by("pk").first()
+        load = overlapping.filter(mentor=mentor, status=Status.APPROVED).count()
+    else:
+        held = [
+            o
+            for o in approved
+            if o.program_id == program.pk
+            and o.mentor_id == mentor.pk
+            and o.status in statuses
+            and o.starts_on <= ends_on
+            and o.ends_on >= starts_on
+            and o.pk != exclude_pk
+        ]
+        clash = min((o for o in held if o.student_id == student.pk), key=lambda o: o.pk, default=None)
+        load = sum(1 for o in held if o.status == Status.APPROVED)
     if clash:
         errors.append(
             f"{mentor.name} already has an assignment ({clash.get_status_display().lower()}) to {student.name} "
             f"from {clash.starts_on:%Y-%m-%d} to {clash.ends_on:%Y-%m-%d} (number {clash.pk})."
         )
-    load = overlapping.filter(mentor=mentor, status=Status.APPROVED).count()
     if load >= program.mentor_capacity:
         errors.append(
             f"{mentor.name} already has {load} approved assignments at that time; "
@@ -72,24 +90,84 @@ def rule_errors(
     return errors
 
 
-def approval_warnings(*, assignment: MentorAssignment, client: Any = None) -> list[ApprovalWarning]:
-    """Warnings shown before approval: a student linked to another student, a mentor who studies in a course in
-    scope. Canvas is asked (briefly, cached on the Person); when it cannot be reached that is a warning too."""
-    from mentorship.people.services import person_student_status
+def approved_rule_errors(assignment: MentorAssignment, approved: Sequence[MentorAssignment] | None = None) -> list[str]:
+    """The rules again at approval, against the other approved assignments only (proposals do not hold a place
+    yet). Run under the mentor's lock, it also counts the rows an ongoing bulk approval approved a moment ago."""
+    return rule_errors(
+        program=assignment.program,
+        mentor=assignment.mentor,
+        student=assignment.student,
+        starts_on=assignment.starts_on,
+        ends_on=assignment.ends_on,
+        exclude_pk=assignment.pk,
+        statuses=(Status.APPROVED,),
+        approved=approved,
+    )
 
-    mentor, student = assignment.mentor, assignment.student
-    mentor_is_student = person_student_status(person=mentor, client=client)
-    if mentor_is_student is None:
-        return [
-            ApprovalWarning(
-                "canvas_unreachable",
-                "Canvas could not be reached to check whether the mentor is also a student; "
-                "the approval goes ahead without that check.",
-                needs_confirmation=False,
-            )
-        ]
+
+def approval_refusal(
+    *, assignment: MentorAssignment, actor: Any, approved: Sequence[MentorAssignment] | None = None
+) -> str:
+    """Why this approver may not approve this assignment (second coordinator, rules, an end date in the past), as
+    one sentence; empty when they may. Under the mentor's lock the capacity count is final."""
+    if assignment.program.requires_second_approver and assignment.proposed_by_id == actor.pk:
+        return "This program needs a second coordinator: you proposed this assignment, so someone else must approve it."
+    errors = approved_rule_errors(assignment, approved)
+    if assignment.ends_on < timezone.localdate():
+        errors.append("The end date has already passed; propose new dates instead.")
+    return " ".join(errors)
+
+
+# The approver confirms this one to approve although the mentor-is-a-student check could not run.
+CHECK_SKIPPED = "student_check_skipped"
+
+
+class StudentChecks:
+    """The mentor-is-a-student answers of one approval or one bulk approval: each person is asked once per batch
+    (their Person row's cached answer counts when fresh), however many rows they appear in."""
+
+    def __init__(self, *, client: Any = None) -> None:
+        self._client = client
+        self._answers: dict[int, tuple[Person, Any]] = {}
+
+    def prefetch(self, people: Iterable[Person]) -> None:
+        """Ask Canvas about these people together (a few at a time) before the rows are looked at one by one."""
+        from mentorship.people.services import people_student_checks
+
+        todo = {p.pk: p for p in people if p.pk not in self._answers}
+        if todo:
+            answers = people_student_checks(people=todo.values(), client=self._client)
+            self._answers.update({pk: (todo[pk], answer) for pk, answer in answers.items()})
+
+    def check(self, person: Person) -> tuple[Person, Any]:
+        """(the Person holding the answer, its StudentCheck)."""
+        from mentorship.people.services import person_student_check
+
+        if person.pk not in self._answers:
+            self._answers[person.pk] = (person, person_student_check(person=person, client=self._client))
+        return self._answers[person.pk]
+
+
+def _skipped(name: str, problem: str) -> ApprovalWarning:
+    return ApprovalWarning(
+        CHECK_SKIPPED,
+        f"The mentor-is-a-student check could not read {name}'s enrollments in Canvas: {problem} "
+        "Wait and approve again once Canvas answers, or confirm to approve without that check.",
+    )
+
+
+def approval_warnings(
+    *, assignment: MentorAssignment, client: Any = None, checks: StudentChecks | None = None
+) -> list[ApprovalWarning]:
+    """Warnings shown before approval: a student linked to another student, a mentor who studies in a course in
+    scope. Canvas is asked (once per person and batch, cached on the Person). When it cannot answer, the approval
+    waits for the approver's explicit confirmation, naming the cause: the check is never skipped silently."""
+    checks = checks or StudentChecks(client=client)
+    mentor, answer = checks.check(assignment.mentor)
+    if answer.is_student is None:
+        return [_skipped(mentor.name, answer.problem)]
     warnings: list[ApprovalWarning] = []
-    if not mentor_is_student:
+    if not answer.is_student:
         return warnings
     warnings.append(
         ApprovalWarning(
@@ -98,9 +176,11 @@ def approval_warnings(*, assignment: MentorAssignment, client: Any = None) -> li
         )
     )
     if assignment.scope == MentorAssignment.Scope.COURSES:
-        scope_ids = set(assignment.courses.values_list("canvas_course_id", flat=True))
+        scope_ids = {c.canvas_course_id for c in assignment.courses.all()}
     else:
-        person_student_status(person=student, client=client)
+        student, student_answer = checks.check(assignment.student)
+        if student_answer.is_student is None:
+            return [*warnings, _skipped(student.name, student_answer.problem)]
         scope_ids = set(student.canvas_student_course_ids or [])
     shared = scope_ids & set(mentor.canvas_student_course_ids or [])
     if shared:

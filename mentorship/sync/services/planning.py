@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -101,26 +101,14 @@ def links_plan(*, assignment: MentorAssignment) -> list[ObserverLink]:
     task sees the new generation when it records, and hands the row back as pending.
     Call inside the transaction that changed the assignment; call `links_enqueue` in transaction.on_commit.
     """
-    wanted: list[tuple[str, int | None]]
-    if assignment.link_method == LinkMethod.COURSES:
-        wanted = [(ObserverLink.Kind.COURSE, c.canvas_course_id) for c in assignment.courses.all()]
-    else:
-        wanted = [(ObserverLink.Kind.OBSERVEE, None)]
+    wanted = _wanted(assignment)
     existing = {(link.kind, link.canvas_course_id): link for link in ObserverLink.objects.filter(assignment=assignment)}
     planned: list[ObserverLink] = []
     for kind, course_id in wanted:
         link = existing.pop((kind, course_id), None)
         if link is None:
-            link = ObserverLink.objects.create(
-                assignment=assignment,
-                kind=kind,
-                canvas_course_id=course_id,
-                observer_canvas_id=assignment.mentor.canvas_user_id,
-                student_canvas_id=assignment.student.canvas_user_id,
-                desired=Desired.PRESENT,
-                state=State.PENDING,
-                generation=assignment.generation,
-            )
+            link = _new_link(assignment, kind, course_id)
+            link.save(force_insert=True)
         else:
             _retarget(link, desired=Desired.PRESENT, generation=assignment.generation)
         planned.append(link)
@@ -128,6 +116,43 @@ def links_plan(*, assignment: MentorAssignment) -> list[ObserverLink]:
         if link.desired == Desired.PRESENT:
             planned.extend(_retire_rows([link], generation=assignment.generation))
     assignment_link_state_refresh(assignment_id=assignment.pk)
+    return planned
+
+
+def _wanted(assignment: MentorAssignment) -> list[tuple[str, int | None]]:
+    if assignment.link_method == LinkMethod.COURSES:
+        return [(ObserverLink.Kind.COURSE, c.canvas_course_id) for c in assignment.courses.all()]
+    return [(ObserverLink.Kind.OBSERVEE, None)]
+
+
+def _new_link(assignment: MentorAssignment, kind: str, course_id: int | None) -> ObserverLink:
+    return ObserverLink(
+        assignment=assignment,
+        kind=kind,
+        canvas_course_id=course_id,
+        observer_canvas_id=assignment.mentor.canvas_user_id,
+        student_canvas_id=assignment.student.canvas_user_id,
+        desired=Desired.PRESENT,
+        state=State.PENDING,
+        generation=assignment.generation,
+    )
+
+
+def links_plan_many(*, assignments: Sequence[MentorAssignment]) -> list[ObserverLink]:
+    """`links_plan` for many approved assignments in a few queries (a bulk approval): the assignments that have no
+    rows yet get theirs in one bulk insert and one summary update; any other goes through links_plan itself."""
+    have = set(
+        ObserverLink.objects.filter(assignment__in=[a.pk for a in assignments]).values_list("assignment_id", flat=True)
+    )
+    planned: list[ObserverLink] = []
+    fresh: list[ObserverLink] = []
+    for assignment in assignments:
+        if assignment.pk in have:
+            planned.extend(links_plan(assignment=assignment))
+        else:
+            fresh.extend(_new_link(assignment, kind, course_id) for kind, course_id in _wanted(assignment))
+    planned.extend(ObserverLink.objects.bulk_create(fresh, batch_size=1000))
+    assignment_link_states_refresh(assignment_ids={link.assignment_id for link in fresh})
     return planned
 
 
@@ -209,18 +234,36 @@ def _retarget(link: ObserverLink, *, desired: str, generation: int) -> None:
 def assignment_link_state_refresh(*, assignment_id: int) -> str:
     """Recompute MentorAssignment.link_state (the list filters' summary) from its links."""
     states = list(ObserverLink.objects.filter(assignment_id=assignment_id).values_list("desired", "state"))
-    LinkState = MentorAssignment.LinkState
-    if not states:
-        summary = LinkState.NONE
-    elif any(s == State.FAILED for _, s in states):
-        summary = LinkState.FAILED
-    elif all(d == Desired.ABSENT and s == State.UNLINKED for d, s in states):
-        summary = LinkState.UNLINKED
-    elif all(d == Desired.PRESENT and s == State.LINKED for d, s in states):
-        summary = LinkState.LINKED
-    elif any(s == State.AWAITING_REDEMPTION for _, s in states):
-        summary = LinkState.AWAITING_REDEMPTION
-    else:
-        summary = LinkState.PENDING
+    summary = _link_summary(states)
     MentorAssignment.objects.filter(pk=assignment_id).exclude(link_state=summary).update(link_state=summary)
     return summary
+
+
+def assignment_link_states_refresh(*, assignment_ids: Iterable[int]) -> None:
+    """assignment_link_state_refresh for many assignments (a bulk approval, a SIS import): one read of their links,
+    one UPDATE per summary."""
+    ids = set(assignment_ids)
+    states: dict[int, list[tuple[str, str]]] = {pk: [] for pk in ids}
+    rows = ObserverLink.objects.filter(assignment_id__in=ids).values_list("assignment_id", "desired", "state")
+    for assignment_id, desired, state in rows:
+        states[assignment_id].append((desired, state))
+    by_summary: dict[str, list[int]] = {}
+    for assignment_id, pairs in states.items():
+        by_summary.setdefault(_link_summary(pairs), []).append(assignment_id)
+    for summary, group in by_summary.items():
+        MentorAssignment.objects.filter(pk__in=group).exclude(link_state=summary).update(link_state=summary)
+
+
+def _link_summary(states: list[tuple[str, str]]) -> str:
+    LinkState = MentorAssignment.LinkState
+    if not states:
+        return LinkState.NONE
+    if any(s == State.FAILED for _, s in states):
+        return LinkState.FAILED
+    if all(d == Desired.ABSENT and s == State.UNLINKED for d, s in states):
+        return LinkState.UNLINKED
+    if all(d == Desired.PRESENT and s == State.LINKED for d, s in states):
+        return LinkState.LINKED
+    if any(s == State.AWAITING_REDEMPTION for _, s in states):
+        return LinkState.AWAITING_REDEMPTION
+    return LinkState.PENDING

@@ -26,7 +26,7 @@ from canvas_client.sis import (
     parse_errors_file,
     parse_processing_warnings,
 )
-from mentorship.assignments.models import LinkMethod
+from mentorship.assignments.models import LinkMethod, MentorAssignment
 from mentorship.audit.actions import Action, Outcome
 from mentorship.audit.services import audit_record
 from mentorship.celery import task_named
@@ -39,7 +39,7 @@ from .common import (
     Desired,
     State,
 )
-from .planning import assignment_link_state_refresh, pairs_desired_state
+from .planning import assignment_link_state_refresh, assignment_link_states_refresh, pairs_desired_state
 from .records import _audit_link, _hand_over, _lock_assignment
 
 logger = logging.getLogger(__name__)
@@ -217,7 +217,9 @@ def _sis_poll(batch: SisBatch, client: CanvasClient) -> bool:
     by_link = _sis_messages_by_link(batch, links, canvas_import, client)
     if by_link is None:
         return False  # the errors file is not written yet: polled again
-    for link in links:
+    taken = [link for link in links if _sis_taken(link, by_link[link.pk])]
+    rest = [link for link in links if not _sis_taken(link, by_link[link.pk])]
+    for link in _sis_record_taken(taken, batch=batch, claim=claim, now=now) + rest:
         _sis_record(link, by_link[link.pk], batch=batch, claim=claim, now=now)
     SisBatch.objects.filter(pk=batch.pk).update(
         workflow_state=canvas_import.workflow_state, progress=canvas_import.progress, errors=errors, finished_at=now
@@ -318,12 +320,69 @@ def _sis_check_row(client: CanvasClient, link: ObserverLink) -> list[str]:
     return ["the import reported more warnings than it lists, and Canvas does not show this row done"]
 
 
+def _sis_taken(link: ObserverLink, messages: list[str]) -> bool:
+    """Canvas did what the row asked: no message, or a removal of a link that was not there."""
+    return not messages or (link.desired == Desired.ABSENT and all("non-existent observer" in m for m in messages))
+
+
+SIS_RECORD_CHUNK = 500
+
+
+def _sis_record_taken(links: list[ObserverLink], *, batch: SisBatch, claim: str, now: Any) -> list[ObserverLink]:
+    """The links Canvas took, recorded SIS_RECORD_CHUNK at a time: the assignments' locks (in id order), one UPDATE
+    per outcome, one audit event per link, the summaries together. 10,000 links one transaction each took minutes.
+    Returns the links whose claim or generation moved meanwhile, for _sis_record to settle one by one."""
+    left: list[ObserverLink] = []
+    for start in range(0, len(links), SIS_RECORD_CHUNK):
+        chunk = links[start : start + SIS_RECORD_CHUNK]
+        with transaction.atomic():
+            assignment_ids = sorted({link.assignment_id for link in chunk})
+            list(
+                MentorAssignment.objects.select_for_update()
+                .filter(pk__in=assignment_ids)
+                .order_by("pk")
+                .values_list("pk", flat=True)
+            )
+            current = dict(
+                ObserverLink.objects.filter(pk__in=[link.pk for link in chunk], claim=claim).values_list(
+                    "pk", "generation"
+                )
+            )
+            left.extend(link for link in chunk if current.get(link.pk) != link.generation)
+            won = [link for link in chunk if current.get(link.pk) == link.generation]
+            for desired, final, action in (
+                (Desired.PRESENT, State.LINKED, Action.CANVAS_LINKED),
+                (Desired.ABSENT, State.UNLINKED, Action.CANVAS_UNLINKED),
+            ):
+                group = [link for link in won if link.desired == desired]
+                if not group:
+                    continue
+                ObserverLink.objects.filter(pk__in=[link.pk for link in group], claim=claim).update(
+                    state=final,
+                    claim="",
+                    attempts=F("attempts") + 1,
+                    last_error="",
+                    last_error_status=None,
+                    synced_at=now,
+                    next_attempt_at=None,
+                    updated_at=now,
+                    **({"linked_at": now} if final == State.LINKED else {}),
+                )
+                for link in group:
+                    _audit_link(link, action, details=_sis_done_details(link, batch))
+            assignment_link_states_refresh(assignment_ids=assignment_ids)
+    return left
+
+
+def _sis_done_details(link: ObserverLink, batch: SisBatch) -> dict[str, Any]:
+    return {"observer": link.observer_canvas_id, "student": link.student_canvas_id, "sis_batch": batch.pk}
+
+
 def _sis_record(link: ObserverLink, messages: list[str], *, batch: SisBatch, claim: str, now: Any) -> None:
     """One link's outcome of a finished import, under the assignment's lock, with its audit event."""
-    gone = link.desired == Desired.ABSENT and all("non-existent observer" in m for m in messages)
     with transaction.atomic():
         _lock_assignment(link.assignment_id)
-        if messages and not gone:
+        if not _sis_taken(link, messages):
             _sis_record_refused(link, messages, batch=batch, claim=claim, now=now)
         else:
             _sis_record_done(link, batch=batch, claim=claim, now=now)
@@ -368,5 +427,4 @@ def _sis_record_done(link: ObserverLink, *, batch: SisBatch, claim: str, now: An
         _hand_over(link, claim)
         return
     action = Action.CANVAS_LINKED if final == State.LINKED else Action.CANVAS_UNLINKED
-    details = {"observer": link.observer_canvas_id, "student": link.student_canvas_id, "sis_batch": batch.pk}
-    _audit_link(link, action, details=details)
+    _audit_link(link, action, details=_sis_done_details(link, batch))
