@@ -28,11 +28,12 @@ from .errors import (
 )
 from .programs import PROGRAM_FIELDS, program_create, program_update
 from .proposing import assignment_propose, proposal_audit_details
-from .rules import approval_warnings, rule_errors
+from .rules import REASON_MAX_LENGTH, approval_warnings, past_end_message, reason_length_message, rule_errors
 
 __all__ = [
     "LIVE_STATUSES",
     "PROGRAM_FIELDS",
+    "REASON_MAX_LENGTH",
     "SYSTEM_BEAT",
     "AlreadyDecided",
     "ApprovalWarning",
@@ -49,8 +50,10 @@ __all__ = [
     "assignments_bulk_decide",
     "assignments_end_due",
     "audit_assignment",
+    "past_end_message",
     "program_create",
     "program_update",
     "proposal_audit_details",
+    "reason_length_message",
     "rule_errors",
 ]
