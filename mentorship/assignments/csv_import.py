@@ -161,11 +161,11 @@ def _lazy_client(client: Any) -> Any:
 
 
 def _reading_errors(program: Program, row: Row) -> bool:
-    """Errors of the row as read (the reader's, a closed program, formulas). True when the row could not be read."""
+    """Errors of the row as read (the reader's, a closed program, formulas). True when the reader found errors."""
     if row.raw.get("__errors__"):
         row.errors.extend(row.raw["__errors__"].split("\n"))
-    if row.raw.get("__unread__"):
-        return True
+    if row.raw.get("__errors__"):
+        return True  # what the reader found comes first: the cells may not be what the coordinator meant
     if not program.is_active:
         row.errors.append(f"{program.name} is closed: an administrator must reopen it before you import into it.")
     for column in REQUIRED_COLUMNS + OPTIONAL_COLUMNS:
@@ -206,7 +206,7 @@ def _check_dates(program: Program, row: Row, today: datetime.date) -> None:
     if row.ends_on < row.starts_on:
         errs.append(f"The end date {row.ends_on} is before the start date {row.starts_on}; swap them.")
     elif row.ends_on < today:
-        errs.append(past_end_message(row.ends_on, line=row.line))
+        errs.append(past_end_message(row.ends_on))
     elif (row.ends_on - row.starts_on).days + 1 > program.max_assignment_days:
         errs.append(
             f"The assignment lasts {(row.ends_on - row.starts_on).days + 1} days; "

@@ -23,8 +23,9 @@ OPTIONAL_COLUMNS = ("scope", "method")
 MAX_ROWS = 50_000
 CELL_MAX_LENGTH = 255  # ids, dates, methods, course lists: anything longer is not one of them
 BINARY_PROBE = 4096
-# Control characters other than tab, line feed and carriage return: never part of a name, a date or a reason.
-_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+# Control characters other than tab, line feed and carriage return (C0, DEL, C1): never part of a name, a date or
+# a reason, and a terminal obeys some of them (ESC, CSI).
+_CONTROL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 
 
 class ImportFileError(Exception):
@@ -162,7 +163,7 @@ def _rows(lines: list[str], columns: list[str]) -> Iterator[dict[str, str]]:
             raise ImportFileError(f"The file has more than {MAX_ROWS:,} rows. Split it into smaller files.")
         row = {col: (values[i] if i < len(values) else "") for i, col in enumerate(columns) if col}
         row["__line__"], row["__last_line__"] = str(first), str(reader.line_num + 1)
-        errors = _row_errors(first, values, columns)
+        errors = _row_errors(values, columns)
         if errors:
             row["__errors__"] = "\n".join(errors)
         yield row
@@ -171,12 +172,12 @@ def _rows(lines: list[str], columns: list[str]) -> Iterator[dict[str, str]]:
 def _unreadable(first: int, last: int, total: int, columns: list[str], problem: str) -> dict[str, str]:
     if "unexpected end of data" in problem or (last >= total and first < last):
         message = (
-            f'Line {first}: a quote (") opens in this row and is never closed, so lines {first} to {total} would '
+            f'A quote (") opens in this row and is never closed, so lines {first} to {total} would '
             "run into one cell. Close the quote or remove it, then upload the file again."
         )
     else:
         message = (
-            f'Line {first}: a quote (") is in the middle of a cell. Put the whole cell in quotes and double the '
+            'A quote (") is in the middle of a cell. Put the whole cell in quotes and double the '
             'quotes inside it (write "" for one "), or remove the quote.'
         )
     row = {col: "" for col in columns if col}
@@ -184,27 +185,27 @@ def _unreadable(first: int, last: int, total: int, columns: list[str], problem: 
     return row
 
 
-def _row_errors(line: int, values: list[str], columns: list[str]) -> list[str]:
+def _row_errors(values: list[str], columns: list[str]) -> list[str]:
     errors = []
     if len(values) != len(columns):
         errors.append(
-            f"Line {line} has {len(values)} cell{'s' if len(values) != 1 else ''}; the header has {len(columns)} "
+            f"The row has {len(values)} cell{'s' if len(values) != 1 else ''}; the header has {len(columns)} "
             "columns. Check for a missing comma, or a comma inside a value that is not in quotes."
         )
     for column, value in zip(columns, values, strict=False):
         if "\x00" in value:
             errors.append(
-                f"Line {line}: {column} contains a NUL byte, which is not text (the file may be damaged). "
+                f"{column} contains a NUL byte, which is not text (the file may be damaged). "
                 "Retype the cell or export the file again."
             )
         elif _CONTROL.search(value):
-            errors.append(f"Line {line}: {column} contains an invisible control character. Retype the cell without it.")
+            errors.append(f"{column} contains an invisible control character. Retype the cell without it.")
         limit = REASON_MAX_LENGTH if column == "reason" else CELL_MAX_LENGTH
         if len(value) > limit:
             errors.append(
-                f"Line {line}: " + reason_length_message(len(value))
+                reason_length_message(len(value))
                 if column == "reason"
-                else f"Line {line}: {column} is {len(value):,} characters long; it can have at most {limit:,}. "
+                else f"{column} is {len(value):,} characters long; it can have at most {limit:,}. "
                 "Check that a quote before it is closed."
             )
     return errors

@@ -259,7 +259,8 @@ def people_resolve(*, identifiers: Iterable[str], client: CanvasClient | None = 
     asked about the unknown ones concurrently, under the shared rate limiter. Matching order for each identifier:
     SIS id, login id (case-insensitive), Canvas id.
     """
-    wanted = list(dict.fromkeys(i.strip() for i in identifiers if i and i.strip()))
+    # A NUL cannot be sent to PostgreSQL (nor is it anyone's id): such identifiers are nobody, on every database.
+    wanted = list(dict.fromkeys(i.strip() for i in identifiers if i and i.strip() and "\x00" not in i))
     result = Resolution()
     if not wanted:
         return result

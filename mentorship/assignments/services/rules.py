@@ -24,11 +24,10 @@ def reason_length_message(length: int) -> str:
     return f"The reason is {length:,} characters long; keep it to {REASON_MAX_LENGTH:,} or fewer."
 
 
-def past_end_message(ends_on: datetime.date, *, line: int | None = None) -> str:
+def past_end_message(ends_on: datetime.date) -> str:
     """Refused at proposal and import alike: a proposal that has ended before anyone could approve it."""
-    where = f"Line {line}: the" if line else "The"
     return (
-        f"{where} end date {ends_on.isoformat()} has already passed, so the assignment could never be approved. "
+        f"The end date {ends_on.isoformat()} has already passed, so the assignment could never be approved. "
         "Give an end date from today on."
     )
 

@@ -1,0 +1,134 @@
+"""Confirming an import creates each row once, whatever the number of submits, tabs or coordinators, and every
+later submit lands on the batch's page with a sentence saying where it stands (PostgreSQL and SQLite)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection
+from django.urls import reverse
+
+from mentorship.assignments import csv_import, import_batches
+from mentorship.assignments.models import CsvImport, MentorAssignment
+from mentorship.audit.models import AuditEvent
+from tests.assignments.test_views import msgs, upload
+from tests.conftest import login
+from tests.factories import PersonFactory
+
+ROWS = 300
+
+
+def file_of(rows: int) -> bytes:
+    lines = ["mentor,student,starts_on,ends_on,reason"]
+    for i in range(rows):
+        PersonFactory(sis_user_id=f"DC-M{i}")
+        PersonFactory(sis_user_id=f"DC-S{i}")
+        lines.append(f"DC-M{i},DC-S{i},2027-01-04,2027-03-01,Reading support")
+    return ("\n".join(lines) + "\n").encode()
+
+
+@pytest.mark.django_db
+def test_a_double_click_on_confirm_creates_each_row_once(client, coordinator, program):
+    login(client, coordinator)
+    upload(client, program, file_of(ROWS))
+    batch = CsvImport.objects.get()
+    url = reverse("assignments:import_confirm", args=[batch.pk])
+    first, second = client.post(url), client.post(url)
+    assert first.status_code == 302 and MentorAssignment.objects.count() == ROWS
+    assert second["Location"] == reverse("assignments:import_status", args=[batch.pk])
+    assert msgs(second)[-1] == f"This import was already confirmed: its {ROWS} proposals exist. Nothing was added."
+    assert AuditEvent.objects.filter(action="assignment.proposed").count() == ROWS
+    assert client.get(second["Location"]).status_code == 200
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_concurrent_confirms_create_each_row_once(coordinator, program):
+    """Two coordinators' requests (threads, each with its own connection) confirm the same batch at once."""
+    data = file_of(ROWS)
+    records = csv_import.read_csv(data)
+    batch = CsvImport.objects.create(
+        program=program, uploaded_by=coordinator, content=records.text, row_count=len(records)
+    )
+    start = threading.Barrier(2)
+    outcomes: list[import_batches.Confirmed] = []
+    failures: list[BaseException] = []
+
+    def confirm() -> None:
+        try:
+            start.wait(timeout=10)
+            outcomes.append(import_batches.import_confirm(batch_id=batch.pk, actor=coordinator))
+        except BaseException as exc:  # reported below: a thread's exception would otherwise vanish
+            failures.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=confirm) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    assert not failures, failures
+    assert sorted(o.started for o in outcomes) == [False, True]
+    loser = next(o for o in outcomes if not o.started)
+    assert loser.message.startswith("This import was already confirmed")
+    assert MentorAssignment.objects.filter(program=program).count() == ROWS
+    assert AuditEvent.objects.filter(action="assignment.proposed").count() == ROWS
+    assert CsvImport.objects.get(pk=batch.pk).state == "done"
+
+
+@pytest.mark.django_db
+def test_staged_rows_are_hidden_until_the_switch_and_discarded_on_failure(coordinator, program, monkeypatch):
+    """A failure after some chunks were staged leaves nothing visible and the batch failed with a sentence."""
+    records = csv_import.read_csv(file_of(5))
+    batch = CsvImport.objects.create(
+        program=program, uploaded_by=coordinator, content=records.text, row_count=len(records)
+    )
+    monkeypatch.setattr(import_batches, "STAGE_CHUNK", 2)
+    seen: list[int] = []
+
+    def fail_at_switch(**kwargs: object) -> None:
+        seen.append(MentorAssignment.with_staged.filter(staged_by=batch).count())
+        assert not MentorAssignment.objects.exists()  # staged rows are nobody's yet
+        raise csv_import.AssignmentError("The switch was refused (test).")
+
+    monkeypatch.setattr(import_batches, "_switch", fail_at_switch)
+    outcome = import_batches.import_confirm(batch_id=batch.pk, actor=coordinator)
+    assert seen == [5]
+    assert outcome.batch.state == "failed" and "Nothing was created" in outcome.batch.problem
+    assert not MentorAssignment.with_staged.exists()
+    failed = AuditEvent.objects.get(action="assignment.imported")
+    assert failed.outcome == "failed" and failed.details["discarded_staged_rows"] == 5
+
+
+@pytest.mark.django_db
+def test_a_worker_that_died_while_creating_is_queued_again_with_its_rows_discarded(coordinator, program, monkeypatch):
+    import datetime
+
+    from django.utils import timezone
+
+    sent: list[int] = []
+    monkeypatch.setattr(import_batches, "import_enqueue", lambda *, batch: sent.append(batch.pk) or True)
+    records = csv_import.read_csv(file_of(3))
+    batch = CsvImport.objects.create(
+        program=program,
+        uploaded_by=coordinator,
+        content=records.text,
+        row_count=len(records),
+        state="creating",
+        started_at=timezone.now() - import_batches.CREATING_GRACE - datetime.timedelta(minutes=1),
+    )
+    MentorAssignment.with_staged.create(
+        program=program,
+        mentor=PersonFactory(),
+        student=PersonFactory(),
+        starts_on=datetime.date(2027, 1, 4),
+        ends_on=datetime.date(2027, 2, 1),
+        reason="x",
+        proposed_by=coordinator,
+        staged_by=batch,
+    )
+    assert import_batches.imports_requeue() == 1 and sent == [batch.pk]
+    assert not MentorAssignment.with_staged.exists()
+    assert import_batches.import_queued(batch_id=batch.pk) == "done"
+    assert MentorAssignment.objects.count() == 3
