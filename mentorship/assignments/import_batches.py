@@ -11,9 +11,10 @@ staged, then switched on at once").
 from __future__ import annotations
 
 import datetime
+import time
 from dataclasses import dataclass
 
-from django.db import DatabaseError, transaction
+from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -30,6 +31,12 @@ from .services import AssignmentError
 State = CsvImport.State
 # Rows per staging transaction: each holds the audit chain for about this many appends (1-2.5 ms each).
 STAGE_CHUNK = 200
+# SQLite has one write lock for the whole database, and a writer that finds it taken polls for it (sleeping up to
+# 100 ms between tries): chunks there are smaller (each holds the lock ~0.2 s), and a pause between chunks lets the
+# waiting writers in (a page saving its session, an approval); chunks committed back to back would starve them for
+# the whole import. PostgreSQL locks rows and queues the chain head's waiters, so it needs neither.
+SQLITE_STAGE_CHUNK = 50
+SQLITE_STAGE_PAUSE = 0.12
 QUEUED_GRACE = datetime.timedelta(minutes=10)
 # Longer than the task's hard time limit (tasks.import_csv): a batch still "creating" after this lost its worker.
 CREATING_GRACE = datetime.timedelta(minutes=35)
@@ -142,13 +149,17 @@ def _stage(*, batch: CsvImport, preview: csv_import.Preview, request: HttpReques
     actor = batch.uploaded_by
     pairs, added = csv_import.people_for_rows(preview=preview, actor=actor, request=request)
     source = f"upload:{batch.filename}"
-    for start in range(0, len(pairs), STAGE_CHUNK):
+    sqlite = connection.vendor == "sqlite"
+    chunk = SQLITE_STAGE_CHUNK if sqlite else STAGE_CHUNK
+    for start in range(0, len(pairs), chunk):
         with transaction.atomic():
             if not CsvImport.objects.select_for_update().filter(pk=batch.pk, state=State.CREATING).exists():
                 raise AssignmentError("The import was stopped while its rows were being created.")
             csv_import.create_in_bulk(
-                pairs[start : start + STAGE_CHUNK], batch.program, actor, request, source, staged_by=batch
+                pairs[start : start + chunk], batch.program, actor, request, source, staged_by=batch
             )
+        if sqlite and start + chunk < len(pairs):
+            time.sleep(SQLITE_STAGE_PAUSE)
     return len(pairs), len(added)
 
 

@@ -88,19 +88,8 @@ def canvas_user_lookup(identifier: str, *, client: CanvasClient) -> CanvasUser |
     Raises CanvasError (other than not-found) so the caller can tell "unknown" from "Canvas is down".
     """
     kind, value = parse_identifier(identifier)
-    attempts = []
-    if kind in ("sis", "any"):
-        attempts.append(f"sis_user_id:{value}")
-    if kind in ("login", "any"):
-        attempts.append(f"sis_login_id:{value}")
-    if kind in ("canvas", "any") and value.isdigit():
-        attempts.append(value)
-    for ref in attempts:
-        try:
-            return client.get_user(ref)
-        except CanvasNotFound:
-            continue
-    return None
+    answers = _routes_lookup(value, {kind}, client=client)
+    return next((answers[k] for k in _ROUTES if answers.get(k)), None)
 
 
 # --- writes ----------------------------------------------------------------------------------------------------
@@ -249,7 +238,9 @@ class Resolution:
 
 # Canvas look-ups of one preview run side by side (each waits ~100 ms on Canvas); the shared limiter still paces them
 # against the portal's token (mentorship/core/ratelimit.py), so more threads never means more than Canvas allows.
-RESOLVE_THREADS = 8
+# Canvas admits about 11 requests in flight per token (docs/canvas.md, "Throttling": hwm / up-front cost - 1), and
+# a requests session keeps 10 connections per host: more threads would only wait, or reconnect.
+RESOLVE_THREADS = 10
 
 
 def people_resolve(*, identifiers: Iterable[str], client: CanvasClient | None = None) -> Resolution:
@@ -315,24 +306,30 @@ def _resolve_from_canvas(
             result.errors[ident] = unreachable.format(ident)
         return
     down = threading.Event()
+    needs: dict[str, set[str]] = {}
+    for ident in missing:
+        kind, value = parsed[ident]
+        needs.setdefault(value, set()).add(kind)
 
-    def look_up(ident: str) -> CanvasUser | Exception | None:
+    def look_up(value: str) -> dict[str, CanvasUser | None] | Exception:
         if down.is_set():
             return CanvasError("not asked: Canvas already failed in this preview")
         try:
-            return canvas_user_lookup(ident, client=client)
+            return _routes_lookup(value, needs[value], client=client)
         except CanvasError as exc:
             down.set()
             return exc
 
-    distinct = list(dict.fromkeys(_canonical(parsed[i]) for i in missing))
     with ThreadPoolExecutor(max_workers=RESOLVE_THREADS) as pool:
-        answers = dict(zip(distinct, pool.map(look_up, distinct), strict=True))
+        answers = dict(zip(needs, pool.map(look_up, needs), strict=True))
     for ident in missing:
-        answer = answers[_canonical(parsed[ident])]
-        if isinstance(answer, Exception):
+        kind, value = parsed[ident]
+        routes = answers[value]
+        if isinstance(routes, Exception):
             result.errors[ident] = unreachable.format(ident)
-        elif answer is None:
+            continue
+        answer = next((routes[k] for k in _ROUTES if routes.get(k)), None) if kind == "any" else routes.get(kind)
+        if answer is None:
             result.errors[ident] = (
                 f"No one in Canvas has the SIS id, login or Canvas id {ident}. Check the id, or add the person "
                 "in Canvas first."
@@ -341,11 +338,21 @@ def _resolve_from_canvas(
             result.from_canvas[ident] = answer
 
 
-def _canonical(parsed: tuple[str, str]) -> str:
-    """The look-up to make for an identifier: "S-1" and "sis_user_id:S-1" differ (a bare id may be a login)."""
-    kind, value = parsed
-    return (
-        value
-        if kind == "any"
-        else f"{ {'sis': 'sis_user_id', 'login': 'sis_login_id'}.get(kind, 'canvas_id') }:{value}"
-    )
+_ROUTES = ("sis", "login", "canvas")
+
+
+def _routes_lookup(value: str, wanted: set[str], *, client: CanvasClient) -> dict[str, CanvasUser | None]:
+    """Ask Canvas about one value by the routes its identifiers need, in matching order. "any" (a bare id) stops at
+    the first hit, so a bare SIS id costs one call however many rows name it, bare or as "sis_user_id:X"."""
+    refs = {"sis": f"sis_user_id:{value}", "login": f"sis_login_id:{value}", "canvas": value}
+    answers: dict[str, CanvasUser | None] = {}
+    for kind in _ROUTES:
+        if kind == "canvas" and not value.isdigit():
+            continue
+        if kind not in wanted and ("any" not in wanted or any(answers.values())):
+            continue
+        try:
+            answers[kind] = client.get_user(refs[kind])
+        except CanvasNotFound:
+            answers[kind] = None
+    return answers

@@ -85,6 +85,8 @@ def test_staged_rows_are_hidden_until_the_switch_and_discarded_on_failure(coordi
         program=program, uploaded_by=coordinator, content=records.text, row_count=len(records)
     )
     monkeypatch.setattr(import_batches, "STAGE_CHUNK", 2)
+    monkeypatch.setattr(import_batches, "SQLITE_STAGE_CHUNK", 2)
+    monkeypatch.setattr(import_batches, "SQLITE_STAGE_PAUSE", 0)
     seen: list[int] = []
 
     def fail_at_switch(**kwargs: object) -> None:
