@@ -39,6 +39,12 @@ def main() -> None:
     parser.add_argument("--known-rows", type=int, default=10_000)
     parser.add_argument("--latency-ms", type=float, default=100.0)
     parser.add_argument("--baseline-sample", type=int, default=60)
+    parser.add_argument(
+        "--cost",
+        default="0.01-0.05",
+        help="what Canvas charges a request, in bucket units (min-max): a user look-up costs Canvas a few hundredths "
+        "of a second of CPU and database time; the fake's own default, 0.1-1.0, models heavy requests",
+    )
     parser.add_argument("--no-limiter", action="store_true", help="without the shared limiter (to measure its cost)")
     parser.add_argument("--no-throttle", action="store_true", help="the fake's leaky bucket off (pacing not measured)")
     args = parser.parse_args()
@@ -60,6 +66,8 @@ def main() -> None:
         for i in range(args.unknown + args.baseline_sample):
             fake.add_user(name=f"New student {i}", sis_user_id=f"NS-{i}", login_id=f"ns{i}@school.test")
         fake.configure(latency_ms=args.latency_ms)
+        low, _, high = args.cost.partition("-")
+        fake.configure(throttle={"cost_min": float(low), "cost_max": float(high or low)})
         if args.no_throttle:
             fake.configure(throttle={"enabled": False})
         with running_fake_server(fake) as base_url:
@@ -98,7 +106,9 @@ def unknown_case(args: argparse.Namespace, program: object, fake: object, base_u
     per_person_sequential = (time.perf_counter() - began) / sample
     people_services.RESOLVE_THREADS = threads
     print(
-        f"unknown people: {n:,} rows, {n:,} people new to the portal, Canvas at {args.latency_ms:.0f} ms: "
+        f"unknown people: {n:,} rows, {n:,} people new to the portal, Canvas at {args.latency_ms:.0f} ms "
+        f"(request cost {args.cost} units, {'no throttle' if args.no_throttle else 'throttled'}, "
+        f"{'no limiter' if args.no_limiter else 'shared limiter'}): "
         f"preview {seconds:.2f} s (target < 15 s), {calls / n:.2f} Canvas calls per unknown person (target <= 1); "
         f"one at a time would take {per_person_sequential * n:.1f} s "
         f"(baseline {per_person_sequential * 1000:.0f} ms per person, measured on {sample}); "

@@ -68,7 +68,7 @@ class AssignmentManager(models.Manager.from_queryset(AssignmentQuerySet)):  # ty
     staged, then switched on at once")."""
 
     def get_queryset(self) -> AssignmentQuerySet:
-        return super().get_queryset().filter(staged_by__isnull=True)  # type: ignore[no-any-return]
+        return super().get_queryset().filter(staged_by__isnull=True)
 
 
 class MentorAssignment(models.Model):

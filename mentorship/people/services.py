@@ -16,7 +16,7 @@ from typing import Any
 
 from django.db import transaction
 from django.db.models import Q
-from django.db.models.functions import Lower
+from django.db.models.functions import Upper
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -271,13 +271,17 @@ def people_resolve(*, identifiers: Iterable[str], client: CanvasClient | None = 
 
 def _known_people(values: set[str]) -> dict[tuple[str, str], Person]:
     """One query for everyone any value could name, indexed by ("sis" | "login" | "canvas", value)."""
-    lowered = {v.lower() for v in values}
+    uppered = {v.upper() for v in values}
     numeric = [int(v) for v in values if v.isdigit() and len(v) < 19]
-    match = Q(sis_user_id__in=values) | Q(login_lower__in=lowered)
+    # Each test can use its own index (SIS id; UPPER(login_id), person_login_upper_idx; the Canvas id), and only the
+    # columns the import uses are read: 10,000 rows name 12,000 people.
+    match = Q(sis_user_id__in=values) | Q(login_upper__in=uppered)
     if numeric:
         match |= Q(canvas_user_id__in=numeric)
+    people = Person.objects.annotate(login_upper=Upper("login_id")).filter(match)
+    people = people.only("pk", "canvas_user_id", "sis_user_id", "login_id", "name", "sortable_name")
     found: dict[tuple[str, str], Person] = {}
-    for p in Person.objects.annotate(login_lower=Lower("login_id")).filter(match):
+    for p in people:
         if p.sis_user_id:
             found.setdefault(("sis", p.sis_user_id), p)
         if p.login_id:
