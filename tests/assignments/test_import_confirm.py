@@ -110,7 +110,12 @@ def test_a_worker_that_died_while_creating_is_queued_again_with_its_rows_discard
     from django.utils import timezone
 
     sent: list[int] = []
-    monkeypatch.setattr(import_batches, "import_enqueue", lambda *, batch: sent.append(batch.pk) or True)
+
+    def enqueue(*, batch: CsvImport) -> bool:
+        sent.append(batch.pk)
+        return True
+
+    monkeypatch.setattr(import_batches, "import_enqueue", enqueue)
     records = csv_import.read_csv(file_of(3))
     batch = CsvImport.objects.create(
         program=program,
