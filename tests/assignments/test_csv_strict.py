@@ -224,3 +224,36 @@ def test_a_course_picker_says_when_canvas_could_not_be_reached(client, coordinat
     body = client.get(reverse("assignments:course_options"), {"student": student.pk}).content.decode()
     assert "Canvas could not be reached, so this student's courses cannot be listed right now." in body
     assert "no current Canvas courses" not in body
+
+
+@pytest.mark.parametrize(
+    ("data", "message"),
+    [
+        (
+            HEADER.encode() + b"M-1,S-1,2027-01-04,2027-03-01,,,caf\xc3",
+            "The file is not UTF-8 text (it ends in the middle of a character). Save it as 'CSV UTF-8",
+        ),
+        (
+            b'"mentor,student,starts_on,ends_on,reason\nM-1,S-1,2027-01-04,2027-03-01,x\n',
+            "The first line is not a header row: it must name the columns, separated by commas.",
+        ),
+    ],
+)
+def test_a_file_that_cannot_be_read_at_all_says_what_to_do(data, message):
+    with pytest.raises(csv_import.ImportFileError) as refused:
+        read(data)
+    assert str(refused.value).startswith(message)
+
+
+def test_the_same_person_twice_in_a_row_is_named(program, people):
+    preview = csv_import.validate(program=program, records=read(HEADER + f"M-1,sis_user_id:M-1,{D1},{D2},,,x\n"))
+    assert errors_of(preview)[2] == "The mentor and the student are the same person; a mentor needs another student."
+
+
+def test_a_closed_program_says_who_can_reopen_it(program, people):
+    program.is_active = False
+    program.save()
+    preview = csv_import.validate(program=program, records=read(HEADER + good_line(1)))
+    assert errors_of(preview)[2].startswith(
+        f"{program.name} is closed: an administrator must reopen it before you import into it."
+    )

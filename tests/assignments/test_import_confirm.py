@@ -17,6 +17,9 @@ from tests.conftest import login
 from tests.factories import PersonFactory
 
 ROWS = 300
+BEING_CREATED = (
+    "This import was already confirmed and its rows are being created. Nothing was added; this page follows it."
+)
 
 
 def file_of(rows: int) -> bytes:
@@ -139,3 +142,43 @@ def test_a_worker_that_died_while_creating_is_queued_again_with_its_rows_discard
     assert not MentorAssignment.with_staged.exists()
     assert import_batches.import_queued(batch_id=batch.pk) == "done"
     assert MentorAssignment.objects.count() == 3
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize(
+    ("state", "message"),
+    [
+        (
+            "failed",
+            "This import was already confirmed and nothing was created (see why below). Upload the file again.",
+        ),
+        (
+            "creating",
+            BEING_CREATED,
+        ),
+        (
+            "queued",
+            BEING_CREATED,
+        ),
+    ],
+)
+def test_a_confirm_of_a_batch_past_its_preview_says_where_it_stands(client, coordinator, program, state, message):
+    batch = CsvImport.objects.create(
+        program=program, uploaded_by=coordinator, content="mentor\n", state=state, problem="Canvas was down."
+    )
+    login(client, coordinator)
+    response = client.post(reverse("assignments:import_confirm", args=[batch.pk]))
+    assert response["Location"] == reverse("assignments:import_status", args=[batch.pk])
+    assert msgs(response) == [message]
+    assert CsvImport.objects.get(pk=batch.pk).state == state and not MentorAssignment.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_preview_says_when_the_file_has_more_lines_than_rows(client, coordinator, program):
+    PersonFactory(sis_user_id="ML-M")
+    PersonFactory(sis_user_id="ML-S")
+    data = b'mentor,student,starts_on,ends_on,reason\nML-M,ML-S,2027-01-04,2027-03-01,"Reading\nand writing"\n\n'
+    login(client, coordinator)
+    body = upload(client, program, data).content.decode()
+    assert "The file has 4 lines; 1 row was read after the header" in body
+    assert "the cells of line 2 span several lines" in body
