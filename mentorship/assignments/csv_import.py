@@ -1,10 +1,12 @@
-"""CSV import of proposed assignments: parse, validate every row (batched look-ups), then create all or none.
+"""CSV import of proposed assignments: validate every row (batched look-ups), then create all or none.
 
 Columns: mentor, student (SIS id, login id or Canvas id; "sis_user_id:X" accepted), starts_on, ends_on (YYYY-MM-DD),
 scope (empty = all courses, else course SIS ids separated by ";"), method (empty = the program's default), reason.
-Validation makes a fixed number of queries whatever the row count: people are resolved in three queries, existing
-assignments of the pairs and the mentors' approved load in one query each. Canvas is asked only about people and
-courses the portal does not know yet (once each).
+The file is read by csv_reading (strictly; its names are re-exported here). Validation makes a fixed number of
+queries whatever the row count: people are resolved in one query, existing assignments of the pairs and the
+mentors' approved load in one query each. Canvas is asked only about people and courses the portal does not know
+yet (once each, people several at a time). A confirmed upload is created by import_batches; `commit` serves the
+command and the tests.
 """
 
 from __future__ import annotations
