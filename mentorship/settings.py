@@ -124,9 +124,12 @@ DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'd
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # IMMEDIATE transactions take the write lock up front, so concurrent writers (web, worker, beat) queue on the
     # busy timeout instead of failing with "database is locked" when a read transaction tries to upgrade.
+    # WAL lets pages read while a writer works; the busy timeout is how long a writer waits for the one write lock.
+    # Writers hold it briefly (a big import commits in chunks, docs/decisions.md, "Big imports are staged, then
+    # switched on at once"), so a wait this long means something is stuck and the request should fail, not hang.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
         {
-            "timeout": 30,
+            "timeout": env.int("SQLITE_BUSY_TIMEOUT", default=30),
             "transaction_mode": "IMMEDIATE",
             "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
         }

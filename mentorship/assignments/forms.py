@@ -11,7 +11,7 @@ from mentorship.people.models import Person
 
 from .models import LinkMethod, MentorAssignment, Program
 from .selectors import SORTS
-from .services import PROGRAM_FIELDS
+from .services import PROGRAM_FIELDS, REASON_MAX_LENGTH, past_end_message
 
 DATE = forms.DateInput(attrs={"type": "date"}, format="%Y-%m-%d")
 
@@ -35,7 +35,7 @@ class AssignmentCreateForm(forms.Form):
         widget=forms.CheckboxSelectMultiple,
         help_text="Leave empty for all the student's courses.",
     )
-    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=2000)
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=REASON_MAX_LENGTH)
 
     def __init__(
         self,
@@ -68,6 +68,8 @@ class AssignmentCreateForm(forms.Form):
             self.add_error("student", "The mentor and the student must be different people.")
         if data.get("starts_on") and data.get("ends_on") and data["ends_on"] < data["starts_on"]:
             self.add_error("ends_on", "The end date is before the start date.")
+        elif data.get("ends_on") and data["ends_on"] < timezone.localdate():
+            self.add_error("ends_on", past_end_message(data["ends_on"]))
         if data.get("link_method") == LinkMethod.COURSES and not data.get("courses"):
             self.add_error("courses", "Pick at least one course for the 'courses' link method.")
         return data
@@ -75,7 +77,7 @@ class AssignmentCreateForm(forms.Form):
 
 class DecisionForm(forms.Form):
     note = forms.CharField(
-        label="Note (optional)", required=False, max_length=2000, widget=forms.Textarea(attrs={"rows": 2})
+        label="Note (optional)", required=False, max_length=REASON_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2})
     )
     acknowledge = forms.MultipleChoiceField(required=False, widget=forms.MultipleHiddenInput)
 
@@ -83,7 +85,7 @@ class DecisionForm(forms.Form):
 class ReasonForm(forms.Form):
     reason = forms.CharField(
         label="Reason",
-        max_length=2000,
+        max_length=REASON_MAX_LENGTH,
         widget=forms.Textarea(attrs={"rows": 2}),
         error_messages={"required": "Say why: the reason is required."},
     )
@@ -101,7 +103,7 @@ class BulkForm(forms.Form):
     ids = forms.TypedMultipleChoiceField(
         coerce=int, choices=[], required=False, error_messages={"required": "Select at least one."}
     )
-    reason = forms.CharField(required=False, max_length=2000, label="Note or reason (required to reject)")
+    reason = forms.CharField(required=False, max_length=REASON_MAX_LENGTH, label="Note or reason (required to reject)")
     acknowledge = forms.MultipleChoiceField(
         required=False,
         choices=[

@@ -1,6 +1,7 @@
 """The CSV import pages: upload and preview, confirm, and the status page of a big import.
 
-What a confirm does (inline, queued for a worker, or refused) is decided in csv_import_flow; these views only show it.
+What a confirm does (inline, queued for a worker, or a second submit) is decided in import_batches; these views only
+show it.
 """
 
 from __future__ import annotations
@@ -9,13 +10,12 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib import messages
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
-from django.utils import timezone
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import csv_import, services
+from . import csv_import, import_batches
 from .forms import CsvUploadForm
 from .models import CsvImport
 from .selectors import programs_for_coordinator
@@ -34,88 +34,74 @@ def import_upload(request: HttpRequest) -> HttpResponse:
         if upload.size and upload.size > int(settings.CSV_IMPORT_MAX_BYTES):
             form.add_error("file", csv_import.size_message(upload.size))  # not read: the size alone decides
         else:
-            data = upload.read()
             try:
-                records = csv_import.read_csv(data)
+                records = csv_import.read_csv(upload.chunks())
             except csv_import.ImportFileError as exc:
                 form.add_error("file", str(exc))
             else:
                 preview = csv_import.validate(program=program, records=records)
-                batch = CsvImport.objects.create(
-                    program=program,
-                    uploaded_by=user,
-                    filename=(upload.name or "")[:255],
-                    content=data.decode("utf-8-sig"),
-                    row_count=len(preview.rows),
-                )
-                return render(request, "assignments/import_preview.html", _preview_context(preview, batch))
+                batch = None
+                if preview.ok:  # a file with errors is never confirmed, so it is not kept (a NUL cannot be stored)
+                    batch = CsvImport.objects.create(
+                        program=program,
+                        uploaded_by=user,
+                        filename=(upload.name or "")[:255],
+                        content=records.text,
+                        row_count=len(preview.rows),
+                    )
+                context = _preview_context(preview, batch)
+                context["filename"] = upload.name or "CSV"
+                return render(request, "assignments/import_preview.html", context)
     return render(request, "assignments/import_upload.html", {"form": form})
 
 
-def _preview_context(preview: csv_import.Preview, batch: CsvImport) -> dict[str, Any]:
+def _preview_context(preview: csv_import.Preview, batch: CsvImport | None) -> dict[str, Any]:
     return {
         "preview": preview,
         "batch": batch,
+        "filename": batch.filename if batch else "CSV",
         "in_background": len(preview.rows) > csv_import.INLINE_MAX_ROWS,
     }
 
 
-def _own_import(request: HttpRequest, pk: int, **conditions: Any) -> CsvImport:
+def _own_import(request: HttpRequest, pk: int) -> CsvImport:
     user = _user(request)
-    return get_object_or_404(
-        CsvImport, pk=pk, uploaded_by=user, program__in=programs_for_coordinator(user=user), **conditions
-    )
+    return get_object_or_404(CsvImport, pk=pk, uploaded_by=user, program__in=programs_for_coordinator(user=user))
 
 
 @coordinator_required
 @require_POST
 def import_confirm(request: HttpRequest, pk: int) -> HttpResponse:
-    user = _user(request)
-    batch = _own_import(request, pk, confirmed_at__isnull=True, state=CsvImport.State.PREVIEWED)
-    # Validate again: people, rules and other proposals may have changed since the preview.
-    preview = csv_import.validate(program=batch.program, records=csv_import.read_csv(batch.content.encode()))
-    if not preview.ok:
-        messages.error(request, "Something changed since the preview: some rows now have errors. Nothing was created.")
-        return render(request, "assignments/import_preview.html", _preview_context(preview, batch))
-    if len(preview.rows) > csv_import.INLINE_MAX_ROWS:
-        # A worker creates it (all rows or none); the status page follows it.
-        queued = CsvImport.objects.filter(pk=batch.pk, state=CsvImport.State.PREVIEWED).update(
-            state=CsvImport.State.QUEUED, queued_at=timezone.now()
+    """Any number of submits start the creation once (import_batches.import_confirm); the later ones land on the
+    batch's status page with a sentence saying where it stands."""
+    batch = _own_import(request, pk)
+    outcome = import_batches.import_confirm(batch_id=batch.pk, actor=_user(request), request=request)
+    batch = outcome.batch
+    if outcome.preview is not None:
+        messages.error(
+            request,
+            "Something changed since the preview: the rows marked below now have errors. Nothing was created; "
+            "fix the file and upload it again.",
         )
-        if queued and not csv_import.import_enqueue(batch=batch):
-            CsvImport.objects.filter(pk=batch.pk).update(state=CsvImport.State.PREVIEWED, queued_at=None)
-            messages.error(
-                request,
-                "The background workers cannot take the import right now (their queue is not answering). "
-                "Nothing was created; confirm again in a minute.",
-            )
-            return render(request, "assignments/import_preview.html", _preview_context(preview, batch))
-        return redirect("assignments:import_status", pk=batch.pk)
-    try:
-        result = csv_import.commit(preview=preview, actor=user, request=request, source=f"upload:{batch.filename}")
-    except services.AssignmentError as exc:
-        messages.error(request, str(exc))
-        return redirect("assignments:import")
-    now = timezone.now()
-    won = CsvImport.objects.filter(pk=batch.pk, confirmed_at__isnull=True).update(
-        confirmed_at=now,
-        finished_at=now,
-        state=CsvImport.State.DONE,
-        created_count=len(result.created),
-        people_added=result.people_added,
-    )
-    if not won:  # pragma: no cover - the row is only ever confirmed here, and the commit above is one transaction
-        raise Http404
-    messages.success(
-        request,
-        f"Imported {len(result.created)} proposed assignment(s); {result.people_added} new people added from Canvas.",
-    )
-    return redirect(reverse("assignments:list") + f"?status=proposed&program={batch.program_id}")
+        return render(request, "assignments/import_preview.html", _preview_context(outcome.preview, batch))
+    if not outcome.started:
+        if batch.state == CsvImport.State.PREVIEWED:  # the workers' queue did not answer
+            messages.error(request, outcome.message)
+            return render(request, "assignments/import_status.html", {"batch": batch})
+        messages.info(request, outcome.message)
+    elif batch.state == CsvImport.State.DONE:
+        messages.success(
+            request,
+            f"Imported {batch.created_count} proposed assignment(s); {batch.people_added} new people added from "
+            "Canvas.",
+        )
+        return redirect(reverse("assignments:list") + f"?status=proposed&program={batch.program_id}")
+    return redirect("assignments:import_status", pk=batch.pk)
 
 
 @coordinator_required
 @require_GET
 def import_status(request: HttpRequest, pk: int) -> HttpResponse:
-    """Where a big import is followed: waiting for a worker, created, or refused with the reason."""
+    """Where a confirmed import is followed: waiting for a worker, being created, created, or refused with why."""
     batch = _own_import(request, pk)
     return render(request, "assignments/import_status.html", {"batch": batch})

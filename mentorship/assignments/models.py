@@ -63,6 +63,14 @@ class AssignmentQuerySet(models.QuerySet["MentorAssignment"]):
         self.filter(student_id=person.pk).exclude(student_sort=key).update(student_sort=key)
 
 
+class AssignmentManager(models.Manager.from_queryset(AssignmentQuerySet)):  # type: ignore[misc]
+    """Every reader's view: rows a CSV import is still staging are nobody's yet (docs/decisions.md, "Big imports are
+    staged, then switched on at once")."""
+
+    def get_queryset(self) -> AssignmentQuerySet:
+        return super().get_queryset().filter(staged_by__isnull=True)
+
+
 class MentorAssignment(models.Model):
     class Status(models.TextChoices):
         PROPOSED = "proposed", "Proposed"
@@ -120,7 +128,13 @@ class MentorAssignment(models.Model):
     mentor_sort = models.CharField(max_length=255, blank=True, default="", editable=False)
     student_sort = models.CharField(max_length=255, blank=True, default="", editable=False)
 
-    objects = AssignmentQuerySet.as_manager()
+    # Set while a CSV import stages the row (hidden from `objects`); cleared for all rows at once when it finishes.
+    staged_by = models.ForeignKey(
+        "assignments.CsvImport", null=True, blank=True, on_delete=models.CASCADE, related_name="staged_rows"
+    )
+
+    objects = AssignmentManager()
+    with_staged = AssignmentQuerySet.as_manager()
 
     class Meta:
         ordering = ["-proposed_at", "-id"]
@@ -191,6 +205,7 @@ class CsvImport(models.Model):
     class State(models.TextChoices):
         PREVIEWED = "previewed", "Waiting for confirmation"
         QUEUED = "queued", "Waiting for a worker"
+        CREATING = "creating", "Being created"
         DONE = "done", "Created"
         FAILED = "failed", "Nothing created"
 
@@ -206,6 +221,7 @@ class CsvImport(models.Model):
     people_added = models.PositiveIntegerField(default=0)
     problem = models.TextField(blank=True, default="", help_text="Why nothing was created, in a sentence.")
     queued_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(null=True, blank=True, help_text="When the rows started to be created.")
     finished_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 from django.utils import timezone
 
-from . import csv_import, notifications
+from . import import_batches, notifications
 from .services import assignments_activate_due, assignments_end_due, bulk_approval_run, bulk_approvals_requeue
 
 
@@ -17,14 +17,15 @@ def weekly_digest() -> int:
 
 @shared_task(name="assignments.import_csv", acks_late=True, soft_time_limit=1800, time_limit=1900)
 def import_csv(batch_id: int) -> str:
-    """Create a big confirmed CSV import (all rows or none); see csv_import.import_queued."""
-    return csv_import.import_queued(batch_id=batch_id)
+    """Create a big confirmed CSV import (all rows or none); see import_batches.import_queued."""
+    return import_batches.import_queued(batch_id=batch_id)
 
 
 @shared_task(name="assignments.import_sweep")
 def import_sweep() -> int:
-    """Send again the imports confirmed more than 10 minutes ago that no worker has finished (a lost message)."""
-    return csv_import.imports_requeue()
+    """Send again the imports confirmed more than 10 minutes ago that no worker took (a lost message), and those whose
+    worker died while creating them."""
+    return import_batches.imports_requeue()
 
 
 @shared_task(name="assignments.bulk_approve", acks_late=True, soft_time_limit=1800, time_limit=1900)

@@ -137,8 +137,9 @@ def _people_matching(term: str) -> list[Any]:
     return list(people_matching(term).order_by("sortable_name", "name", "id")[:PICKER_LIMIT])
 
 
-def student_courses(student_id: int | None) -> dict[str, tuple[int, str, str]]:
-    """The student's current Canvas courses {id: (id, sis id, name)}, cached briefly; empty when Canvas is down."""
+def student_courses(student_id: int | None) -> dict[str, tuple[int, str, str]] | None:
+    """The student's current Canvas courses {id: (id, sis id, name)}, cached briefly; None when Canvas could not be
+    asked (the picker says so, rather than "no courses")."""
     from mentorship.people.models import Person
     from mentorship.people.services import lookup_client
 
@@ -157,7 +158,7 @@ def student_courses(student_id: int | None) -> dict[str, tuple[int, str, str]]:
             for c in lookup_client().list_user_courses(person.canvas_user_id, state=["available"])
         }
     except Exception:  # the page says "Canvas could not be reached" and offers all-courses scope
-        return {}
+        return None
     cache.set(key, courses, COURSE_CACHE_SECONDS)
     return courses
 
@@ -178,11 +179,13 @@ def course_options(request: HttpRequest) -> HttpResponse:
     raw = request.GET.get("student", "")
     student_id = int(raw) if raw.isdigit() else None
     courses = student_courses(student_id)
-    return render(
-        request,
-        "assignments/_course_options.html",
-        {"courses": sorted(courses.values(), key=lambda c: c[2]), "student_id": student_id, "checked": []},
-    )
+    context = {
+        "courses": sorted((courses or {}).values(), key=lambda c: c[2]),
+        "student_id": student_id,
+        "checked": [],
+        "canvas_unreachable": courses is None,
+    }
+    return render(request, "assignments/_course_options.html", context)
 
 
 @coordinator_required
@@ -192,7 +195,8 @@ def assignment_create(request: HttpRequest) -> HttpResponse:
     programs = programs_for_coordinator(user=user)
     source = request.POST if request.method == "POST" else request.GET
     raw_student = source.get("student", "")
-    courses = student_courses(int(raw_student)) if raw_student.isdigit() else {}
+    found = student_courses(int(raw_student)) if raw_student.isdigit() else {}
+    courses = found or {}
     course_list = sorted(courses.values(), key=lambda c: c[2])
     course_choices = [(str(c[0]), c[2]) for c in course_list]
     # The plain-HTML picker: the "Search" buttons post the form with search=1; the page comes back with the
@@ -243,6 +247,7 @@ def assignment_create(request: HttpRequest) -> HttpResponse:
         "courses": course_list,
         "student_id": int(raw_student) if raw_student.isdigit() else None,
         "checked": source.getlist("courses"),
+        "canvas_unreachable": found is None,
     }
     return render(request, "assignments/create.html", context)
 

@@ -100,7 +100,7 @@ def test_duplicates_within_the_file_and_over_capacity(program, coordinator, pair
     data = rows(f"AIDE-1,S-1,{D1},{D2},,,a", f"AIDE-1,S-1,{D1},{D2},,,b", f"S-9,S-1,{D1},{D2},,,c")
     preview = preview_of(program, data)
     assert "Over capacity" in " ".join(preview.rows[0].errors)
-    assert "Duplicate of line 2 in this file" in " ".join(preview.rows[1].errors)
+    assert "Overlaps line 2 in this file" in " ".join(preview.rows[1].errors)
     assert preview.rows[2].ok
 
 

@@ -8,11 +8,11 @@ import pytest
 from django.urls import reverse
 from django.utils import timezone
 
-from mentorship.assignments import csv_import, tasks
+from mentorship.assignments import csv_import, import_batches, tasks
 from mentorship.assignments.models import CsvImport, MentorAssignment
 from mentorship.audit.models import AuditEvent
 from mentorship.people.models import Person
-from tests.assignments.test_views import upload
+from tests.assignments.test_views import msgs, upload
 from tests.conftest import login
 from tests.factories import AssignmentFactory, PersonFactory
 
@@ -44,14 +44,16 @@ def test_confirm_queues_the_file_and_the_status_page_follows_it(client, big):
     waiting = client.get(response["Location"]).content.decode()
     assert "A background worker is creating the proposals" in waiting and 'http-equiv="refresh"' in waiting
 
-    assert csv_import.import_queued(batch_id=batch.pk) == "done"
+    assert import_batches.import_queued(batch_id=batch.pk) == "done"
     assert MentorAssignment.objects.filter(status="proposed").count() == 2
     assert AuditEvent.objects.filter(action="assignment.proposed").count() == 2
     done = client.get(response["Location"]).content.decode()
     assert "Created 2 proposed assignments" in done and 'http-equiv="refresh"' not in done
     # A second delivery of the same message changes nothing; so does a second confirm.
-    assert csv_import.import_queued(batch_id=batch.pk) == "skipped"
-    assert client.post(reverse("assignments:import_confirm", args=[batch.pk])).status_code == 404
+    assert import_batches.import_queued(batch_id=batch.pk) == "skipped"
+    again = client.post(reverse("assignments:import_confirm", args=[batch.pk]))
+    assert again["Location"] == reverse("assignments:import_status", args=[batch.pk])
+    assert any("already confirmed: its 2 proposals exist" in m for m in msgs(again))
     assert MentorAssignment.objects.count() == 2 and big == [batch.pk]
 
 
@@ -80,7 +82,7 @@ def test_rows_that_went_bad_before_the_worker_ran_create_nothing(client, big, pr
         starts_on=datetime.date(2027, 1, 4),
         ends_on=datetime.date(2027, 2, 1),
     )
-    assert csv_import.import_queued(batch_id=batch.pk) == "failed"
+    assert import_batches.import_queued(batch_id=batch.pk) == "failed"
     assert MentorAssignment.objects.count() == 1  # only the other proposal
     batch.refresh_from_db()
     assert batch.state == "failed" and "line 2" in batch.problem and "Nothing was created" in batch.problem
@@ -91,9 +93,9 @@ def test_rows_that_went_bad_before_the_worker_ran_create_nothing(client, big, pr
 def test_a_lost_message_is_sent_again_after_ten_minutes(client, big):
     batch = CsvImport.objects.get()
     client.post(reverse("assignments:import_confirm", args=[batch.pk]))
-    assert csv_import.imports_requeue() == 0  # just queued: its message is most likely on its way
-    later = timezone.now() + csv_import.QUEUED_GRACE + datetime.timedelta(seconds=1)
-    assert csv_import.imports_requeue(now=later) == 1
+    assert import_batches.imports_requeue() == 0  # just queued: its message is most likely on its way
+    later = timezone.now() + import_batches.QUEUED_GRACE + datetime.timedelta(seconds=1)
+    assert import_batches.imports_requeue(now=later) == 1
     assert big == [batch.pk, batch.pk]
 
 

@@ -378,7 +378,11 @@ def test_import_preview_then_confirm(client, coordinator, program):
     assert response.status_code == 302
     assert MentorAssignment.objects.count() == 1
     assert any("Imported 1 proposed assignment" in m for m in msgs(response))
-    assert client.post(reverse("assignments:import_confirm", args=[batch.pk])).status_code == 404
+    # A second submit (a double click, another tab) creates nothing and lands on the batch's page.
+    again = client.post(reverse("assignments:import_confirm", args=[batch.pk]))
+    assert again["Location"] == reverse("assignments:import_status", args=[batch.pk])
+    assert any("already confirmed: its 1 proposal exists. Nothing was added." in m for m in msgs(again))
+    assert MentorAssignment.objects.count() == 1
 
 
 def test_import_bad_file_message(client, coordinator, program):
@@ -400,6 +404,8 @@ def test_import_confirm_by_someone_else_is_404(client, coordinator, second_coord
     batch = CsvImport.objects.create(program=program, uploaded_by=coordinator, content="mentor\n")
     login(client, second_coordinator)
     assert client.post(reverse("assignments:import_confirm", args=[batch.pk])).status_code == 404
+    batch.refresh_from_db()
+    assert batch.state == "previewed"
 
 
 def test_import_too_big_file(client, coordinator, program, settings):

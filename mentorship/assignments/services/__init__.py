@@ -37,12 +37,21 @@ from .errors import (
 )
 from .programs import PROGRAM_FIELDS, program_create, program_update
 from .proposing import assignment_propose, proposal_audit_details
-from .rules import CHECK_SKIPPED, StudentChecks, approval_warnings, rule_errors
+from .rules import (
+    CHECK_SKIPPED,
+    REASON_MAX_LENGTH,
+    StudentChecks,
+    approval_warnings,
+    past_end_message,
+    reason_length_message,
+    rule_errors,
+)
 
 __all__ = [
     "CHECK_SKIPPED",
     "LIVE_STATUSES",
     "PROGRAM_FIELDS",
+    "REASON_MAX_LENGTH",
     "SYSTEM_BEAT",
     "AlreadyDecided",
     "ApprovalWarning",
@@ -67,8 +76,10 @@ __all__ = [
     "bulk_approval_run",
     "bulk_approvals_requeue",
     "bulk_checks_needed",
+    "past_end_message",
     "program_create",
     "program_update",
     "proposal_audit_details",
+    "reason_length_message",
     "rule_errors",
 ]

@@ -59,7 +59,7 @@ def assignment_approve(
     confirmed yet, AlreadyDecided when another coordinator decided first, AssignmentError when a rule refuses.
     """
     if assignment.status != Status.PROPOSED:
-        raise AlreadyDecided(assignment)
+        raise AlreadyDecided(assignment, actor=actor)
     _refuse_unless_approvable(assignment=assignment, actor=actor, request=request)
     # Canvas is asked before the transaction opens: no network wait while holding row locks.
     warnings = approval_warnings(assignment=assignment, client=client)
@@ -90,6 +90,7 @@ def _approve_in_transaction(
     with transaction.atomic():
         # Capacity and duplicates again under the mentor's lock: two approvals for one mentor must not both pass.
         Person.objects.select_for_update().filter(pk=assignment.mentor_id).first()
+        _lock_in_status(assignment, Status.PROPOSED, actor)
         errors = approved_rule_errors(assignment)
         if errors:
             raise AssignmentError(" ".join(errors))
@@ -104,14 +105,24 @@ def _approve_in_transaction(
             updated_at=now,
         )
         assignment.refresh_from_db()
-        if not won:
-            raise AlreadyDecided(assignment)
+        if not won:  # pragma: no cover - the row is locked in `proposed` above
+            raise AlreadyDecided(assignment, actor=actor)
         audit_approval(assignment, actor=actor, program=program, request=request, note=note, warnings=warnings)
         if assignment.is_active:
             links = list(canvas_links().plan(assignment=assignment))
         transaction.on_commit(lambda: canvas_links().enqueue(links=links))
         transaction.on_commit(lambda: _notify_approved(assignment.pk))
     return assignment
+
+
+def _lock_in_status(assignment: MentorAssignment, status: str, actor: User | None) -> None:
+    """Lock the assignment's row and check its status under the lock (a double submit, a second tab, a colleague):
+    raises AlreadyDecided, naming who decided, when it is no longer `status`. The compare-and-set that follows then
+    always wins; it stays as the guard the architecture describes ("Rules of an assignment")."""
+    current = MentorAssignment.objects.select_for_update().filter(pk=assignment.pk).first()
+    if current is None or current.status != status:
+        assignment.refresh_from_db()
+        raise AlreadyDecided(assignment, actor=actor)
 
 
 def _notify_approved(assignment_id: int) -> None:
@@ -128,13 +139,14 @@ def _decide(
     request: HttpRequest | None,
 ) -> MentorAssignment:
     with transaction.atomic():
+        _lock_in_status(assignment, Status.PROPOSED, actor)
         now = timezone.now()
         won = MentorAssignment.objects.filter(pk=assignment.pk, status=Status.PROPOSED).update(
             status=to_status, decided_by=actor, decided_at=now, decision_note=reason, updated_at=now
         )
         assignment.refresh_from_db()
-        if not won:
-            raise AlreadyDecided(assignment)
+        if not won:  # pragma: no cover - the row is locked in `proposed` above
+            raise AlreadyDecided(assignment, actor=actor)
         audit_assignment(assignment, action=action, actor=actor, request=request, details={"reason": reason})
     return assignment
 
@@ -186,6 +198,7 @@ def assignment_end(
     if actor is None and not system_actor:
         raise ValueError("assignment_end needs an actor or a system_actor")
     with transaction.atomic():
+        _lock_in_status(assignment, Status.APPROVED, actor)
         now = timezone.now()
         won = MentorAssignment.objects.filter(pk=assignment.pk, status=Status.APPROVED).update(
             status=Status.ENDED,
@@ -196,8 +209,8 @@ def assignment_end(
             updated_at=now,
         )
         assignment.refresh_from_db()
-        if not won:
-            raise AlreadyDecided(assignment)
+        if not won:  # pragma: no cover - the row is locked in `approved` above
+            raise AlreadyDecided(assignment, actor=actor)
         links = canvas_links().retire(assignment=assignment)
         audit_assignment(
             assignment,

@@ -28,19 +28,23 @@ class AssignmentError(Exception):
 class AlreadyDecided(AssignmentError):
     """Someone else changed the assignment first (compare-and-set lost)."""
 
-    def __init__(self, assignment: MentorAssignment) -> None:
+    def __init__(self, assignment: MentorAssignment, *, actor: Any = None) -> None:
         at: datetime.datetime | None
         if assignment.status == Status.ENDED and assignment.ended_at:
             who_user, at = assignment.ended_by, assignment.ended_at
         else:
             who_user, at = assignment.decided_by, assignment.decided_at
-        who = _person_name(who_user) if who_user else "someone else"
         when = timezone.localtime(at).strftime("%Y-%m-%d %H:%M") if at else ""
-        super().__init__(
-            f"This assignment is already {assignment.get_status_display().lower()}: {who} decided it first"
-            + (f" at {when}." if when else ".")
-            + " Nothing was changed."
-        )
+        status = assignment.get_status_display().lower()
+        if actor is not None and who_user is not None and who_user.pk == actor.pk:
+            # The same person again: a double click or a second tab, not a race with a colleague.
+            message = f"You already {status} this assignment" + (f" at {when}." if when else ".")
+            message += " Nothing else was changed."
+        else:
+            who = _person_name(who_user) if who_user else "someone else"
+            message = f"This assignment is already {status}: {who} decided it first" + (f" at {when}." if when else ".")
+            message += " Nothing was changed."
+        super().__init__(message)
         self.assignment = assignment
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
+from django.utils import timezone
 
 from mentorship.accounts.models import User
 from mentorship.audit.actions import Action
@@ -18,7 +19,7 @@ from .errors import (
     AssignmentError,
     audit_assignment,
 )
-from .rules import rule_errors
+from .rules import REASON_MAX_LENGTH, past_end_message, reason_length_message, rule_errors
 
 
 def assignment_propose(
@@ -38,6 +39,10 @@ def assignment_propose(
     """Record a proposal. Raises AssignmentError (one sentence per broken rule) when a rule refuses it."""
     if not reason or not reason.strip():
         raise AssignmentError("A reason is required: say why this mentor needs to see this student's work.")
+    if len(reason.strip()) > REASON_MAX_LENGTH:
+        raise AssignmentError(reason_length_message(len(reason.strip())))
+    if starts_on <= ends_on < timezone.localdate():
+        raise AssignmentError(past_end_message(ends_on))
     method = link_method or program.default_link_method
     if method not in LinkMethod.values:
         raise AssignmentError(f"{method!r} is not a link method; use observee, courses or pairing_code.")

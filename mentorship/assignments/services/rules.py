@@ -18,6 +18,21 @@ from .errors import (
     Status,
 )
 
+# One rule for the length of a reason, wherever it is typed (the forms) or imported (a CSV file, the command).
+REASON_MAX_LENGTH = 2000
+
+
+def reason_length_message(length: int) -> str:
+    return f"The reason is {length:,} characters long; keep it to {REASON_MAX_LENGTH:,} or fewer."
+
+
+def past_end_message(ends_on: datetime.date) -> str:
+    """Refused at proposal and import alike: a proposal that has ended before anyone could approve it."""
+    return (
+        f"The end date {ends_on.isoformat()} has already passed, so the assignment could never be approved. "
+        "Give an end date from today on."
+    )
+
 
 def rule_errors(
     *,
