@@ -406,7 +406,9 @@ class FakeCanvas(Fixtures, CanvasApi, SisImports, OAuth):
             ]
         dropped = reply.status < 500 and self.config["drop_rate"] > 0 and self.rng.random() < self.config["drop_rate"]
         body, headers = self._encode(reply)
-        self._record(req.method, raw_path, reply.status, started, dropped=dropped)
+        # Who the token belongs to, so a test can tell the mentor's own calls from the portal's.
+        as_user = self.state.tokens.get(token, {}).get("user_id") if token else None
+        self._record(req.method, raw_path, reply.status, started, dropped=dropped, as_user=as_user)
         if dropped:
             start_response(
                 "502 Bad Gateway",
