@@ -88,6 +88,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "mentorship.core.structured_logging.LogUserMiddleware",
     "mentorship.core.middleware.NoStoreWhenSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -350,13 +351,22 @@ CELERY_BEAT_SCHEDULE["assignments-weekly-digest"] = {
 }
 
 # --- Logging: no tokens, no pairing codes, no student data -----------------------------------------------------
+# JSON lines (request id, user id, Celery task id; docs/operations.md, "Logs") in production, readable text for a
+# console otherwise. The redaction filter runs on every record either way.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "plain")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain.")
+# The proxies (addresses or networks) whose X-Request-ID the portal keeps; from anyone else the id is made here.
+REQUEST_ID_TRUSTED_PROXIES = env.list("REQUEST_ID_TRUSTED_PROXIES", default=[])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "mentorship.core.logging.RedactSecretsFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "structured": {"()": "mentorship.core.structured_logging.formatter", "json": LOG_FORMAT == "json"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        "console": {"class": "logging.StreamHandler", "formatter": "structured", "filters": ["redact"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -364,3 +374,5 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
     },
 }
+# The worker keeps these handlers instead of installing its own, so its lines are structured too.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

@@ -9,6 +9,10 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         make_local_folders()
+        from mentorship.core import structured_logging
+
+        structured_logging.configure_structlog()
+        structured_logging.connect_celery_signals()
 
 
 def make_local_folders() -> None:
