@@ -75,6 +75,8 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    # Outermost, so a request's latency includes every other middleware (mentorship/metrics/middleware.py).
+    "mentorship.metrics.middleware.RequestLatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Outside WhiteNoise so static files get the security headers too.
     "mentorship.core.middleware.SecurityHeadersMiddleware",
@@ -349,6 +351,11 @@ CELERY_BEAT_SCHEDULE["assignments-weekly-digest"] = {
     "task": "assignments.weekly_digest",
     "schedule": crontab(minute=0, hour=7, day_of_week="mon"),
 }
+
+# --- Metrics (/metrics for Prometheus; docs/operations.md, "Metrics") ------------------------------------------
+# A scraper shows the bearer token or calls from an allowed address; with neither set /metrics is a 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 
 # --- Logging: no tokens, no pairing codes, no student data -----------------------------------------------------
 # JSON lines (request id, user id, Celery task id; docs/operations.md, "Logs") in production, readable text for a

@@ -10,6 +10,7 @@ urlpatterns = [
     path("my/", include("mentorship.mentors.urls")),
     path("audit/", include("mentorship.portal.auditor.urls")),
     path("django-admin/", admin.site.urls),
+    path("", include("mentorship.metrics.urls")),
 ]
 
 handler500 = "mentorship.core.views.server_error"
