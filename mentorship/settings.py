@@ -357,6 +357,11 @@ CELERY_BEAT_SCHEDULE["assignments-weekly-digest"] = {
 METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
 METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
 
+# --- Error tracking (Sentry; docs/operations.md, "Sentry"): off unless a DSN is given ------------------------------
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default=DJANGO_ENV)
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+
 # --- Logging: no tokens, no pairing codes, no student data -----------------------------------------------------
 # JSON lines (request id, user id, Celery task id; docs/operations.md, "Logs") in production, readable text for a
 # console otherwise. The redaction filter runs on every record either way.

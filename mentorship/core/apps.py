@@ -13,6 +13,9 @@ class CoreConfig(AppConfig):
 
         structured_logging.configure_structlog()
         structured_logging.connect_celery_signals()
+        from mentorship.core.error_tracking import init_sentry
+
+        init_sentry()
 
 
 def make_local_folders() -> None:
