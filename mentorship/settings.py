@@ -72,6 +72,7 @@ INSTALLED_APPS = [
     "mentorship.mentors",
     "mentorship.audit",
     "mentorship.portal",
+    "mentorship.api",
 ]
 
 MIDDLEWARE = [
