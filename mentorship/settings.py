@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "axes",
+    "ninja",  # the SIS API's docs page served from the portal's own static files (CSP: 'self' only)
     "mentorship.core",
     "mentorship.accounts",
     "mentorship.people",

@@ -159,3 +159,11 @@ def test_the_command_issues_lists_and_revokes(program) -> None:
     with pytest.raises(CommandError, match="No program with the slug nope"):
         call_command("api_token", "issue", "--name", "SIS", "--program", "nope", stdout=StringIO())
     assert ApiToken.objects.count() == 1
+
+
+def test_the_docs_page_loads_its_scripts_from_the_portal_itself(client, db) -> None:
+    """The portal's CSP allows scripts from 'self' only: the docs must not come from a CDN."""
+    page = client.get(f"{BASE}/docs")
+    assert page.status_code == 200
+    html = page.content.decode()
+    assert "/static/ninja/swagger-ui-bundle.js" in html and "cdn" not in html.lower()
