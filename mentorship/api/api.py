@@ -12,6 +12,7 @@ from typing import Any, TypeVar
 
 from django.db.models import Model, QuerySet
 from django.http import Http404, HttpRequest
+from django.views.decorators.http import require_GET
 from ninja import NinjaAPI, Query, Schema
 from ninja.security import HttpBearer
 
@@ -46,6 +47,7 @@ api = NinjaAPI(
     auth=TokenAuth(),
     urls_namespace="sis_api",
     docs_url="/docs",
+    docs_decorator=require_GET,  # the schema and its docs page are read-only like the rest
 )
 
 
