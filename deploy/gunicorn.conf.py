@@ -20,7 +20,7 @@ bind = os.environ.get("PORTAL_BIND", "0.0.0.0:8000")
 workers = int(os.environ.get("WEB_CONCURRENCY", str(multiprocessing.cpu_count() * 2 + 1)))
 threads = int(os.environ.get("GUNICORN_THREADS", "4"))
 forwarded_allow_ips = os.environ.get("FORWARDED_ALLOW_IPS", "127.0.0.1")
-accesslog = "-"
+accesslog: str | None = "-"
 # The request id the portal gives each answer (X-Request-Id) joins the access log to the portal's own log lines.
 access_log_format = '%(h)s "%(r)s" %(s)s %(b)s %(M)sms rid=%({x-request-id}o)s'
 # JSON logs (LOG_FORMAT, the README's table; docs/operations.md, "Logs"): gunicorn's own lines and the access log go
