@@ -102,3 +102,46 @@ def test_the_grafana_dashboard_charts_every_series_metrics_exposes() -> None:
         "mentorlink_audit_verification_age_seconds",
     ):
         assert series in queries, series
+
+
+def test_with_a_multiprocess_folder_every_process_latency_is_added_up(tmp_path) -> None:
+    """gunicorn's workers are separate processes: with PROMETHEUS_MULTIPROC_DIR each writes its histogram to a file
+    there and /metrics sums them. Two processes answer a request each; a third scrapes."""
+    import os
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    code = """
+import os, sys, django
+django.setup()
+from django.test import Client
+from django.test.utils import setup_test_environment
+setup_test_environment()
+client = Client()
+if sys.argv[1] == "request":
+    client.get("/accounts/login/")
+else:
+    from unittest import mock
+    from mentorship.metrics import collectors
+    with mock.patch.object(collectors.PortalCollector, "collect", return_value=iter(())):
+        print(client.get("/metrics", HTTP_AUTHORIZATION="Bearer " + os.environ["METRICS_TOKEN"]).content.decode())
+"""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "mentorship.settings",
+        "PROMETHEUS_MULTIPROC_DIR": str(tmp_path),
+        "METRICS_TOKEN": TOKEN,
+    }
+    root = Path(__file__).resolve().parents[2]
+    for role in ("request", "request", "scrape"):
+        result = subprocess.run(
+            [sys.executable, "-c", code, role], cwd=root, env=env, capture_output=True, text=True, timeout=60
+        )
+        assert result.returncode == 0, result.stderr[-2000:]
+    samples = {
+        (s.name, s.labels.get("view")): s.value
+        for family in text_string_to_metric_families(result.stdout)
+        for s in family.samples
+    }
+    assert samples[("mentorlink_http_request_duration_seconds_count", "accounts:login")] == 2
