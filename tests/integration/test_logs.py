@@ -13,6 +13,7 @@ import pytest
 from django.conf import settings
 from django.utils import timezone
 
+from mentorship.api.services import api_token_issue
 from mentorship.assignments.services import assignment_propose
 from mentorship.core.logging import RedactSecretsFilter
 from mentorship.core.structured_logging import formatter
@@ -86,6 +87,9 @@ def test_no_secret_in_any_log_line_and_the_request_id_reaches_the_task(
         timeout=60,
         message="the worker to ask Canvas for the pairing code",
     )
+    _, api_token = api_token_issue(name="SIS nightly", programs=[program])
+    assert client.get("/api/v1/assignments", HTTP_AUTHORIZATION=f"Bearer {api_token}").status_code == 200
+    assert client.get("/api/v1/assignments", HTTP_AUTHORIZATION=f"Bearer {api_token}x").status_code == 401
     worker_log = stack.worker.log_path
     wait_until(
         lambda: any(
@@ -104,6 +108,7 @@ def test_no_secret_in_any_log_line_and_the_request_id_reaches_the_task(
         "the portal's Canvas token": ADMIN_TOKEN,
         "the OAuth client secret": OAUTH_CLIENT_SECRET,
         "the secret key": settings.SECRET_KEY,
+        "the SIS API token": api_token,
         **{f"pairing code {n}": code for n, code in enumerate(PairingCode.objects.values_list("code", flat=True))},
     }
     assert all(len(value) >= 6 for value in secrets.values())
