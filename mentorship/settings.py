@@ -64,6 +64,7 @@ INSTALLED_APPS = [
     "django_htmx",
     "csp",
     "axes",
+    "ninja",  # the SIS API's docs page served from the portal's own static files (CSP: 'self' only)
     "mentorship.core",
     "mentorship.accounts",
     "mentorship.people",
@@ -72,9 +73,12 @@ INSTALLED_APPS = [
     "mentorship.mentors",
     "mentorship.audit",
     "mentorship.portal",
+    "mentorship.api",
 ]
 
 MIDDLEWARE = [
+    # Outermost, so a request's latency includes every other middleware (mentorship/metrics/middleware.py).
+    "mentorship.metrics.middleware.RequestLatencyMiddleware",
     "django.middleware.security.SecurityMiddleware",
     # Outside WhiteNoise so static files get the security headers too.
     "mentorship.core.middleware.SecurityHeadersMiddleware",
@@ -88,6 +92,7 @@ MIDDLEWARE = [
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
     "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "mentorship.core.structured_logging.LogUserMiddleware",
     "mentorship.core.middleware.NoStoreWhenSignedInMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
@@ -359,14 +364,33 @@ CELERY_BEAT_SCHEDULE["assignments-weekly-digest"] = {
     "schedule": crontab(minute=0, hour=7, day_of_week="mon"),
 }
 
+# --- Metrics (/metrics for Prometheus; docs/operations.md, "Metrics") ------------------------------------------
+# A scraper shows the bearer token or calls from an allowed address; with neither set /metrics is a 404.
+METRICS_TOKEN = env.str("METRICS_TOKEN", default="")
+METRICS_ALLOWED_IPS = env.list("METRICS_ALLOWED_IPS", default=[])
+
+# --- Error tracking (Sentry; docs/operations.md, "Sentry"): off unless a DSN is given ------------------------------
+SENTRY_DSN = env.str("SENTRY_DSN", default="")
+SENTRY_ENVIRONMENT = env.str("SENTRY_ENVIRONMENT", default=DJANGO_ENV)
+SENTRY_TRACES_SAMPLE_RATE = env.float("SENTRY_TRACES_SAMPLE_RATE", default=0.0)
+
 # --- Logging: no tokens, no pairing codes, no student data -----------------------------------------------------
+# JSON lines (request id, user id, Celery task id; docs/operations.md, "Logs") in production, readable text for a
+# console otherwise. The redaction filter runs on every record either way.
+LOG_FORMAT = env.str("LOG_FORMAT", default="json" if PRODUCTION else "plain")
+if LOG_FORMAT not in {"json", "plain"}:
+    raise ImproperlyConfigured("LOG_FORMAT must be json or plain.")
+# The proxies (addresses or networks) whose X-Request-ID the portal keeps; from anyone else the id is made here.
+REQUEST_ID_TRUSTED_PROXIES = env.list("REQUEST_ID_TRUSTED_PROXIES", default=[])
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "filters": {"redact": {"()": "mentorship.core.logging.RedactSecretsFilter"}},
-    "formatters": {"plain": {"format": "%(asctime)s %(levelname)s %(name)s %(message)s"}},
+    "formatters": {
+        "structured": {"()": "mentorship.core.structured_logging.formatter", "json": LOG_FORMAT == "json"},
+    },
     "handlers": {
-        "console": {"class": "logging.StreamHandler", "formatter": "plain", "filters": ["redact"]},
+        "console": {"class": "logging.StreamHandler", "formatter": "structured", "filters": ["redact"]},
     },
     "root": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
     "loggers": {
@@ -374,3 +398,5 @@ LOGGING = {
         "urllib3": {"level": "WARNING"},
     },
 }
+# The worker keeps these handlers instead of installing its own, so its lines are structured too.
+CELERY_WORKER_HIJACK_ROOT_LOGGER = False

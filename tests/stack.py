@@ -297,6 +297,8 @@ def stack_env(canvas: CanvasServer, **extra: str) -> dict[str, str]:
             "CANVAS_OAUTH_CLIENT_SECRET": OAUTH_CLIENT_SECRET,
             "SECRET_KEY": settings.SECRET_KEY,
             "PYTHONUNBUFFERED": "1",
+            # Production's format, so tests/integration/test_logs.py reads the worker's lines as JSON.
+            "LOG_FORMAT": "json",
         }
     )
     if os.environ.get("CELERY_BROKER_DIR"):

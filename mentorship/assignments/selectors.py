@@ -11,6 +11,7 @@ from django.shortcuts import get_object_or_404
 from django.utils import timezone
 
 from mentorship.accounts.models import ProgramRole, User
+from mentorship.core import keyset
 from mentorship.people.models import Person
 from mentorship.people.selectors import people_ids_matching, people_matching
 
@@ -158,29 +159,53 @@ class Page:
     has_previous: bool
     total: int
     total_capped: bool
+    # Where the next and previous pages start (mentorship/core/keyset.py); empty when the list cannot be sought.
+    next_cursor: str = ""
+    previous_cursor: str = ""
 
 
-def assignments_page(*, qs: QuerySet[MentorAssignment], page: int, size: int = PAGE_SIZE) -> Page:
-    """One page plus a capped count, in at most three queries whatever the size of the table: the page's ids
-    (narrow rows, so a sort or a deep OFFSET never carries joined columns), the rows of those ids with their people
-    and program, and the count, which is skipped when the page itself shows where the list ends."""
+def assignments_page(
+    *, qs: QuerySet[MentorAssignment], page: int, size: int = PAGE_SIZE, after: str = "", before: str = ""
+) -> Page:
+    """One page plus a capped count, in at most three queries whatever the size of the table: the page's ids with
+    their sort values (narrow rows, so a sort never carries joined columns), the rows of those ids with their people
+    and program, and the count, skipped when the page itself shows where the list ends. Past the first page the
+    links carry a cursor (`after`, `before`), so a deep page is an index seek, not an OFFSET."""
     page = min(max(1, page), MAX_PAGE)
-    offset = (page - 1) * size
-    ids = list(qs.values_list("pk", flat=True)[offset : offset + size + 1])
-    has_next = len(ids) > size
-    ids = ids[:size]
+    order = keyset.ordering_of(qs)
+    columns = [term.lstrip("-") for term in order] if order else ["pk"]
+    boundary = keyset.decode(after or before, order) if order and (after or before) else None
+    if order and boundary is not None:
+        backwards = not after
+        sought = qs.filter(keyset.beyond(order, boundary, backwards=backwards))
+        if backwards:
+            sought = sought.order_by(*keyset.reversed_order(order))
+        rows = list(sought.values_list(*columns)[: size + 1])
+        more = len(rows) > size
+        rows = rows[:size][::-1] if backwards else rows[:size]
+        has_next, has_previous = (True, more) if backwards else (more, True)
+        end_shown = False
+    else:
+        offset = (page - 1) * size
+        rows = list(qs.values_list(*columns)[offset : offset + size + 1])
+        has_next, has_previous = len(rows) > size, page > 1
+        rows = rows[:size]
+        end_shown = not has_next and (page == 1 or bool(rows))
+    ids = [row[-1] for row in rows]
     # The ids came from the coordinator's scoped query; fetching them by id alone keeps this query trivial.
     by_id = MentorAssignment.objects.select_related("program", "mentor", "student").in_bulk(ids) if ids else {}
     items = [by_id[pk] for pk in ids if pk in by_id]
-    end_shown = not has_next and (page == 1 or bool(ids))
-    total = offset + len(items) if end_shown else qs.order_by()[: COUNT_CAP + 1].count()
+    total = (page - 1) * size + len(items) if end_shown else qs.order_by()[: COUNT_CAP + 1].count()
+    cursors = [keyset.encode(list(row)) for row in (rows[-1], rows[0])] if order and rows else ["", ""]
     return Page(
         items=items,
         number=page,
         has_next=has_next,
-        has_previous=page > 1,
+        has_previous=has_previous,
         total=min(total, COUNT_CAP),
         total_capped=total > COUNT_CAP,
+        next_cursor=cursors[0] if has_next else "",
+        previous_cursor=cursors[1] if has_previous else "",
     )
 
 

@@ -112,14 +112,17 @@ def assignment_list(request: HttpRequest) -> HttpResponse:
         page_number = int(request.GET.get("page", "1"))
     except ValueError:
         page_number = 1
-    page = selectors.assignments_page(qs=qs, page=page_number)
+    page = selectors.assignments_page(
+        qs=qs, page=page_number, after=request.GET.get("after", ""), before=request.GET.get("before", "")
+    )
     query = request.GET.copy()
-    query.pop("page", None)
+    for position in ("page", "after", "before"):
+        query.pop(position, None)
     context = {
         "form": form,
         "page": page,
         "query": query.urlencode(),
-        "filtered": any(v for k, v in request.GET.items() if k not in ("page", "sort")),
+        "filtered": any(v for k, v in request.GET.items() if k not in ("page", "sort", "after", "before")),
         "bulk_form": BulkForm(),
     }
     template = "assignments/_results.html" if getattr(request, "htmx", False) else "assignments/list.html"

@@ -59,6 +59,10 @@ class Action(models.TextChoices):
     AUDIT_VERIFIED = "audit.verified", "Audit chain verified"
     EVIDENCE_REPORT = "audit.evidence_report", "Evidence report produced"
 
+    API_TOKEN_ISSUED = "api.token_issued", "API token issued"
+    API_TOKEN_REVOKED = "api.token_revoked", "API token revoked"
+    API_READ = "api.read", "Read through the SIS API"
+
 
 class Outcome(models.TextChoices):
     OK = "ok", "OK"

@@ -9,6 +9,13 @@ class CoreConfig(AppConfig):
 
     def ready(self) -> None:
         make_local_folders()
+        from mentorship.core import structured_logging
+
+        structured_logging.configure_structlog()
+        structured_logging.connect_celery_signals()
+        from mentorship.core.error_tracking import init_sentry
+
+        init_sentry()
 
 
 def make_local_folders() -> None:

@@ -12,6 +12,10 @@ from mentorship.redaction import redact
 
 class RedactSecretsFilter(logging.Filter):
     def filter(self, record: logging.LogRecord) -> bool:
+        if isinstance(record.msg, dict):
+            # A structlog event (mentorship.core.structured_logging): its fields stay fields, each one redacted.
+            record.msg = {key: _redacted(value) for key, value in record.msg.items()}
+            return True
         message = record.getMessage()
         cleaned = redact(message)
         if cleaned != message:
@@ -26,3 +30,7 @@ class RedactSecretsFilter(logging.Filter):
         if record.stack_info:
             record.stack_info = redact(record.stack_info)
         return True
+
+
+def _redacted(value: object) -> object:
+    return redact(value) if isinstance(value, str) else value

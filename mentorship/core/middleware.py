@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import time
-import uuid
 from collections.abc import Callable
 from typing import Any
 from urllib.parse import unquote_to_bytes
@@ -19,19 +18,22 @@ from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.utils.cache import add_never_cache_headers
 
-_REQUEST_ID_RE = re.compile(r"^[A-Za-z0-9\-]{8,64}$")
+from mentorship.core.structured_logging import bind_request, clear_context, request_id_for
 
 
 class RequestIdMiddleware:
-    """Give every request an id (or keep a sane one from the proxy) so audit events and logs can be joined."""
+    """Give every request an id (or keep a sane one from a trusted proxy) so audit events and logs can be joined."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
-        incoming = request.headers.get("X-Request-Id", "")
-        request.request_id = incoming if _REQUEST_ID_RE.match(incoming) else uuid.uuid4().hex  # type: ignore[attr-defined]
-        response = self.get_response(request)
+        request.request_id = request_id_for(request)  # type: ignore[attr-defined]
+        bind_request(request.request_id)  # type: ignore[attr-defined]
+        try:
+            response = self.get_response(request)
+        finally:
+            clear_context()
         response["X-Request-Id"] = request.request_id  # type: ignore[attr-defined]
         return response
 

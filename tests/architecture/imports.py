@@ -27,7 +27,8 @@ LAYERS: tuple[tuple[str, ...], ...] = (
     ("mentorship.assignments",),
     ("mentorship.sync",),
     ("mentorship.mentors",),
-    ("mentorship.portal",),  # cross-app readers: auditor pages, dashboards, home, health, demo commands
+    # cross-app readers: auditor pages, dashboards, home, health, demo commands; /metrics; the SIS team's API
+    ("mentorship.portal", "mentorship.metrics", "mentorship.api"),
     ("mentorship", "mentorship.urls", "mentorship.wsgi"),  # the project: wires everything together
 )
 # Test and demo tooling: may use the bottom layer, and nothing in LAYERS may import it.

@@ -138,3 +138,26 @@ def test_plain_http_is_sent_to_https(production_portal: Portal) -> None:
 def test_liveness_answers_a_probe_by_address(production_portal: Portal) -> None:
     response = requests.get(f"{production_portal.url}/healthz/live", timeout=5)
     assert response.status_code == 200 and response.json() == {"status": "ok"}
+
+
+def test_logs_are_json_lines_with_request_ids_and_no_oauth_code(production_portal: Portal) -> None:
+    """LOG_FORMAT defaults to json in production: gunicorn's access log too, redacted like every other line."""
+    import json
+
+    response = production_portal.get("/accounts/login/?code=oauth-code-value-123&state=x")
+    request_id = response.headers["X-Request-Id"]
+
+    def access_line() -> dict | None:
+        for line in production_portal.log.read_text(errors="replace").splitlines():
+            if line.startswith("{") and request_id in line:
+                return json.loads(line)
+        return None
+
+    wait_until(lambda: access_line() is not None, timeout=30, message="the access log line of the request")
+    line = access_line()
+    assert line is not None and line["logger"] == "gunicorn.access"
+    assert "oauth-code-value-123" not in production_portal.log.read_text(errors="replace")
+
+
+def test_metrics_do_not_exist_in_production_without_a_credential(production_portal: Portal) -> None:
+    assert production_portal.get("/metrics").status_code == 404

@@ -187,6 +187,7 @@ def _side_objects(assignment: MentorAssignment, *, code: str, uploader: Any) -> 
 # --- The table -----------------------------------------------------------------------------------------------
 
 OK, NOT_FOUND, SIGN_IN, ADMIN_SIGN_IN = "allowed", "404", "sign-in redirect", "admin sign-in redirect"
+MACHINE = "token-authenticated"
 
 
 @dataclass(frozen=True)
@@ -204,8 +205,13 @@ class Expect:
     # Form fields that name the object (POST body instead of the URL), e.g. {"program": "program"}; plus fixed fields.
     body: dict[str, str] | None = None
     fixed: dict[str, str] = field(default_factory=dict)
+    # Token-authenticated URLs (/metrics, the SIS API): the status every session role gets, signed in or not. Their
+    # own credentials are tested in tests/core/test_metrics.py and tests/api/test_sis_api.py.
+    machine: frozenset[int] = frozenset()
 
     def outcome(self, role: str, side: str) -> str:
+        if self.machine:
+            return MACHINE
         if role == "anonymous" and not self.public:
             return SIGN_IN
         if self.public:
@@ -307,6 +313,18 @@ EXPECTED: dict[str, Expect] = {
     "audit:evidence": per_object({"person_id": "student"}, {"admin", "auditor"}, foreign={"admin"}),
     "audit:evidence_csv": per_object({"person_id": "student"}, {"admin", "auditor"}, foreign={"admin"}),
     "audit:evidence_pdf": per_object({"person_id": "student"}, {"admin", "auditor"}, foreign={"admin"}),
+    # No session opens these: /metrics is a 404 until METRICS_TOKEN is set, the API answers 401 without its token;
+    # the schema and its docs page are public (they describe the API, they hold no data).
+    "metrics:metrics": Expect(machine=frozenset({404})),
+    "sis_api:api-root": Expect(machine=frozenset({404})),
+    "sis_api:openapi-json": Expect(machine=frozenset({200})),
+    "sis_api:openapi-view": Expect(machine=frozenset({200})),
+    "sis_api:list_programs": Expect(machine=frozenset({401})),
+    "sis_api:list_assignments": Expect(machine=frozenset({401})),
+    "sis_api:list_links": Expect(machine=frozenset({401})),
+    "sis_api:get_program": Expect(obj={"program_id": "program"}, machine=frozenset({401})),
+    "sis_api:get_assignment": Expect(obj={"assignment_id": "assignment"}, machine=frozenset({401})),
+    "sis_api:get_link": Expect(obj={"link_id": "link"}, machine=frozenset({401})),
 }
 
 
@@ -345,7 +363,9 @@ def check(response: Any, outcome: str, method: str, where: str, expect: Expect |
     status = response.status_code
     location = response.get("Location", "")
     login_url = reverse(settings.LOGIN_URL)
-    if outcome == SIGN_IN:
+    if outcome == MACHINE:
+        assert expect is not None and status in expect.machine, f"{where}: expected {set(expect.machine)}, got {status}"
+    elif outcome == SIGN_IN:
         assert status == 302 and location.startswith(login_url), f"{where}: expected sign-in redirect, got {status}"
     elif outcome == ADMIN_SIGN_IN:
         assert status == 302 and "/django-admin/login/" in location, f"{where}: expected admin sign-in, got {status}"
@@ -463,4 +483,8 @@ def test_every_post_needs_a_csrf_token(route: Route, world: World):
     client = Client(enforce_csrf_checks=True)
     login(client, world.users["admin"])
     response = client.post(url_for(route, expect, world, "own"))
+    if expect is not None and expect.machine:
+        # Token-authenticated and read-only: a POST is refused before anything runs (the API has no session).
+        assert response.status_code in {403, 404, 405}, f"POST {route.name}: {response.status_code}"
+        return
     assert response.status_code == 403, f"POST {route.name} without a CSRF token: {response.status_code}"
