@@ -53,11 +53,11 @@ class Found:
     kind: str
     observer: int
     student: int
+    detail: str = ""
     course: int | None = None
     enrollment: int | None = None
     assignment_id: int | None = None
     link_id: int | None = None
-    detail: str = ""
 
 
 @dataclass
