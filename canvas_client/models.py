@@ -133,15 +133,33 @@ class _FromJson:
 
 
 @dataclass(frozen=True)
-class CanvasUser(_FromJson):
+class _Named(_FromJson):
+    """What every user and course answer has: its id (required) and its name ("" when Canvas leaves it out)."""
+
     id: int
     name: str
+
+
+@dataclass(frozen=True)
+class CanvasUser(_Named):
     sortable_name: str | None = None
     sis_user_id: str | None = None
     login_id: str | None = None
     email: str | None = None
     # Root accounts holding the link; only on observee/observer endpoints (docs/canvas.md, "Observer links").
     observation_link_root_account_ids: tuple[int, ...] = ()
+
+
+@dataclass(frozen=True)
+class Course(_Named):
+    course_code: str | None = None
+    sis_course_id: str | None = None
+    workflow_state: str | None = None
+    enrollments: tuple[CourseEnrollment, ...] = ()
+
+    def student_enrollment(self, user_id: int) -> CourseEnrollment | None:
+        """The user's student enrollment in this course, if the answer lists it."""
+        return next((e for e in self.enrollments if e.type == "student" and e.user_id == user_id), None)
 
 
 @dataclass(frozen=True)
@@ -164,20 +182,6 @@ class CourseEnrollment(_FromJson):
     associated_user_id: int | None = None
     current_score: float | None = field(default=None, metadata=rule("computed_current_score"))
     current_grade: str | None = field(default=None, metadata=rule("computed_current_grade"))
-
-
-@dataclass(frozen=True)
-class Course(_FromJson):
-    id: int
-    name: str
-    course_code: str | None = None
-    sis_course_id: str | None = None
-    workflow_state: str | None = None
-    enrollments: tuple[CourseEnrollment, ...] = ()
-
-    def student_enrollment(self, user_id: int) -> CourseEnrollment | None:
-        """The user's student enrollment in this course, if the answer lists it."""
-        return next((e for e in self.enrollments if e.type == "student" and e.user_id == user_id), None)
 
 
 @dataclass(frozen=True)
