@@ -30,6 +30,14 @@ from .transport import RATE_LIMIT_MARKER, Params, Transport, UserId, _as_list, c
 __all__ = ["RATE_LIMIT_MARKER", "CanvasClient", "Params", "UserId", "canvas_message", "object_id"]
 
 
+# A filter Canvas takes as an array parameter (`state[]=active&state[]=invited`): one value, several, or none.
+Filter = str | Iterable[str] | None
+
+
+def _array_params(**filters: Filter) -> Params:
+    return {f"{name}[]": _as_list(value) for name, value in filters.items()}
+
+
 class CanvasClient(Transport):
     """A Canvas REST client bound to one base URL and one token (see Transport for the options)."""
 
@@ -141,18 +149,9 @@ class CanvasClient(Transport):
     def get_course(self, course_id: UserId) -> Course:
         return Course.from_json(self._get_json(f"/api/v1/courses/{object_id(course_id)}"))
 
-    def list_user_courses(
-        self,
-        user_id: UserId,
-        *,
-        state: str | Iterable[str] | None = None,
-        include: str | Iterable[str] | None = None,
-    ) -> Iterator[Course]:
-        return self._paginate(
-            f"/api/v1/users/{object_id(user_id)}/courses",
-            {"state[]": _as_list(state), "include[]": _as_list(include)},
-            Course.from_json,
-        )
+    def list_user_courses(self, user_id: UserId, *, state: Filter = None, include: Filter = None) -> Iterator[Course]:
+        path = f"/api/v1/users/{object_id(user_id)}/courses"
+        return self._paginate(path, _array_params(state=state, include=include), Course.from_json)
 
     def list_observed_courses(self) -> Iterator[Course]:
         """The caller's own courses with the observees' student enrollments and scores beside its observer ones
@@ -181,23 +180,16 @@ class CanvasClient(Transport):
 
     # --------------------------------------------------------- enrollments
     def list_user_enrollments(
-        self,
-        user_id: UserId,
-        *,
-        type: str | Iterable[str] | None = None,
-        state: str | Iterable[str] | None = None,
+        self, user_id: UserId, *, type: Filter = None, state: Filter = None
     ) -> Iterator[Enrollment]:
-        return self._paginate(
-            f"/api/v1/users/{object_id(user_id)}/enrollments",
-            {"type[]": _as_list(type), "state[]": _as_list(state)},
-            Enrollment.from_json,
-        )
+        path = f"/api/v1/users/{object_id(user_id)}/enrollments"
+        return self._paginate(path, _array_params(type=type, state=state), Enrollment.from_json)
 
     def list_course_enrollments(
         self,
         course_id: UserId,
         *,
-        type: str | Iterable[str] | None = None,
+        type: Filter = None,
         user_id: UserId | None = None,
     ) -> Iterator[Enrollment]:
         return self._paginate(

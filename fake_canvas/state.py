@@ -62,17 +62,18 @@ class State:
         self.sections: dict[int, dict[str, Any]] = {}
         self.enrollments: dict[int, dict[str, Any]] = {}
         self.assignments: dict[int, dict[str, Any]] = {}
+        self.sis_imports: dict[int, dict[str, Any]] = {}
+        # The tables above are keyed by the row's id, those below by another key (said on each).
+        self.counters: dict[str, int] = defaultdict(lambda: 1)
         # key "assignment_id:user_id"
         self.submissions: dict[str, dict[str, Any]] = {}
         # key "observer_id:student_id"
         self.links: dict[str, dict[str, Any]] = {}
         # key: the code itself
         self.pairing_codes: dict[str, dict[str, Any]] = {}
-        self.sis_imports: dict[int, dict[str, Any]] = {}
         # key: the access token string
         self.tokens: dict[str, dict[str, Any]] = {}
         self.oauth_codes: dict[str, dict[str, Any]] = {}
-        self.counters: dict[str, int] = defaultdict(lambda: 1)
         self.seed = "empty"
         self._reindex()
 
@@ -209,9 +210,9 @@ class State:
         self,
         *,
         name: str,
+        account_id: int = 1,
         course_code: str | None = None,
         sis_course_id: str | None = None,
-        account_id: int = 1,
         id: int | None = None,
         section_id: int | None = None,
         workflow_state: str = "available",
@@ -494,8 +495,7 @@ class State:
         submission_types: list[str] | None = None,
         id: int | None = None,
     ) -> dict[str, Any]:
-        if id is None:
-            id = self.next_id("assignments")
+        id = self.next_id("assignments") if id is None else id
         assignment = {
             "id": id,
             "course_id": course_id,

@@ -9,7 +9,7 @@ import pytest
 import requests
 
 from fake_canvas.testing import fake_session
-from tests.canvas_client.test_fake_api import BASE, UNAUTHORIZED, World
+from tests.fake_canvas.test_fake_api import BASE, UNAUTHORIZED, World
 
 CHALLENGE = 'Bearer realm="canvas-lms"'
 
