@@ -158,13 +158,14 @@ def _evidence(request: HttpRequest, person_id: int, fmt: str) -> Any:
     with transaction.atomic():
         scopes: list[Program | None] = list(evidence.programs) or [None]
         for program in scopes:
+            details = {"format": fmt, "events": len(evidence.events)}
             audit_record(
                 action=Action.EVIDENCE_REPORT,
                 actor=user,
                 program=program,
                 student=student,
                 request=request,
-                details={"format": fmt, "events": len(evidence.events)},
+                details=details,
             )
     return evidence
 
