@@ -158,14 +158,13 @@ def _evidence(request: HttpRequest, person_id: int, fmt: str) -> Any:
     with transaction.atomic():
         scopes: list[Program | None] = list(evidence.programs) or [None]
         for program in scopes:
-            details = {"format": fmt, "events": len(evidence.events)}
             audit_record(
                 action=Action.EVIDENCE_REPORT,
+                details={"format": fmt, "events": len(evidence.events)},
                 actor=user,
                 program=program,
                 student=student,
                 request=request,
-                details=details,
             )
     return evidence
 
