@@ -32,6 +32,8 @@ __all__ = ["RATE_LIMIT_MARKER", "CanvasClient", "Params", "UserId", "canvas_mess
 
 # A filter Canvas takes as an array parameter (`state[]=active&state[]=invited`): one value, several, or none.
 Filter = str | Iterable[str] | None
+# A moment Canvas takes in ISO 8601 (an enrollment's start or end); None leaves it unset.
+Moment = datetime | None
 
 
 def _array_params(**filters: Filter) -> Params:
@@ -204,30 +206,24 @@ class CanvasClient(Transport):
         observer_id: UserId,
         student_id: UserId,
         *,
-        start_at: datetime | None = None,
-        end_at: datetime | None = None,
+        start_at: Moment = None,
+        end_at: Moment = None,
     ) -> Enrollment:
         """A one-off, course-scoped observer enrollment, active at once, without notification.
 
         Not retried: a lost answer may hide a created enrollment; confirm with
         ``list_course_enrollments(course, user_id=observer, type="ObserverEnrollment")``.
         """
-        data = {
-            "enrollment[user_id]": observer_id,
-            "enrollment[type]": "ObserverEnrollment",
-            "enrollment[associated_user_id]": student_id,
-            "enrollment[enrollment_state]": "active",
-            "enrollment[notify]": False,
-            "enrollment[start_at]": start_at,
-            "enrollment[end_at]": end_at,
-        }
-        body = self._request(
-            "POST",
-            f"/api/v1/courses/{object_id(course_id)}/enrollments",
-            data=data,
-            idempotent=False,
+        return self._enroll(
+            course_id,
+            user_id=observer_id,
+            type="ObserverEnrollment",
+            associated_user_id=student_id,
+            enrollment_state="active",
+            notify=False,
+            start_at=start_at,
+            end_at=end_at,
         )
-        return Enrollment.from_json(body)
 
     def enroll_user(
         self,
@@ -240,20 +236,20 @@ class CanvasClient(Transport):
     ) -> Enrollment:
         """Admin helper for tests and seeding (StudentEnrollment, TeacherEnrollment, ...). Not
         retried."""
-        data = {
-            "enrollment[user_id]": user_id,
-            "enrollment[type]": type,
-            "enrollment[associated_user_id]": associated_user_id,
-            "enrollment[enrollment_state]": enrollment_state,
-            "enrollment[notify]": False,
-        }
-        body = self._request(
-            "POST",
-            f"/api/v1/courses/{object_id(course_id)}/enrollments",
-            data=data,
-            idempotent=False,
+        return self._enroll(
+            course_id,
+            user_id=user_id,
+            type=type,
+            associated_user_id=associated_user_id,
+            enrollment_state=enrollment_state,
+            notify=False,
         )
-        return Enrollment.from_json(body)
+
+    def _enroll(self, course_id: UserId, **fields: Any) -> Enrollment:
+        """POST one enrollment with these `enrollment[...]` fields, in this order. Never retried."""
+        data = {f"enrollment[{name}]": value for name, value in fields.items()}
+        path = f"/api/v1/courses/{object_id(course_id)}/enrollments"
+        return Enrollment.from_json(self._request("POST", path, data=data, idempotent=False))
 
     def delete_enrollment(self, course_id: UserId, enrollment_id: UserId, *, task: str = "delete") -> Enrollment:
         """End an enrollment. Canvas's default task is ``conclude``; the portal wants ``delete``."""
