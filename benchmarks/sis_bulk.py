@@ -35,7 +35,7 @@ def make_fake(n: int, latency_ms: float) -> tuple[FakeCanvas, list[tuple[int, in
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser()
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--n", type=int, default=10000)
     parser.add_argument("--latency-ms", type=float, default=0.0)
     parser.add_argument("--threads", type=int, default=8)

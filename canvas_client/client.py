@@ -30,6 +30,16 @@ from .transport import RATE_LIMIT_MARKER, Params, Transport, UserId, _as_list, c
 __all__ = ["RATE_LIMIT_MARKER", "CanvasClient", "Params", "UserId", "canvas_message", "object_id"]
 
 
+# A filter Canvas takes as an array parameter (`state[]=active&state[]=invited`): one value, several, or none.
+Filter = str | Iterable[str] | None
+# A moment Canvas takes in ISO 8601 (an enrollment's start or end); None leaves it unset.
+Moment = datetime | None
+
+
+def _array_params(**filters: Filter) -> Params:
+    return {f"{name}[]": _as_list(value) for name, value in filters.items()}
+
+
 class CanvasClient(Transport):
     """A Canvas REST client bound to one base URL and one token (see Transport for the options)."""
 
@@ -146,18 +156,9 @@ class CanvasClient(Transport):
     def get_course(self, course_id: UserId) -> Course:
         return Course.from_json(self._get_json(f"/api/v1/courses/{object_id(course_id)}"))
 
-    def list_user_courses(
-        self,
-        user_id: UserId,
-        *,
-        state: str | Iterable[str] | None = None,
-        include: str | Iterable[str] | None = None,
-    ) -> Iterator[Course]:
-        return self._paginate(
-            f"/api/v1/users/{object_id(user_id)}/courses",
-            {"state[]": _as_list(state), "include[]": _as_list(include)},
-            Course.from_json,
-        )
+    def list_user_courses(self, user_id: UserId, *, state: Filter = None, include: Filter = None) -> Iterator[Course]:
+        path = f"/api/v1/users/{object_id(user_id)}/courses"
+        return self._paginate(path, _array_params(state=state, include=include), Course.from_json)
 
     def list_observed_courses(self) -> Iterator[Course]:
         """The caller's own courses with the observees' student enrollments and scores beside its observer ones
@@ -186,23 +187,16 @@ class CanvasClient(Transport):
 
     # --------------------------------------------------------- enrollments
     def list_user_enrollments(
-        self,
-        user_id: UserId,
-        *,
-        type: str | Iterable[str] | None = None,
-        state: str | Iterable[str] | None = None,
+        self, user_id: UserId, *, type: Filter = None, state: Filter = None
     ) -> Iterator[Enrollment]:
-        return self._paginate(
-            f"/api/v1/users/{object_id(user_id)}/enrollments",
-            {"type[]": _as_list(type), "state[]": _as_list(state)},
-            Enrollment.from_json,
-        )
+        path = f"/api/v1/users/{object_id(user_id)}/enrollments"
+        return self._paginate(path, _array_params(type=type, state=state), Enrollment.from_json)
 
     def list_course_enrollments(
         self,
         course_id: UserId,
         *,
-        type: str | Iterable[str] | None = None,
+        type: Filter = None,
         user_id: UserId | None = None,
     ) -> Iterator[Enrollment]:
         return self._paginate(
@@ -217,30 +211,24 @@ class CanvasClient(Transport):
         observer_id: UserId,
         student_id: UserId,
         *,
-        start_at: datetime | None = None,
-        end_at: datetime | None = None,
+        start_at: Moment = None,
+        end_at: Moment = None,
     ) -> Enrollment:
         """A one-off, course-scoped observer enrollment, active at once, without notification.
 
         Not retried: a lost answer may hide a created enrollment; confirm with
         ``list_course_enrollments(course, user_id=observer, type="ObserverEnrollment")``.
         """
-        data = {
-            "enrollment[user_id]": observer_id,
-            "enrollment[type]": "ObserverEnrollment",
-            "enrollment[associated_user_id]": student_id,
-            "enrollment[enrollment_state]": "active",
-            "enrollment[notify]": False,
-            "enrollment[start_at]": start_at,
-            "enrollment[end_at]": end_at,
-        }
-        body = self._request(
-            "POST",
-            f"/api/v1/courses/{object_id(course_id)}/enrollments",
-            data=data,
-            idempotent=False,
+        return self._enroll(
+            course_id,
+            user_id=observer_id,
+            type="ObserverEnrollment",
+            associated_user_id=student_id,
+            enrollment_state="active",
+            notify=False,
+            start_at=start_at,
+            end_at=end_at,
         )
-        return Enrollment.from_json(body)
 
     def enroll_user(
         self,
@@ -253,20 +241,20 @@ class CanvasClient(Transport):
     ) -> Enrollment:
         """Admin helper for tests and seeding (StudentEnrollment, TeacherEnrollment, ...). Not
         retried."""
-        data = {
-            "enrollment[user_id]": user_id,
-            "enrollment[type]": type,
-            "enrollment[associated_user_id]": associated_user_id,
-            "enrollment[enrollment_state]": enrollment_state,
-            "enrollment[notify]": False,
-        }
-        body = self._request(
-            "POST",
-            f"/api/v1/courses/{object_id(course_id)}/enrollments",
-            data=data,
-            idempotent=False,
+        return self._enroll(
+            course_id,
+            user_id=user_id,
+            type=type,
+            associated_user_id=associated_user_id,
+            enrollment_state=enrollment_state,
+            notify=False,
         )
-        return Enrollment.from_json(body)
+
+    def _enroll(self, course_id: UserId, **fields: Any) -> Enrollment:
+        """POST one enrollment with these `enrollment[...]` fields, in this order. Never retried."""
+        data = {f"enrollment[{name}]": value for name, value in fields.items()}
+        path = f"/api/v1/courses/{object_id(course_id)}/enrollments"
+        return Enrollment.from_json(self._request("POST", path, data=data, idempotent=False))
 
     def delete_enrollment(self, course_id: UserId, enrollment_id: UserId, *, task: str = "delete") -> Enrollment:
         """End an enrollment. Canvas's default task is ``conclude``; the portal wants ``delete``."""

@@ -25,10 +25,10 @@ class CanvasError(Exception):
         self,
         message: str,
         *,
+        acting_as: ActingAs = "portal",
         status: int | None = None,
         method: str | None = None,
         path: str | None = None,
-        acting_as: ActingAs = "portal",
         retry_after: float | None = None,
     ) -> None:
         self.message = message

@@ -8,11 +8,14 @@ the caller may read SIS data, ``login_id`` without ``view_user_logins``, ``email
 
 from __future__ import annotations
 
+import operator
 import re
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import MISSING, dataclass, field, fields, is_dataclass
 from datetime import datetime
-from typing import Any
+from functools import cache
+from types import UnionType
+from typing import Any, Self, cast, get_args, get_origin, get_type_hints
 
 JSON = Mapping[str, Any]
 
@@ -27,34 +30,118 @@ def parse_datetime(value: object) -> datetime | None:
         return None
 
 
-def _opt_str(value: object) -> str | None:
-    if value is None or value == "":
-        return None
-    return str(value)
+def _optional(convert: Callable[[Any], Any]) -> Callable[[object], Any]:
+    """A reader for an optional value: None when Canvas leaves it out, sends "", or sends junk it cannot convert."""
+
+    def read(value: object) -> Any:
+        if value is None or value == "":
+            return None
+        try:
+            return convert(value)
+        except (TypeError, ValueError):
+            return None
+
+    return read
 
 
-def _opt_int(value: object) -> int | None:
-    if value is None or value == "":
-        return None
-    try:
-        return int(value)  # type: ignore[call-overload]
-    except (TypeError, ValueError):
-        return None
+def _pairs(value: object) -> tuple[tuple[str, str], ...]:
+    """processing_errors/_warnings are lists of [csv_file, message] pairs."""
+    out: list[tuple[str, str]] = []
+    for item in value or ():  # type: ignore[attr-defined]
+        if isinstance(item, list | tuple) and len(item) >= 2:
+            out.append((str(item[0]), str(item[1])))
+        elif isinstance(item, str):
+            out.append(("", item))
+    return tuple(out)
 
 
-def _opt_float(value: object) -> float | None:
-    if value is None or value == "":
-        return None
-    try:
-        return float(value)  # type: ignore[arg-type]
-    except (TypeError, ValueError):
-        return None
+def rule(key: str | None = None, *, required: bool = False, absent: object = None) -> dict[str, Any]:
+    """A field's `metadata` when its type's rule is not enough: `key` is where Canvas puts it (dotted for a nested
+    object), `required` makes a missing value an error, `absent` replaces a missing or empty one."""
+    return {"canvas": {"key": key, "required": required, "absent": absent}}
+
+
+Convert = Callable[[Any], Any]
+_OPTIONAL: dict[Any, Convert] = {
+    str: _optional(str),
+    int: _optional(int),
+    float: _optional(float),
+    datetime: parse_datetime,
+}
+
+
+def _lookup(path: str) -> Convert:
+    keys = path.split(".")
+
+    def read(data: JSON) -> Any:
+        value: Any = data
+        for key in keys:
+            value = value.get(key) if isinstance(value, Mapping) else None
+        return value
+
+    return read
+
+
+def _nested(model: Any, *, many: bool) -> Convert:
+    """A nested answer (or a list of them): only the well-formed entries are read."""
+    if many:
+        return lambda v: tuple(model.from_json(e) for e in v if isinstance(e, Mapping)) if isinstance(v, list) else ()
+    return lambda v: model.from_json(v) if isinstance(v, Mapping) else None
+
+
+def _convert(hint: Any, *, absent: object) -> Convert:
+    """How one value of the answer becomes the field's type (the rules are listed in `_FromJson.from_json`)."""
+    args = get_args(hint)
+    if isinstance(hint, UnionType):
+        inner = next(a for a in args if a is not type(None))
+        return _nested(inner, many=False) if is_dataclass(inner) else _OPTIONAL[inner]
+    if get_origin(hint) is tuple:
+        if is_dataclass(args[0]):
+            return _nested(args[0], many=True)
+        return (lambda v: tuple(int(x) for x in v or ())) if args[0] is int else _pairs
+    if hint is bool or absent is None:
+        return hint
+    return lambda v: hint(v) if v else absent
+
+
+@cache
+def _readers(model: type) -> tuple[tuple[str, Convert, Convert], ...]:
+    hints = get_type_hints(model)
+    out = []
+    for f in fields(model):
+        meta = f.metadata.get("canvas", {})
+        key, hint, absent = meta.get("key") or f.name, hints[f.name], meta.get("absent")
+        required = meta.get("required") or (hint is int and f.default is MISSING and absent is None)
+        if not required and absent is None and hint in (str, int):
+            absent = "" if hint is str else f.default
+        read = operator.itemgetter(key) if required else _lookup(key)
+        out.append((f.name, read, _convert(hint, absent=absent)))
+    return tuple(out)
+
+
+class _FromJson:
+    @classmethod
+    def from_json(cls, data: JSON) -> Self:
+        """Build the dataclass from Canvas's answer, each field by its type.
+
+        An `X | None` field is None when Canvas leaves it out (or sends junk); an `int` without a default is required
+        (a KeyError names it), one with a default falls back to it; a `str` reads as "" when missing; a `bool` is
+        truthiness; tuples and nested dataclasses take only the well-formed entries. `rule()` changes the key or the
+        rule.
+        """
+        return cls(**{name: convert(read(data)) for name, read, convert in _readers(cast(type, cls))})
 
 
 @dataclass(frozen=True)
-class CanvasUser:
+class _Named(_FromJson):
+    """What every user and course answer has: its id (required) and its name ("" when Canvas leaves it out)."""
+
     id: int
     name: str
+
+
+@dataclass(frozen=True)
+class CanvasUser(_Named):
     sortable_name: str | None = None
     sis_user_id: str | None = None
     login_id: str | None = None
@@ -62,85 +149,13 @@ class CanvasUser:
     # Root accounts holding the link; only on observee/observer endpoints (docs/canvas.md, "Observer links").
     observation_link_root_account_ids: tuple[int, ...] = ()
 
-    @classmethod
-    def from_json(cls, data: JSON) -> CanvasUser:
-        return cls(
-            id=int(data["id"]),
-            name=str(data.get("name") or ""),
-            sortable_name=_opt_str(data.get("sortable_name")),
-            sis_user_id=_opt_str(data.get("sis_user_id")),
-            login_id=_opt_str(data.get("login_id")),
-            email=_opt_str(data.get("email")),
-            observation_link_root_account_ids=tuple(
-                int(x) for x in data.get("observation_link_root_account_ids") or ()
-            ),
-        )
-
 
 @dataclass(frozen=True)
-class PairingCode:
-    user_id: int
-    # The code lets whoever holds it observe the student: never in repr, logs or exception text.
-    code: str = field(repr=False)
-    expires_at: datetime | None
-    workflow_state: str
-
-    @classmethod
-    def from_json(cls, data: JSON) -> PairingCode:
-        return cls(
-            user_id=int(data["user_id"]),
-            code=str(data["code"]),
-            expires_at=parse_datetime(data.get("expires_at")),
-            workflow_state=str(data.get("workflow_state") or "active"),
-        )
-
-
-@dataclass(frozen=True)
-class CourseEnrollment:
-    """One entry of a course's `enrollments` in the courses API (no id there). With `include[]=observed_users` the
-    observees' student enrollments are listed beside the caller's own; scores need `include[]=total_scores`."""
-
-    type: str
-    user_id: int
-    enrollment_state: str = ""
-    associated_user_id: int | None = None
-    current_score: float | None = None
-    current_grade: str | None = None
-
-    @classmethod
-    def from_json(cls, data: JSON) -> CourseEnrollment:
-        return cls(
-            type=str(data.get("type") or ""),
-            user_id=int(data.get("user_id") or 0),
-            enrollment_state=str(data.get("enrollment_state") or ""),
-            associated_user_id=_opt_int(data.get("associated_user_id")),
-            current_score=_opt_float(data.get("computed_current_score")),
-            current_grade=_opt_str(data.get("computed_current_grade")),
-        )
-
-
-@dataclass(frozen=True)
-class Course:
-    id: int
-    name: str
+class Course(_Named):
     course_code: str | None = None
     sis_course_id: str | None = None
     workflow_state: str | None = None
     enrollments: tuple[CourseEnrollment, ...] = ()
-
-    @classmethod
-    def from_json(cls, data: JSON) -> Course:
-        raw = data.get("enrollments")
-        return cls(
-            id=int(data["id"]),
-            name=str(data.get("name") or ""),
-            course_code=_opt_str(data.get("course_code")),
-            sis_course_id=_opt_str(data.get("sis_course_id")),
-            workflow_state=_opt_str(data.get("workflow_state")),
-            enrollments=tuple(CourseEnrollment.from_json(e) for e in raw if isinstance(e, Mapping))
-            if isinstance(raw, list)
-            else (),
-        )
 
     def student_enrollment(self, user_id: int) -> CourseEnrollment | None:
         """The user's student enrollment in this course, if the answer lists it."""
@@ -148,7 +163,29 @@ class Course:
 
 
 @dataclass(frozen=True)
-class Enrollment:
+class PairingCode(_FromJson):
+    user_id: int
+    # The code lets whoever holds it observe the student: never in repr, logs or exception text.
+    code: str = field(repr=False, metadata=rule(required=True))
+    expires_at: datetime | None
+    workflow_state: str = field(metadata=rule(absent="active"))
+
+
+@dataclass(frozen=True)
+class CourseEnrollment(_FromJson):
+    """One entry of a course's `enrollments` in the courses API (no id there). With `include[]=observed_users` the
+    observees' student enrollments are listed beside the caller's own; scores need `include[]=total_scores`."""
+
+    type: str
+    user_id: int = field(metadata=rule(absent=0))
+    enrollment_state: str = ""
+    associated_user_id: int | None = None
+    current_score: float | None = field(default=None, metadata=rule("computed_current_score"))
+    current_grade: str | None = field(default=None, metadata=rule("computed_current_grade"))
+
+
+@dataclass(frozen=True)
+class Enrollment(_FromJson):
     id: int
     course_id: int
     user_id: int
@@ -156,27 +193,12 @@ class Enrollment:
     enrollment_state: str
     associated_user_id: int | None = None
     course_section_id: int | None = None
-    current_score: float | None = None
-    current_grade: str | None = None
-
-    @classmethod
-    def from_json(cls, data: JSON) -> Enrollment:
-        grades = data.get("grades") or {}
-        return cls(
-            id=int(data["id"]),
-            course_id=int(data["course_id"]),
-            user_id=int(data["user_id"]),
-            type=str(data.get("type") or ""),
-            enrollment_state=str(data.get("enrollment_state") or ""),
-            associated_user_id=_opt_int(data.get("associated_user_id")),
-            course_section_id=_opt_int(data.get("course_section_id")),
-            current_score=_opt_float(grades.get("current_score")),
-            current_grade=_opt_str(grades.get("current_grade")),
-        )
+    current_score: float | None = field(default=None, metadata=rule("grades.current_score"))
+    current_grade: str | None = field(default=None, metadata=rule("grades.current_grade"))
 
 
 @dataclass(frozen=True)
-class Submission:
+class Submission(_FromJson):
     user_id: int | None = None
     workflow_state: str | None = None
     submitted_at: datetime | None = None
@@ -185,21 +207,9 @@ class Submission:
     score: float | None = None
     grade: str | None = None
 
-    @classmethod
-    def from_json(cls, data: JSON) -> Submission:
-        return cls(
-            user_id=_opt_int(data.get("user_id")),
-            workflow_state=_opt_str(data.get("workflow_state")),
-            submitted_at=parse_datetime(data.get("submitted_at")),
-            missing=bool(data.get("missing")),
-            late=bool(data.get("late")),
-            score=_opt_float(data.get("score")),
-            grade=_opt_str(data.get("grade")),
-        )
-
 
 @dataclass(frozen=True)
-class Assignment:
+class Assignment(_FromJson):
     id: int
     course_id: int
     name: str
@@ -210,23 +220,7 @@ class Assignment:
     submission: Submission | None = None
     # With include[]=observed_users as well Canvas sends a list: the caller's and each observee's
     # (docs/canvas-rules.md, section 1).
-    submissions: tuple[Submission, ...] = ()
-
-    @classmethod
-    def from_json(cls, data: JSON) -> Assignment:
-        sub = data.get("submission")
-        return cls(
-            id=int(data["id"]),
-            course_id=int(data["course_id"]),
-            name=str(data.get("name") or ""),
-            due_at=parse_datetime(data.get("due_at")),
-            html_url=_opt_str(data.get("html_url")),
-            points_possible=_opt_float(data.get("points_possible")),
-            submission=Submission.from_json(sub) if isinstance(sub, Mapping) else None,
-            submissions=tuple(Submission.from_json(s) for s in sub if isinstance(s, Mapping))
-            if isinstance(sub, list)
-            else (),
-        )
+    submissions: tuple[Submission, ...] = field(default=(), metadata=rule("submission"))
 
     @property
     def submission_state(self) -> str | None:
@@ -263,19 +257,8 @@ def is_more_entry(pair: tuple[str, str] | Sequence[str]) -> bool:
     return len(pair) >= 1 and bool(_MORE.match(str(pair[0]).strip()))
 
 
-def _pairs(value: object) -> tuple[tuple[str, str], ...]:
-    """processing_errors/_warnings are lists of [csv_file, message] pairs."""
-    out: list[tuple[str, str]] = []
-    for item in value or ():  # type: ignore[attr-defined]
-        if isinstance(item, list | tuple) and len(item) >= 2:
-            out.append((str(item[0]), str(item[1])))
-        elif isinstance(item, str):
-            out.append(("", item))
-    return tuple(out)
-
-
 @dataclass(frozen=True)
-class SisImport:
+class SisImport(_FromJson):
     """A SIS import. Canvas lists at most 24 warnings (and errors) and then an "and N more" pair; the full counts
     are `warning_count` and `error_count`, and every message is in the file at `errors_attachment_url`
     (docs/canvas-rules.md, section 3)."""
@@ -285,24 +268,9 @@ class SisImport:
     progress: int = 0
     processing_errors: tuple[tuple[str, str], ...] = ()
     processing_warnings: tuple[tuple[str, str], ...] = ()
-    warning_count: int | None = None
-    error_count: int | None = None
-    errors_attachment_url: str | None = None
-
-    @classmethod
-    def from_json(cls, data: JSON) -> SisImport:
-        counts = (data.get("data") or {}).get("counts") or {}
-        attachment = data.get("errors_attachment") or {}
-        return cls(
-            id=int(data["id"]),
-            workflow_state=str(data.get("workflow_state") or ""),
-            progress=_opt_int(data.get("progress")) or 0,
-            processing_errors=_pairs(data.get("processing_errors")),
-            processing_warnings=_pairs(data.get("processing_warnings")),
-            warning_count=_opt_int(counts.get("warning_count")),
-            error_count=_opt_int(counts.get("error_count")),
-            errors_attachment_url=_opt_str(attachment.get("url")) if isinstance(attachment, dict) else None,
-        )
+    warning_count: int | None = field(default=None, metadata=rule("data.counts.warning_count"))
+    error_count: int | None = field(default=None, metadata=rule("data.counts.error_count"))
+    errors_attachment_url: str | None = field(default=None, metadata=rule("errors_attachment.url"))
 
     @property
     def messages_complete(self) -> bool:
@@ -324,26 +292,14 @@ class SisImport:
 
 
 @dataclass(frozen=True)
-class OAuthToken:
-    access_token: str = field(repr=False)
-    token_type: str
-    user_id: int | None
-    user_name: str | None
+class OAuthToken(_FromJson):
+    access_token: str = field(repr=False, metadata=rule(required=True))
+    token_type: str = field(metadata=rule(absent="Bearer"))
+    user_id: int | None = field(metadata=rule("user.id"))
+    user_name: str | None = field(metadata=rule("user.name"))
     expires_in: int | None
     # Canvas returns a refresh token on the first exchange only; a refresh returns none.
     refresh_token: str | None = field(default=None, repr=False)
-
-    @classmethod
-    def from_json(cls, data: JSON) -> OAuthToken:
-        user = data.get("user") or {}
-        return cls(
-            access_token=str(data["access_token"]),
-            token_type=str(data.get("token_type") or "Bearer"),
-            user_id=_opt_int(user.get("id")),
-            user_name=_opt_str(user.get("name")),
-            expires_in=_opt_int(data.get("expires_in")),
-            refresh_token=_opt_str(data.get("refresh_token")),
-        )
 
 
 __all__ = [

@@ -165,10 +165,7 @@ class CanvasApi(CourseApi):
         observer = self.find_user(user_id, ctx)
         self.require_self_or_admin(ctx, observer)
         s = self.state
-        students = [s.users[sid] for sid in s.observed_students(observer["id"])]
-        students.sort(key=lambda u: (u["sortable_name"].lower(), u["id"]))
-        page, headers = self.paginate(ctx, students)
-        return ok([self._link_json(u, ctx) for u in page], headers)
+        return self._linked_page(ctx, [s.users[sid] for sid in s.observed_students(observer["id"])])
 
     def observers_index(self, ctx: Ctx, user_id: str) -> Reply:
         student = self.find_user(user_id, ctx)
@@ -179,8 +176,12 @@ class CanvasApi(CourseApi):
             for link in s.links.values()
             if link["student_id"] == student["id"] and link["workflow_state"] == "active"
         ]
-        observers.sort(key=lambda u: (u["sortable_name"].lower(), u["id"]))
-        page, headers = self.paginate(ctx, observers)
+        return self._linked_page(ctx, observers)
+
+    def _linked_page(self, ctx: Ctx, users: list[dict[str, Any]]) -> Reply:
+        """One page of the users at the other end of someone's links, by sortable name then id."""
+        users.sort(key=lambda u: (u["sortable_name"].lower(), u["id"]))
+        page, headers = self.paginate(ctx, users)
         return ok([self._link_json(u, ctx) for u in page], headers)
 
     def observees_create(self, ctx: Ctx, user_id: str) -> Reply:
@@ -222,12 +223,8 @@ class CanvasApi(CourseApi):
         return ok(self._link_json(student, ctx))
 
     def observee_show(self, ctx: Ctx, user_id: str, observee_id: str) -> Reply:
-        observer = self.find_user(user_id, ctx)
-        student = self.find_user(observee_id, ctx)
-        self.require_self_or_admin(ctx, observer)
-        if self.state.active_link(observer["id"], student["id"]) is None:
-            raise not_found()
-        return ok(self._link_json(student, ctx))
+        observer, student = self.find_user(user_id, ctx), self.find_user(observee_id, ctx)
+        return self._show_link(ctx, observer=observer, student=student, asker=observer, shown=student)
 
     def observee_update(self, ctx: Ctx, user_id: str, observee_id: str) -> Reply:
         observer = self.find_user(user_id, ctx)
@@ -248,12 +245,24 @@ class CanvasApi(CourseApi):
         return ok(self._link_json(student, ctx))
 
     def observer_show(self, ctx: Ctx, user_id: str, observer_id: str) -> Reply:
-        student = self.find_user(user_id, ctx)
-        observer = self.find_user(observer_id, ctx)
-        self.require_self_or_admin(ctx, student)
+        student, observer = self.find_user(user_id, ctx), self.find_user(observer_id, ctx)
+        return self._show_link(ctx, observer=observer, student=student, asker=student, shown=observer)
+
+    def _show_link(
+        self,
+        ctx: Ctx,
+        *,
+        observer: dict[str, Any],
+        student: dict[str, Any],
+        asker: dict[str, Any],
+        shown: dict[str, Any],
+    ) -> Reply:
+        """One link read from either end: the user in the path (or an admin) may look, and only an active link
+        is found."""
+        self.require_self_or_admin(ctx, asker)
         if self.state.active_link(observer["id"], student["id"]) is None:
             raise not_found()
-        return ok(self._link_json(observer, ctx))
+        return ok(self._link_json(shown, ctx))
 
     def pairing_code_create(self, ctx: Ctx, user_id: str) -> Reply:
         student = self.find_user(user_id, ctx)

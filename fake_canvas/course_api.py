@@ -113,20 +113,8 @@ class CourseApi(FakeBase):
             raise enrollment_error("Can't add an enrollment to a concluded course.")
         user = self.find_user(raw_user, ctx)
         associated_id = None
-        raw_associated = p.get("enrollment", "associated_user_id")
-        if type_ == "ObserverEnrollment" and raw_associated not in (None, ""):
-            associated = self.find_user(raw_associated, ctx)
-            associated_id = associated["id"]
-            if associated_id == user["id"]:
-                raise enrollment_error("Cannot observe yourself")
-            reverse = self.state.find_enrollment(
-                course_id=course["id"],
-                user_id=associated_id,
-                type="ObserverEnrollment",
-                associated_user_id=user["id"],
-            )
-            if reverse is not None and reverse["workflow_state"] != "deleted":
-                raise enrollment_error("Cannot observe observer observing self")
+        if type_ == "ObserverEnrollment":
+            associated_id = self._observee(ctx, course, user, p.get("enrollment", "associated_user_id"))
         state = str(p.get("enrollment", "enrollment_state") or "invited")
         if state not in ("active", "invited", "inactive"):
             state = "invited"
@@ -135,13 +123,7 @@ class CourseApi(FakeBase):
             end_at = parse_time(p.get("enrollment", "end_at"))
         except ValueError:
             raise enrollment_error("Invalid date or time") from None
-        section_id = None
-        raw_section = p.get("enrollment", "course_section_id")
-        if raw_section not in (None, ""):
-            section = self.state.sections.get(int(str(raw_section))) if str(raw_section).isdigit() else None
-            if section is None or section["course_id"] != course["id"]:
-                raise not_found()
-            section_id = section["id"]
+        section_id = self._section(course, p.get("enrollment", "course_section_id"))
         enrollment = self.state.enroll(
             course_id=course["id"],
             user_id=user["id"],
@@ -153,6 +135,33 @@ class CourseApi(FakeBase):
             section_id=section_id,
         )
         return ok(self.enrollment_json(enrollment, ctx))
+
+    def _observee(self, ctx: Ctx, course: dict[str, Any], user: dict[str, Any], raw: Any) -> int | None:
+        """The student an observer enrollment is for (none named: a plain observer), refused if it is the observer
+        or the student already observes the observer in this course."""
+        if raw in (None, ""):
+            return None
+        associated_id: int = self.find_user(raw, ctx)["id"]
+        if associated_id == user["id"]:
+            raise enrollment_error("Cannot observe yourself")
+        reverse = self.state.find_enrollment(
+            course_id=course["id"],
+            user_id=associated_id,
+            type="ObserverEnrollment",
+            associated_user_id=user["id"],
+        )
+        if reverse is not None and reverse["workflow_state"] != "deleted":
+            raise enrollment_error("Cannot observe observer observing self")
+        return associated_id
+
+    def _section(self, course: dict[str, Any], raw: object) -> int | None:
+        """The section named for the enrollment, which must be one of the course's (none named: the default)."""
+        if raw in (None, ""):
+            return None
+        section = self.state.sections.get(int(str(raw))) if str(raw).isdigit() else None
+        if section is None or section["course_id"] != course["id"]:
+            raise not_found()
+        return int(section["id"])
 
     def enrollment_destroy(self, ctx: Ctx, course_id: str, enrollment_id: str) -> Reply:
         course = self.find_course(course_id)
@@ -347,7 +356,6 @@ class CourseApi(FakeBase):
     def user_assignments(self, ctx: Ctx, user_id: str, course_id: str) -> Reply:
         target = self.find_user(user_id, ctx)
         course = self.find_course(course_id)
-        s = self.state
         # AssignmentsApiController#require_user_visibility: a teacher of the student's course, or `:read_as_parent`
         # / `:read` on the user (the user, an admin, a linked observer). A course-only observer is refused.
         teacher = self.teaches(ctx, course["id"]) and self._enrolled(target["id"], course["id"])
@@ -355,6 +363,11 @@ class CourseApi(FakeBase):
             raise unauthorized()
         if not ctx.admin and not self._enrolled(target["id"], course["id"]):
             raise unauthorized()
+        return self._assignments_page(ctx, course, bucket_user=target["id"])
+
+    def _assignments_page(self, ctx: Ctx, course: dict[str, Any], *, bucket_user: int | None) -> Reply:
+        """A page of the course's assignments; `bucket` (one of BUCKETS) keeps those in it for `bucket_user`."""
+        s = self.state
         bucket = ctx.params.get("bucket")
         if bucket is not None and bucket not in BUCKETS:
             raise ApiError(
@@ -362,8 +375,8 @@ class CourseApi(FakeBase):
                 {"errors": [{"message": "bucket name must be one of the following: " + ", ".join(BUCKETS)}]},
             )
         items = [s.assignments[aid] for aid in s.assignments_by_course.get(course["id"], ())]
-        if bucket is not None:
-            items = [a for a in items if self._in_bucket(str(bucket), a, target["id"])]
+        if bucket is not None and bucket_user is not None:
+            items = [a for a in items if self._in_bucket(str(bucket), a, bucket_user)]
         page, headers = self.paginate(ctx, items)
         include = ctx.include()
         out = []
@@ -401,24 +414,7 @@ class CourseApi(FakeBase):
         course = self.find_course(course_id)
         if not ctx.admin and not (ctx.user and self._enrolled(ctx.user["id"], course["id"])):
             raise unauthorized()
-        s = self.state
-        bucket = ctx.params.get("bucket")
-        if bucket is not None and bucket not in BUCKETS:
-            raise ApiError(
-                400,
-                {"errors": [{"message": "bucket name must be one of the following: " + ", ".join(BUCKETS)}]},
-            )
-        items = [s.assignments[aid] for aid in s.assignments_by_course.get(course["id"], ())]
-        if bucket is not None and ctx.user is not None:
-            items = [a for a in items if self._in_bucket(str(bucket), a, ctx.user["id"])]
-        page, headers = self.paginate(ctx, items)
-        include = ctx.include()
-        out = []
-        for a in page:
-            data = self.assignment_json(a, ctx)
-            self._add_submissions(ctx, data, a, include)
-            out.append(data)
-        return ok(out, headers)
+        return self._assignments_page(ctx, course, bucket_user=ctx.user["id"] if ctx.user else None)
 
     def course_student_submissions(self, ctx: Ctx, course_id: str) -> Reply:
         """GET /courses/:c/students/submissions?student_ids[]=S (SubmissionsApiController#for_students): a teacher or

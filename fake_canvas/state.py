@@ -62,17 +62,18 @@ class State:
         self.sections: dict[int, dict[str, Any]] = {}
         self.enrollments: dict[int, dict[str, Any]] = {}
         self.assignments: dict[int, dict[str, Any]] = {}
+        self.sis_imports: dict[int, dict[str, Any]] = {}
+        # The tables above are keyed by the row's id, those below by another key (said on each).
+        self.counters: dict[str, int] = defaultdict(lambda: 1)
         # key "assignment_id:user_id"
         self.submissions: dict[str, dict[str, Any]] = {}
         # key "observer_id:student_id"
         self.links: dict[str, dict[str, Any]] = {}
         # key: the code itself
         self.pairing_codes: dict[str, dict[str, Any]] = {}
-        self.sis_imports: dict[int, dict[str, Any]] = {}
         # key: the access token string
         self.tokens: dict[str, dict[str, Any]] = {}
         self.oauth_codes: dict[str, dict[str, Any]] = {}
-        self.counters: dict[str, int] = defaultdict(lambda: 1)
         self.seed = "empty"
         self._reindex()
 
@@ -209,9 +210,9 @@ class State:
         self,
         *,
         name: str,
+        account_id: int = 1,
         course_code: str | None = None,
         sis_course_id: str | None = None,
-        account_id: int = 1,
         id: int | None = None,
         section_id: int | None = None,
         workflow_state: str = "available",
@@ -328,32 +329,18 @@ class State:
     def _sync_linked_observers(self, student_enrollment: dict[str, Any]) -> None:
         """Enrollment#create_linked_enrollments / update_linked_enrollments."""
         student_id = student_enrollment["user_id"]
-        course_id = student_enrollment["course_id"]
         for link in self.links.values():
             if link["student_id"] != student_id or link["workflow_state"] != "active":
                 continue
             observer_id = link["observer_id"]
-            existing = self.find_enrollment(
-                course_id=course_id,
-                user_id=observer_id,
-                type="ObserverEnrollment",
-                associated_user_id=student_id,
-            )
+            existing = self._mirror_of(student_enrollment, observer_id=observer_id)
             state = student_enrollment["workflow_state"]
             if state in ("active", "invited", "creation_pending"):
                 state = "active"
             if existing is None:
                 if state != "active":
                     continue
-                self.enroll(
-                    course_id=course_id,
-                    user_id=observer_id,
-                    type="ObserverEnrollment",
-                    associated_user_id=student_id,
-                    state="active",
-                    section_id=student_enrollment["course_section_id"],
-                    linked=True,
-                )
+                self._enroll_mirror(student_enrollment, observer_id=observer_id)
             elif existing.get("linked") or existing["workflow_state"] == "deleted":
                 existing["workflow_state"] = state
                 existing["updated_at"] = self.clock()
@@ -396,6 +383,27 @@ class State:
         self._create_linked_enrollments(observer_id=observer_id, student_id=student_id)
         return link, True
 
+    def _mirror_of(self, student_enrollment: dict[str, Any], *, observer_id: int) -> dict[str, Any] | None:
+        """The observer's ObserverEnrollment for this student enrollment's student and course, if there is one."""
+        return self.find_enrollment(
+            course_id=student_enrollment["course_id"],
+            user_id=observer_id,
+            type="ObserverEnrollment",
+            associated_user_id=student_enrollment["user_id"],
+        )
+
+    def _enroll_mirror(self, student_enrollment: dict[str, Any], *, observer_id: int) -> dict[str, Any]:
+        """An active linked ObserverEnrollment beside the student's, in the same course and section."""
+        return self.enroll(
+            course_id=student_enrollment["course_id"],
+            user_id=observer_id,
+            type="ObserverEnrollment",
+            associated_user_id=student_enrollment["user_id"],
+            state="active",
+            section_id=student_enrollment["course_section_id"],
+            linked=True,
+        )
+
     def _create_linked_enrollments(self, *, observer_id: int, student_id: int) -> None:
         """UserObservationLink#create_linked_enrollments: one ObserverEnrollment per active or pending student
         enrollment; an active one is left alone (Enrollment#create_linked_enrollment_for)."""
@@ -403,23 +411,10 @@ class State:
             e = self.enrollments[eid]
             if e["type"] != "StudentEnrollment" or e["workflow_state"] not in LINKABLE_STATES:
                 continue
-            existing = self.find_enrollment(
-                course_id=e["course_id"],
-                user_id=observer_id,
-                type="ObserverEnrollment",
-                associated_user_id=student_id,
-            )
+            existing = self._mirror_of(e, observer_id=observer_id)
             if existing is not None and existing["workflow_state"] == "active":
                 continue
-            revived = self.enroll(
-                course_id=e["course_id"],
-                user_id=observer_id,
-                type="ObserverEnrollment",
-                associated_user_id=student_id,
-                state="active",
-                section_id=e["course_section_id"],
-                linked=True,
-            )
+            revived = self._enroll_mirror(e, observer_id=observer_id)
             revived.update(start_at=e.get("start_at"), end_at=e.get("end_at"), linked=True)
 
     def link_destroy(self, *, observer_id: int, student_id: int) -> bool:
@@ -494,8 +489,7 @@ class State:
         submission_types: list[str] | None = None,
         id: int | None = None,
     ) -> dict[str, Any]:
-        if id is None:
-            id = self.next_id("assignments")
+        id = self.next_id("assignments") if id is None else id
         assignment = {
             "id": id,
             "course_id": course_id,

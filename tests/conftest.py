@@ -83,13 +83,13 @@ def program(db):
 
 
 @pytest.fixture
-def other_program(db):
-    return ProgramFactory(name="Peer Mentors", slug="peer-mentors")
+def admin_user(db):
+    return UserFactory(username="admin", is_superuser=True, is_staff=True)
 
 
 @pytest.fixture
-def admin_user(db):
-    return UserFactory(username="admin", is_superuser=True, is_staff=True)
+def other_program(db):
+    return ProgramFactory(name="Peer Mentors", slug="peer-mentors")
 
 
 def _with_role(program, role: str, **user_fields):
@@ -124,13 +124,13 @@ def mentor_person(db):
 
 
 @pytest.fixture
-def student_person(db):
-    return PersonFactory(name="Sasha Student", sis_user_id="S-0001")
+def mentor(mentor_person):
+    return UserFactory(username="mentor", person=mentor_person)
 
 
 @pytest.fixture
-def mentor(mentor_person):
-    return UserFactory(username="mentor", person=mentor_person)
+def student_person(db):
+    return PersonFactory(name="Sasha Student", sis_user_id="S-0001")
 
 
 @pytest.fixture

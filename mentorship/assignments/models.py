@@ -71,27 +71,37 @@ class AssignmentManager(models.Manager.from_queryset(AssignmentQuerySet)):  # ty
         return super().get_queryset().filter(staged_by__isnull=True)
 
 
-class MentorAssignment(models.Model):
-    class Status(models.TextChoices):
-        PROPOSED = "proposed", "Proposed"
-        APPROVED = "approved", "Approved"
-        REJECTED = "rejected", "Rejected"
-        CANCELLED = "cancelled", "Cancelled"
-        ENDED = "ended", "Ended"
+class LinkWords:
+    """What a coordinator reads for a link's state, the same on the assignment's summary (`LinkState`) and on each of
+    its ObserverLinks (the sync app's `ObserverLink.State`), so the list and the link page never disagree."""
 
+    PENDING = "Waiting to sync"
+    AWAITING_REDEMPTION = "Waiting for the mentor's pairing code"
+    LINKED = "Linked in Canvas"
+    UNLINKED = "Removed from Canvas"
+
+
+class MentorAssignment(models.Model):
     class Scope(models.TextChoices):
         ALL_COURSES = "all_courses", "All courses"
         COURSES = "courses", "Selected courses"
+
+    class Status(models.TextChoices):
+        PROPOSED = "proposed"
+        APPROVED = "approved"
+        REJECTED = "rejected"
+        CANCELLED = "cancelled"
+        ENDED = "ended"
 
     class LinkState(models.TextChoices):
         """A summary of the assignment's ObserverLinks, kept by the sync engine for fast list filters."""
 
         NONE = "none", "Not in Canvas"
-        PENDING = "pending", "Waiting to sync"
-        AWAITING_REDEMPTION = "awaiting_redemption", "Waiting for the mentor's pairing code"
-        LINKED = "linked", "Linked in Canvas"
-        UNLINKED = "unlinked", "Removed from Canvas"
-        FAILED = "failed", "Failed"
+        PENDING = "pending", LinkWords.PENDING
+        AWAITING_REDEMPTION = "awaiting_redemption", LinkWords.AWAITING_REDEMPTION
+        LINKED = "linked", LinkWords.LINKED
+        UNLINKED = "unlinked", LinkWords.UNLINKED
+        FAILED = "failed"
 
     program = models.ForeignKey(Program, on_delete=models.PROTECT, related_name="assignments")
     mentor = models.ForeignKey("people.Person", on_delete=models.PROTECT, related_name="mentor_assignments")

@@ -66,6 +66,6 @@ class Action(models.TextChoices):
 
 class Outcome(models.TextChoices):
     OK = "ok", "OK"
-    FAILED = "failed", "Failed"
-    REFUSED = "refused", "Refused"
-    WARNING = "warning", "Warning"
+    FAILED = "failed"
+    REFUSED = "refused"
+    WARNING = "warning"

@@ -71,7 +71,7 @@ class AuditVerification(models.Model):
     """
 
     class State(models.TextChoices):
-        RUNNING = "running", "Running"
+        RUNNING = "running"
         OK = "ok", "Chain intact"
         BROKEN = "broken", "Chain broken"
         ERROR = "error", "Could not finish"

@@ -6,6 +6,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from mentorship.assignments.models import LinkWords
+
 
 class ObserverLink(models.Model):
     """One Canvas object an assignment needs: a user-level observee link, or one ObserverEnrollment per course.
@@ -14,22 +16,22 @@ class ObserverLink(models.Model):
     assignment it serves. The sweeper finds unfinished rows through the partial index `link_needs_work`.
     """
 
+    class Desired(models.TextChoices):
+        PRESENT = "present"
+        ABSENT = "absent"
+
     class Kind(models.TextChoices):
         OBSERVEE = "observee", "Observer link (all courses)"
         COURSE = "course", "Course enrollment"
 
-    class Desired(models.TextChoices):
-        PRESENT = "present", "Present"
-        ABSENT = "absent", "Absent"
-
     class State(models.TextChoices):
-        PENDING = "pending", "Waiting to sync"
-        LINKING = "linking", "Linking"
-        LINKED = "linked", "Linked in Canvas"
-        AWAITING_REDEMPTION = "awaiting_redemption", "Waiting for the mentor's pairing code"
+        PENDING = "pending", LinkWords.PENDING
+        LINKING = "linking"
+        LINKED = "linked", LinkWords.LINKED
+        AWAITING_REDEMPTION = "awaiting_redemption", LinkWords.AWAITING_REDEMPTION
         UNLINKING = "unlinking", "Removing"
-        UNLINKED = "unlinked", "Removed from Canvas"
-        FAILED = "failed", "Failed"
+        UNLINKED = "unlinked", LinkWords.UNLINKED
+        FAILED = "failed"
 
     WORK_STATES = (State.PENDING, State.LINKING, State.UNLINKING)
 
@@ -86,10 +88,10 @@ class PairingCode(models.Model):
     """Every pairing code the portal asked Canvas for. Canvas forgets a code once used; this ledger does not."""
 
     class Status(models.TextChoices):
-        ISSUED = "issued", "Issued"
-        REDEEMED = "redeemed", "Redeemed"
-        EXPIRED = "expired", "Expired"
-        SUPERSEDED = "superseded", "Superseded"
+        ISSUED = "issued"
+        REDEEMED = "redeemed"
+        EXPIRED = "expired"
+        SUPERSEDED = "superseded"
 
     assignment = models.ForeignKey(
         "assignments.MentorAssignment", on_delete=models.CASCADE, related_name="pairing_codes"
@@ -139,40 +141,15 @@ class SisBatch(models.Model):
         return f"SIS import {self.canvas_import_id or '(not sent)'}: {self.workflow_state}"
 
 
-class CanvasConnection(models.Model):
-    """A single row: the circuit breaker and what the portal last learnt about its Canvas connection."""
-
-    class Circuit(models.TextChoices):
-        CLOSED = "closed", "Working"
-        OPEN = "open", "Stopped: Canvas rejected the token"
-
-    circuit = models.CharField(max_length=10, choices=Circuit.choices, default=Circuit.CLOSED)
-    opened_at = models.DateTimeField(null=True, blank=True)
-    last_error = models.TextField(blank=True, default="")
-    last_success_at = models.DateTimeField(null=True, blank=True)
-    last_checked_at = models.DateTimeField(null=True, blank=True)
-    rate_limit_remaining = models.FloatField(null=True, blank=True)
-    alerted_at = models.DateTimeField(null=True, blank=True)
-    updated_at = models.DateTimeField(auto_now=True)
-
-    def __str__(self) -> str:
-        return f"Canvas connection: {self.get_circuit_display()}"
-
-    @classmethod
-    def get(cls) -> CanvasConnection:
-        obj, _ = cls.objects.get_or_create(pk=1)
-        return obj
-
-
 class ReconciliationRun(models.Model):
     """One comparison of what was approved with what Canvas holds, for one program (or all of them)."""
 
     class Status(models.TextChoices):
-        RUNNING = "running", "Running"
-        DONE = "done", "Done"
+        RUNNING = "running"
+        DONE = "done"
         HELD = "held", "Waiting for a person to confirm the removals"
         CONFIRMED = "confirmed", "Removals confirmed"
-        FAILED = "failed", "Failed"
+        FAILED = "failed"
 
     program = models.ForeignKey(
         "assignments.Program", null=True, blank=True, on_delete=models.CASCADE, related_name="reconciliation_runs"
@@ -188,8 +165,8 @@ class ReconciliationRun(models.Model):
         settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+"
     )
     confirmed_at = models.DateTimeField(null=True, blank=True)
-    counts = models.JSONField(default=dict, blank=True)
     error = models.TextField(blank=True, default="")
+    counts = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["-started_at", "-id"]
@@ -207,8 +184,8 @@ class DriftItem(models.Model):
         STALE = "stale", "Still in Canvas after the end"
 
     class Status(models.TextChoices):
-        OPEN = "open", "Open"
-        REPAIRED = "repaired", "Repaired"
+        OPEN = "open"
+        REPAIRED = "repaired"
         REMOVED = "removed", "Removed from Canvas"
         HELD = "held", "Waiting for confirmation"
         PREVIEW = "preview", "Preview only"
@@ -241,3 +218,28 @@ class DriftItem(models.Model):
     def __str__(self) -> str:
         where = f" in course {self.canvas_course_id}" if self.canvas_course_id else ""
         return f"{self.get_kind_display()}: {self.observer_canvas_id} observes {self.student_canvas_id}{where}"
+
+
+class CanvasConnection(models.Model):
+    """A single row: the circuit breaker and what the portal last learnt about its Canvas connection."""
+
+    class Circuit(models.TextChoices):
+        CLOSED = "closed", "Working"
+        OPEN = "open", "Stopped: Canvas rejected the token"
+
+    circuit = models.CharField(max_length=10, choices=Circuit.choices, default=Circuit.CLOSED)
+    opened_at = models.DateTimeField(null=True, blank=True)
+    last_error = models.TextField(blank=True, default="")
+    last_success_at = models.DateTimeField(null=True, blank=True)
+    last_checked_at = models.DateTimeField(null=True, blank=True)
+    rate_limit_remaining = models.FloatField(null=True, blank=True)
+    alerted_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    def __str__(self) -> str:
+        return f"Canvas connection: {self.get_circuit_display()}"
+
+    @classmethod
+    def get(cls) -> CanvasConnection:
+        obj, _ = cls.objects.get_or_create(pk=1)
+        return obj

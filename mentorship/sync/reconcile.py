@@ -14,7 +14,7 @@ from __future__ import annotations
 import contextlib
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 
 from django.conf import settings
 from django.db import transaction
@@ -50,14 +50,16 @@ Kind = DriftItem.Kind
 
 @dataclass(frozen=True)
 class Found:
+    """One difference, named as the DriftItem that records it names its columns."""
+
     kind: str
-    observer: int
-    student: int
-    course: int | None = None
-    enrollment: int | None = None
+    observer_canvas_id: int
+    student_canvas_id: int
+    detail: str = ""
+    canvas_course_id: int | None = None
+    canvas_enrollment_id: int | None = None
     assignment_id: int | None = None
     link_id: int | None = None
-    detail: str = ""
 
 
 @dataclass
@@ -106,7 +108,9 @@ def _missing(assignments: list[MentorAssignment], desired: dict[Pair, PairDesire
                 lost = want.wants_course(link.canvas_course_id) and not canvas.observes(pair, link.canvas_course_id)
             if lost:
                 found.append(
-                    Found(Kind.MISSING, *pair, course=link.canvas_course_id, assignment_id=a.pk, link_id=link.pk)
+                    Found(
+                        Kind.MISSING, *pair, canvas_course_id=link.canvas_course_id, assignment_id=a.pk, link_id=link.pk
+                    )
                 )
     return found
 
@@ -138,7 +142,9 @@ def _extra(
         if desired.get(pair, PairDesired()).wants_course(course) or pair in busy or pair in canvas.pairs:
             continue  # wanted, being worked on, or made by the user-level link (reported above)
         kind, assignment_id = kind_of(pair)
-        found.append(Found(kind, *pair, course=course, enrollment=enrollment_id, assignment_id=assignment_id))
+        found.append(
+            Found(kind, *pair, canvas_course_id=course, canvas_enrollment_id=enrollment_id, assignment_id=assignment_id)
+        )
     return found
 
 
@@ -170,13 +176,9 @@ def reconcile_start(
             program=program, dry_run=dry_run, started_at=timezone.now(), started_by=actor
         )
         if actor is not None:
+            details = {"dry_run": dry_run, "requested": True}
             audit_record(
-                action=Action.RECONCILE_RUN,
-                actor=actor,
-                program=program,
-                obj=run,
-                request=request,
-                details={"dry_run": dry_run, "requested": True},
+                action=Action.RECONCILE_RUN, actor=actor, program=program, obj=run, request=request, details=details
             )
     return run
 
@@ -244,21 +246,7 @@ def _store_items(run: ReconciliationRun, found: list[tuple[Program, Found]], *, 
             status = DriftItem.Status.PREVIEW
         elif held and f.kind == Kind.STALE:
             status = DriftItem.Status.HELD
-        items.append(
-            DriftItem(
-                run=run,
-                program=program,
-                kind=f.kind,
-                status=status,
-                observer_canvas_id=f.observer,
-                student_canvas_id=f.student,
-                canvas_course_id=f.course,
-                canvas_enrollment_id=f.enrollment,
-                assignment_id=f.assignment_id,
-                link_id=f.link_id,
-                detail=f.detail,
-            )
-        )
+        items.append(DriftItem(run=run, program=program, status=status, **asdict(f)))
     DriftItem.objects.bulk_create(items)
 
 

@@ -3,8 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from functools import partial
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -65,10 +64,11 @@ def assignment_links(request: HttpRequest, pk: int) -> HttpResponse:
     return _links_fragment(request, pk)
 
 
-def _attempt(request: HttpRequest, action: Callable[[], T], success: Callable[[T], str]) -> None:
-    """Run one coordinator action: a SyncError becomes the page's error, else ``success(result)`` its message."""
+def _attempt(request: HttpRequest, action: Callable[..., T], success: Callable[[T], str], **target: Any) -> None:
+    """Run one coordinator action on `target` as the signed-in user: a SyncError becomes the page's error, else
+    ``success(result)`` its message."""
     try:
-        result = action()
+        result = action(**target, actor=request.user, request=request)
     except services.SyncError as exc:
         messages.error(request, str(exc))
     else:
@@ -85,8 +85,9 @@ def _links_fragment(request: HttpRequest, assignment_id: int) -> HttpResponse:
 @require_POST
 def link_retry_view(request: HttpRequest, pk: int) -> HttpResponse:
     link = selectors.link_for_coordinator(user=request.user, pk=pk)  # type: ignore[arg-type]
-    retry = partial(services.link_retry, link=link, actor=request.user, request=request)  # type: ignore[arg-type]
-    _attempt(request, retry, lambda _: "Retrying now. The status below updates when Canvas answers.")
+    _attempt(
+        request, services.link_retry, lambda _: "Retrying now. The status below updates when Canvas answers.", link=link
+    )
     if getattr(request, "htmx", False):
         return _links_fragment(request, link.assignment_id)
     return redirect("assignments:detail", pk=link.assignment_id)
@@ -216,8 +217,9 @@ def reconcile_confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
     reconcilable = programs_for_reconciliation(user=request.user)  # type: ignore[arg-type]
     if run.program_id is None or not reconcilable.filter(pk=run.program_id).exists():
         raise Http404
-    confirm = partial(reconcile.reconcile_confirm, run=run, actor=request.user, request=request)  # type: ignore[arg-type]
-    _attempt(request, confirm, lambda removed: f"Confirmed: {removed} stale links were removed from Canvas.")
+    _attempt(
+        request, reconcile.reconcile_confirm, lambda n: f"Confirmed: {n} stale links were removed from Canvas.", run=run
+    )
     return redirect("sync:drift")
 
 
@@ -225,6 +227,5 @@ def reconcile_confirm_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def drift_remove_view(request: HttpRequest, pk: int) -> HttpResponse:
     item = selectors.drift_item_for_coordinator(user=request.user, pk=pk)  # type: ignore[arg-type]
-    remove = partial(reconcile.drift_remove, item=item, actor=request.user, request=request)  # type: ignore[arg-type]
-    _attempt(request, remove, lambda _: "The link was removed from Canvas.")
+    _attempt(request, reconcile.drift_remove, lambda _: "The link was removed from Canvas.", item=item)
     return redirect("sync:drift")

@@ -43,6 +43,17 @@ class World:
         return fake_session(self.fake, self.fake.mint_token(user["id"]))
 
 
+def observing(observer_id: int, student_id: int, **fields: Any) -> dict[str, Any]:
+    """The form of POST /courses/:c/enrollments for an active ObserverEnrollment of the student, and `fields`."""
+    return {
+        "enrollment[user_id]": observer_id,
+        "enrollment[type]": "ObserverEnrollment",
+        "enrollment[associated_user_id]": student_id,
+        "enrollment[enrollment_state]": "active",
+        **{f"enrollment[{name}]": value for name, value in fields.items()},
+    }
+
+
 @pytest.fixture
 def w() -> World:
     return World()
@@ -355,15 +366,7 @@ def test_observer_token_sees_only_observed_students(w: World) -> None:
 def test_missing_submissions_observer_mode_needs_course_ids_observed(w: World) -> None:
     a = w.fake.add_assignment(w.c1["id"], name="Quiz", due_at=w.clock() - 3600)
     w.fake.add_assignment(w.c2["id"], name="Lab", due_at=w.clock() - 3600)
-    w.admin.post(
-        f"{BASE}/courses/{w.c1['id']}/enrollments",
-        data={
-            "enrollment[user_id]": w.olive["id"],
-            "enrollment[type]": "ObserverEnrollment",
-            "enrollment[associated_user_id]": w.sam["id"],
-            "enrollment[enrollment_state]": "active",
-        },
-    )
+    w.admin.post(f"{BASE}/courses/{w.c1['id']}/enrollments", data=observing(w.olive["id"], w.sam["id"]))
     olive = w.as_user(w.olive)
     url = f"{BASE}/users/self/missing_submissions"
     no_courses = olive.get(url, params={"observed_user_id": w.sam["id"]})

@@ -26,20 +26,25 @@ def _get(s: requests.Session, path: str, **params: Any) -> requests.Response:
     return s.get(BASE + path, params=params)
 
 
+def _student_reads(w: World, course: dict[str, Any]) -> list[str]:
+    """The /users/:student/... reads a mentor makes: enrollments, courses, missing work, one course's assignments."""
+    sam = w.sam["id"]
+    courses = f"/users/{sam}/courses"
+    return [
+        f"/users/{sam}/enrollments",
+        courses,
+        f"/users/{sam}/missing_submissions",
+        f"{courses}/{course['id']}/assignments",
+    ]
+
+
 def test_course_only_observer_is_refused_the_students_user_resources(w: World) -> None:
     """app/models/user.rb (`set_policy`: :read / :read_as_parent only through `as_observer_observation_links`),
     app/controllers/enrollments_api_controller.rb#user_index_enrollments, courses_controller.rb
     (require_user_or_observer), users_controller.rb#missing_submissions and
     assignments_api_controller.rb#require_user_visibility: a course ObserverEnrollment grants none of them."""
     olive = w.as_user(w.olive)
-    sam = w.sam["id"]
-    for path in (
-        f"/users/{sam}",
-        f"/users/{sam}/enrollments",
-        f"/users/{sam}/courses",
-        f"/users/{sam}/missing_submissions",
-        f"/users/{sam}/courses/{w.c1['id']}/assignments",
-    ):
+    for path in (f"/users/{w.sam['id']}", *_student_reads(w, w.c1)):
         r = _get(olive, path)
         assert r.status_code == 401, path
         assert r.json() == UNAUTHORIZED, path
@@ -50,13 +55,7 @@ def test_linked_observer_keeps_the_students_user_resources(w: World) -> None:
     """app/models/user.rb: the user-level link grants :read_as_parent, so every /users/:student/... read answers."""
     w.admin.put(f"{BASE}/users/{w.olive['id']}/observees/{w.sam['id']}")
     olive = w.as_user(w.olive)
-    sam = w.sam["id"]
-    for path in (
-        f"/users/{sam}/enrollments",
-        f"/users/{sam}/courses",
-        f"/users/{sam}/missing_submissions",
-        f"/users/{sam}/courses/{w.c2['id']}/assignments",
-    ):
+    for path in _student_reads(w, w.c2):
         assert _get(olive, path).status_code == 200, path
 
 

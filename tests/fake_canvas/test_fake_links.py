@@ -12,6 +12,7 @@ import requests
 
 from fake_canvas import FakeCanvas
 from fake_canvas.testing import fake_session
+from tests.fake_canvas.test_fake_api import observing
 
 BASE = "http://canvas.test/api/v1"
 
@@ -32,16 +33,8 @@ class Pair:
         self.link_url = f"{BASE}/users/{self.observer['id']}/observees/{self.student['id']}"
 
     def course_enrollment(self, course: dict[str, Any], *, end_at: str = "2027-03-20T00:00:00Z") -> dict[str, Any]:
-        r = self.admin.post(
-            f"{BASE}/courses/{course['id']}/enrollments",
-            data={
-                "enrollment[user_id]": self.observer["id"],
-                "enrollment[type]": "ObserverEnrollment",
-                "enrollment[associated_user_id]": self.student["id"],
-                "enrollment[enrollment_state]": "active",
-                "enrollment[end_at]": end_at,
-            },
-        )
+        data = observing(self.observer["id"], self.student["id"], end_at=end_at)
+        r = self.admin.post(f"{BASE}/courses/{course['id']}/enrollments", data=data)
         assert r.status_code == 200
         return dict(r.json())
 

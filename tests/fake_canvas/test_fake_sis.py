@@ -27,6 +27,12 @@ def wait_for_import(s: requests.Session, import_id: int, deadline_s: float = 10.
     raise AssertionError("The SIS import did not finish in time.")
 
 
+def import_file(s: requests.Session, name: str, content: str | bytes, mime: str = "text/csv") -> Any:
+    """Send one file as a SIS import to the root account and wait until Canvas has finished with it."""
+    r = s.post(f"{BASE}/accounts/1/sis_imports", files={"attachment": (name, content, mime)})
+    return wait_for_import(s, r.json()["id"])
+
+
 @pytest.fixture
 def fake() -> FakeCanvas:
     f = FakeCanvas(admin_token="A", seed="empty", throttle={"enabled": False})
@@ -112,11 +118,7 @@ def test_deleted_row_removes_link_and_enrollments(fake: FakeCanvas) -> None:
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as z:
         z.writestr("user_observers.csv", "observer_id,student_id,status\nAIDE-1,S-1,deleted\n")
-    r = s.post(
-        f"{BASE}/accounts/1/sis_imports",
-        files={"attachment": ("batch.zip", archive.getvalue(), "application/zip")},
-    )
-    done = wait_for_import(s, r.json()["id"])
+    done = import_file(s, "batch.zip", archive.getvalue(), "application/zip")
     assert done["workflow_state"] == "imported"
     assert fake.observer_links() == set()
     assert fake.observer_enrollments() == []
@@ -124,11 +126,7 @@ def test_deleted_row_removes_link_and_enrollments(fake: FakeCanvas) -> None:
 
 def test_unrecognised_file_fails_with_messages(fake: FakeCanvas) -> None:
     s = fake_session(fake, "A")
-    r = s.post(
-        f"{BASE}/accounts/1/sis_imports",
-        files={"attachment": ("people.csv", "name,age\nx,1\n", "text/csv")},
-    )
-    done = wait_for_import(s, r.json()["id"])
+    done = import_file(s, "people.csv", "name,age\nx,1\n")
     assert done["workflow_state"] == "failed_with_messages"
     assert done["processing_errors"] == [["people.csv", "Couldn't find Canvas CSV import headers"]]
 
@@ -157,8 +155,7 @@ def test_warnings_are_capped_at_24_with_an_and_n_more_entry_and_full_counts(fake
     file to see all warnings."]; data.counts.warning_count and error_count are the full counts."""
     s = fake_session(fake, "A")
     csv_text, ghosts = _thirty_bad_rows(fake)
-    r = s.post(f"{BASE}/accounts/1/sis_imports", files={"attachment": ("user_observers.csv", csv_text, "text/csv")})
-    done = wait_for_import(s, r.json()["id"])
+    done = import_file(s, "user_observers.csv", csv_text)
     assert done["workflow_state"] == "imported_with_messages"
     warnings = done["processing_warnings"]
     assert len(warnings) == 25
@@ -186,8 +183,7 @@ def test_the_errors_file_lists_every_message_and_is_downloaded_with_the_token_or
         fake.add_user(name=name, sis_user_id=sis)
     s = fake_session(fake, "A")
     csv_text, ghosts = _thirty_bad_rows(fake)
-    r = s.post(f"{BASE}/accounts/1/sis_imports", files={"attachment": ("user_observers.csv", csv_text, "text/csv")})
-    done = wait_for_import(s, r.json()["id"])
+    done = import_file(s, "user_observers.csv", csv_text)
     attachment = done["errors_attachment"]
     assert attachment["display_name"] == f"sis_errors_attachment_{done['id']}.csv"
     assert attachment["url"].startswith("http://canvas.test/files/") and "verifier=" in attachment["url"]
@@ -210,10 +206,6 @@ def test_the_errors_file_lists_every_message_and_is_downloaded_with_the_token_or
 def test_an_import_without_messages_has_no_errors_file_and_zero_counts(fake: FakeCanvas) -> None:
     """sis_batch.rb#populate_old_warnings_and_errors sets both counts to 0 when the batch has no errors."""
     s = fake_session(fake, "A")
-    r = s.post(
-        f"{BASE}/accounts/1/sis_imports",
-        files={"attachment": ("user_observers.csv", "observer_id,student_id,status\nAIDE-1,S-1,active\n", "text/csv")},
-    )
-    done = wait_for_import(s, r.json()["id"])
+    done = import_file(s, "user_observers.csv", "observer_id,student_id,status\nAIDE-1,S-1,active\n")
     assert done["errors_attachment"] is None
     assert (done["data"]["counts"]["warning_count"], done["data"]["counts"]["error_count"]) == (0, 0)

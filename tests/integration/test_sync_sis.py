@@ -45,21 +45,21 @@ def sis_worker(
     broker.stop()
 
 
-@pytest.mark.django_db(transaction=True)
-def test_many_pending_links_go_through_one_sis_import(
-    sis_worker: tuple[CeleryProcess, RedisBroker], canvas_server: CanvasServer, settings: Any
-) -> None:
+@pytest.fixture
+def sis_rig(sis_worker: tuple[CeleryProcess, RedisBroker], canvas_server: CanvasServer, settings: Any) -> Iterator[Rig]:
+    """A rig on the SIS worker with the bulk threshold low and a reliable Canvas; the broker is drained after."""
     worker, broker = sis_worker
     try:
-        _push_through_sis(worker, canvas_server, settings)
+        settings.SIS_BULK_THRESHOLD = THRESHOLD
+        canvas_server.control("POST", "config", {"throttle": {"enabled": False}, "error_rate": 0, "drop_rate": 0})
+        yield Rig(canvas_server, worker, worker)
     finally:
         quiesce(broker.url)
 
 
-def _push_through_sis(worker: CeleryProcess, canvas_server: CanvasServer, settings: Any) -> None:
-    settings.SIS_BULK_THRESHOLD = THRESHOLD
-    canvas_server.control("POST", "config", {"throttle": {"enabled": False}, "error_rate": 0, "drop_rate": 0})
-    rig = Rig(canvas_server, worker, worker)
+@pytest.mark.django_db(transaction=True)
+def test_many_pending_links_go_through_one_sis_import(sis_rig: Rig, canvas_server: CanvasServer) -> None:
+    rig = sis_rig
     program = make_program()
     links, expected = rig.grid(program, 3, 4, "SIS")
     canvas_server.control("POST", "requests/clear")
@@ -83,22 +83,11 @@ def _push_through_sis(worker: CeleryProcess, canvas_server: CanvasServer, settin
 
 @pytest.mark.django_db(transaction=True)
 def test_thirty_warnings_in_a_batch_leave_exactly_those_thirty_rows_failed(
-    sis_worker: tuple[CeleryProcess, RedisBroker], canvas_server: CanvasServer, settings: Any
+    sis_rig: Rig, canvas_server: CanvasServer
 ) -> None:
     """Canvas lists 24 warnings and "and 6 more" (docs/canvas-rules.md, section 3): the worker reads the other six
     from the errors file, so the 20 good rows are linked and the 30 refused ones failed, none assumed linked."""
-    worker, broker = sis_worker
-    try:
-        _thirty_warnings(worker, canvas_server, settings)
-    finally:
-        quiesce(broker.url)
-
-
-def _thirty_warnings(worker: CeleryProcess, canvas_server: CanvasServer, settings: Any) -> None:
-    settings.SIS_BULK_THRESHOLD = THRESHOLD
-    canvas_server.control("POST", "config", {"throttle": {"enabled": False}, "error_rate": 0, "drop_rate": 0})
-    rig = Rig(canvas_server, worker, worker)
-    links, _ = rig.grid(make_program(), 5, 10, "W")
+    links, _ = sis_rig.grid(make_program(), 5, 10, "W")
     students = sorted({link.student_canvas_id for link in links})
     ghosts = students[:6]  # 6 students x 5 mentors = 30 rows Canvas refuses
     for person in Person.objects.filter(canvas_user_id__in=ghosts):

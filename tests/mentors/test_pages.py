@@ -66,45 +66,31 @@ def _views() -> list[AuditEvent]:
 
 def test_my_students_lists_active_upcoming_and_recently_ended_with_link_state(world, program, coordinator, client):
     today = timezone.localdate()
-    active = _assignment(world, program, coordinator)
-    waiting = _assignment(
-        world,
-        program,
-        coordinator,
+
+    def mine(name: str | None = None, *, days: tuple[int, int] | None = None, **fields):
+        """One of the mentor's assignments: for a new student called `name`, from and to `days` away from today."""
+        if name:
+            fields["student"] = PersonFactory(name=name)
+        if days:
+            fields["starts_on"], fields["ends_on"] = (today + datetime.timedelta(days=d) for d in days)
+        return _assignment(world, program, coordinator, **fields)
+
+    active = mine()
+    waiting = mine(
         student=world.student2_person,
         link_method=LinkMethod.PAIRING_CODE,
         link_state=MentorAssignment.LinkState.AWAITING_REDEMPTION,
     )
-    upcoming = _assignment(
-        world,
-        program,
-        coordinator,
-        student=PersonFactory(name="Uma Upcoming"),
-        starts_on=today + datetime.timedelta(days=10),
-        ends_on=today + datetime.timedelta(days=60),
-        link_state=MentorAssignment.LinkState.NONE,
-    )
-    ended = _assignment(
-        world,
-        program,
-        coordinator,
-        student=PersonFactory(name="Eli Ended"),
+    upcoming = mine("Uma Upcoming", days=(10, 60), link_state=MentorAssignment.LinkState.NONE)
+    ended = mine(
+        "Eli Ended",
+        days=(-60, -5),
         status=MentorAssignment.Status.ENDED,
-        starts_on=today - datetime.timedelta(days=60),
-        ends_on=today - datetime.timedelta(days=5),
         link_state=MentorAssignment.LinkState.UNLINKED,
     )
-    _assignment(world, program, coordinator, student=PersonFactory(name="Paula Proposed"), status="proposed")
-    _assignment(world, program, coordinator, student=PersonFactory(name="Rita Rejected"), status="rejected")
-    _assignment(
-        world,
-        program,
-        coordinator,
-        student=PersonFactory(name="Olga Oldended"),
-        status=MentorAssignment.Status.ENDED,
-        starts_on=today - datetime.timedelta(days=200),
-        ends_on=today - datetime.timedelta(days=100),
-    )
+    mine("Paula Proposed", status="proposed")
+    mine("Rita Rejected", status="rejected")
+    mine("Olga Oldended", days=(-200, -100), status=MentorAssignment.Status.ENDED)
     AssignmentFactory(program=program, student=PersonFactory(name="Nina Notmine"), status="approved")
     _local_mentor(world, client)
 

@@ -136,3 +136,13 @@ def end(assignment: MentorAssignment) -> list[Any]:
 
 def sync_all(assignment: MentorAssignment) -> list[str]:
     return [sync_services.link_sync(link_id=link.pk, generation=link.generation) for link in assignment.links.all()]
+
+
+def linked_pair(
+    school: School, program: Any, mentor_sis: str, student_sis: str
+) -> tuple[Person, Person, MentorAssignment]:
+    """A new mentor and student with an approved assignment whose link is in Canvas."""
+    mentor, student = school.person("M", mentor_sis), school.person("S", student_sis, student=True)
+    assignment = approved(program, mentor, student)
+    sync_all(assignment)
+    return mentor, student, assignment

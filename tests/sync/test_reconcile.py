@@ -8,7 +8,7 @@ from mentorship.assignments.models import LinkMethod, MentorAssignment
 from mentorship.audit.models import AuditEvent
 from mentorship.sync import reconcile, services
 from mentorship.sync.models import DriftItem, ReconciliationRun
-from tests.sync.conftest import School, approved, end, sync_all
+from tests.sync.conftest import School, approved, end, linked_pair, sync_all
 from tests.sync.test_pair_overlaps import canvas_state, drain
 
 pytestmark = pytest.mark.django_db
@@ -59,9 +59,7 @@ def test_missing_is_repaired_unexpected_reported_stale_removed(fake, school: Sch
 
 
 def test_dry_run_changes_nothing(fake, school, portal, program):
-    mentor, student = school.person("M", "AIDE-R2"), school.person("S", "S-R9", student=True)
-    a = approved(program, mentor, student)
-    sync_all(a)
+    mentor, student, a = linked_pair(school, program, "AIDE-R2", "S-R9")
     portal.remove_observee(mentor.canvas_user_id, student.canvas_user_id)
     result = run(program, dry_run=True)
     assert result.counts["missing"] == 1
@@ -90,9 +88,7 @@ def test_a_run_removing_more_than_the_threshold_holds_until_confirmed(
 
 
 def test_links_still_syncing_are_not_drift(fake, school, portal, program):
-    mentor, student = school.person("M", "AIDE-R4"), school.person("S", "S-R4", student=True)
-    a = approved(program, mentor, student)
-    sync_all(a)
+    _, _, a = linked_pair(school, program, "AIDE-R4", "S-R4")
     end(a)  # pending removal, still in Canvas
     assert run(program).counts == {"missing": 0, "unexpected": 0, "stale": 0}
 

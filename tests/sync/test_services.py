@@ -17,7 +17,7 @@ from mentorship.sync import services
 from mentorship.sync.circuit import circuit_is_open
 from mentorship.sync.models import CanvasConnection, ObserverLink, PairingCode
 from mentorship.sync.services import circuit_probe, linking, publishing
-from tests.sync.conftest import TOKEN, School, approved, end, make_client, sync_all
+from tests.sync.conftest import TOKEN, School, approved, end, linked_pair, make_client, sync_all
 
 pytestmark = pytest.mark.django_db
 
@@ -45,9 +45,7 @@ def test_observee_link_is_made_once_and_duplicates_change_nothing(fake: FakeCanv
 
 
 def test_end_removes_the_link_and_a_404_on_delete_is_confirmed_not_failed(fake, school, portal, program):
-    mentor, student = school.person("M", "AIDE-2"), school.person("S", "S-2", student=True)
-    assignment = approved(program, mentor, student)
-    sync_all(assignment)
+    mentor, student, assignment = linked_pair(school, program, "AIDE-2", "S-2")
     # Someone removed it in Canvas already: DELETE answers 404, GET confirms it is gone.
     portal.remove_observee(mentor.canvas_user_id, student.canvas_user_id)
     rows = end(assignment)

@@ -160,11 +160,11 @@ def _evidence(request: HttpRequest, person_id: int, fmt: str) -> Any:
         for program in scopes:
             audit_record(
                 action=Action.EVIDENCE_REPORT,
+                details={"format": fmt, "events": len(evidence.events)},
                 actor=user,
                 program=program,
                 student=student,
                 request=request,
-                details={"format": fmt, "events": len(evidence.events)},
             )
     return evidence
 

@@ -13,7 +13,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F, Q
+from django.db.models import F, Q, QuerySet
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -142,19 +142,21 @@ def _enrollment_window(
     return start, end
 
 
+def _pair_linked(link: ObserverLink, kind: str, **conditions: Any) -> QuerySet[ObserverLink]:
+    """The pair's other rows of this kind that should be in Canvas and, as far as the portal knows, are."""
+    return ObserverLink.objects.filter(
+        observer_canvas_id=link.observer_canvas_id,
+        student_canvas_id=link.student_canvas_id,
+        kind=kind,
+        desired=Desired.PRESENT,
+        state=State.LINKED,
+        **conditions,
+    ).exclude(pk=link.pk)
+
+
 def _link_made(link: ObserverLink) -> bool:
     """Does the portal know the pair's user-level link is in Canvas (an observee row of the pair linked)?"""
-    return (
-        ObserverLink.objects.filter(
-            observer_canvas_id=link.observer_canvas_id,
-            student_canvas_id=link.student_canvas_id,
-            kind=ObserverLink.Kind.OBSERVEE,
-            desired=Desired.PRESENT,
-            state=State.LINKED,
-        )
-        .exclude(pk=link.pk)
-        .exists()
-    )
+    return _pair_linked(link, ObserverLink.Kind.OBSERVEE).exists()
 
 
 def _find_observer_enrollment(client: CanvasClient, link: ObserverLink) -> int | None:
@@ -257,18 +259,8 @@ def _observee_present(client: CanvasClient, link: ObserverLink, pair: dict[str, 
 
 def _own_course_enrollments(link: ObserverLink) -> list[int]:
     """The pair's course rows (other than this one) whose Canvas enrollment they made themselves, with their dates."""
-    return list(
-        ObserverLink.objects.filter(
-            observer_canvas_id=link.observer_canvas_id,
-            student_canvas_id=link.student_canvas_id,
-            kind=ObserverLink.Kind.COURSE,
-            desired=Desired.PRESENT,
-            state=State.LINKED,
-            canvas_enrollment_id__isnull=False,
-        )
-        .exclude(pk=link.pk)
-        .values_list("pk", flat=True)
-    )
+    rows = _pair_linked(link, ObserverLink.Kind.COURSE, canvas_enrollment_id__isnull=False)
+    return list(rows.values_list("pk", flat=True))
 
 
 def _relink(client: CanvasClient, link: ObserverLink) -> list[int]:
