@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from django.conf import settings
 from django.db import models
-from django.db.models import Q
+from django.db.models import Q, Value
+from django.db.models.functions import Coalesce
 
 from mentorship.assignments.models import LinkWords
 
@@ -170,6 +171,16 @@ class ReconciliationRun(models.Model):
 
     class Meta:
         ordering = ["-started_at", "-id"]
+        constraints = [
+            # One running run per program (or for all programs, the NULL program) and kind: a double click on "Run
+            # reconciliation", or two admins at once, start one (docs/decisions.md, "One running reconciliation").
+            models.UniqueConstraint(
+                Coalesce("program", Value(0)),
+                "dry_run",
+                condition=Q(status="running"),
+                name="one_running_reconciliation",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"reconciliation {self.pk} ({self.status})"

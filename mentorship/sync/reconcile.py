@@ -12,12 +12,13 @@ A dry run stores what it found as a preview and changes nothing. Every run and e
 from __future__ import annotations
 
 import contextlib
+import datetime
 import logging
 from collections.abc import Iterable
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.http import HttpRequest
 from django.utils import timezone
 
@@ -167,14 +168,46 @@ def reconcile_compare(*, program: Program, client: CanvasClient) -> list[Found]:
     return _missing(assignments, desired, canvas) + _extra(assignments, desired, canvas, busy)
 
 
+# A run still "running" after this long lost its worker (the task's own limit is about 32 minutes).
+STALE_RUN = datetime.timedelta(hours=1)
+
+
+class ReconcileAlreadyRunning(SyncError):
+    """A run of the same program and kind is under way: the second request starts nothing."""
+
+    def __init__(self, run: ReconciliationRun) -> None:
+        self.run = run
+        who = f" by {run.started_by.get_full_name() or run.started_by.get_username()}" if run.started_by else ""
+        when = timezone.localtime(run.started_at).strftime("%Y-%m-%d %H:%M %Z")
+        super().__init__(
+            f"A {'preview' if run.dry_run else 'reconciliation'} of this program is already running (started "
+            f"{when}{who}); nothing new was started. Its results appear on this page when it finishes."
+        )
+
+
 def reconcile_start(
     *, program: Program | None, dry_run: bool = False, actor: User | None = None, request: HttpRequest | None = None
 ) -> ReconciliationRun:
-    """Record a run (executed by a task after commit, or inline by the beat job)."""
+    """Record a run (executed by a task after commit, or inline by the beat job). Raises ReconcileAlreadyRunning when
+    one of the same program and kind is running: the unique constraint decides, so two requests at once make one."""
+    now = timezone.now()
+    same = ReconciliationRun.objects.filter(program=program, dry_run=dry_run, status=ReconciliationRun.Status.RUNNING)
     with transaction.atomic():
-        run = ReconciliationRun.objects.create(
-            program=program, dry_run=dry_run, started_at=timezone.now(), started_by=actor
+        # A run whose worker died would block every later one: after STALE_RUN it is recorded as failed.
+        lost = "The worker stopped before this run finished."
+        same.filter(started_at__lt=now - STALE_RUN).update(
+            status=ReconciliationRun.Status.FAILED, finished_at=now, error=lost
         )
+        try:
+            with transaction.atomic():  # a savepoint: a lost race leaves the outer transaction usable
+                run = ReconciliationRun.objects.create(
+                    program=program, dry_run=dry_run, started_at=now, started_by=actor
+                )
+        except IntegrityError:
+            running = same.select_related("started_by").first()
+            if running is None:  # it finished between the insert and this read: a new one may start
+                return reconcile_start(program=program, dry_run=dry_run, actor=actor, request=request)
+            raise ReconcileAlreadyRunning(running) from None
         if actor is not None:
             details = {"dry_run": dry_run, "requested": True}
             audit_record(
@@ -387,20 +420,28 @@ def drift_remove(*, item: DriftItem, actor: User, request: HttpRequest | None = 
         raise SyncError(item.detail or "Canvas did not remove the link. Try again later.")
 
 
-def reconcile_all() -> list[ReconciliationRun]:
-    """Beat job: one run per active program."""
+def reconcile_start_programs() -> list[ReconciliationRun]:
+    """A run for every active program, except those whose run someone started is still under way (its result
+    stands for today)."""
     runs = []
     for program in Program.objects.filter(is_active=True):
-        run = reconcile_start(program=program)
-        runs.append(reconcile_execute(run_id=run.pk))
+        with contextlib.suppress(ReconcileAlreadyRunning):
+            runs.append(reconcile_start(program=program))
     return runs
 
 
+def reconcile_all() -> list[ReconciliationRun]:
+    """Beat job run inline: one run per active program."""
+    return [reconcile_execute(run_id=run.pk) for run in reconcile_start_programs()]
+
+
 __all__ = [
+    "ReconcileAlreadyRunning",
     "drift_remove",
     "reconcile_all",
     "reconcile_compare",
     "reconcile_confirm",
     "reconcile_execute",
     "reconcile_start",
+    "reconcile_start_programs",
 ]

@@ -6,10 +6,8 @@ import logging
 
 from celery import shared_task
 
-from mentorship.assignments.models import Program
-
 from . import services
-from .reconcile import reconcile_execute, reconcile_start
+from .reconcile import reconcile_execute, reconcile_start_programs
 
 logger = logging.getLogger(__name__)
 
@@ -48,7 +46,7 @@ def pairing_codes_watch() -> dict[str, int]:
 @shared_task(name="sync.reconcile")
 def reconcile() -> list[int]:
     """One run per active program, each in its own task (a big program must not hold the others up)."""
-    run_ids = [reconcile_start(program=program).pk for program in Program.objects.filter(is_active=True)]
+    run_ids = [run.pk for run in reconcile_start_programs()]
     for run_id in run_ids:
         reconcile_run.delay(run_id)
     return run_ids

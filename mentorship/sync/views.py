@@ -188,12 +188,16 @@ def reconcile_run_view(request: HttpRequest) -> HttpResponse:
     form = ReconcileForm(request.POST, programs=programs_for_reconciliation(user=request.user))  # type: ignore[arg-type]
     if not form.is_valid():
         raise Http404
-    run = reconcile.reconcile_start(
-        program=form.cleaned_data["program"],
-        dry_run=form.cleaned_data["dry_run"],
-        actor=request.user,  # type: ignore[arg-type]
-        request=request,
-    )
+    try:
+        run = reconcile.reconcile_start(
+            program=form.cleaned_data["program"],
+            dry_run=form.cleaned_data["dry_run"],
+            actor=request.user,  # type: ignore[arg-type]
+            request=request,
+        )
+    except reconcile.ReconcileAlreadyRunning as already:
+        messages.info(request, str(already))
+        return redirect("sync:drift")
     transaction.on_commit(lambda: _start_run(reconcile_run, run.pk))
     messages.success(
         request,
