@@ -176,15 +176,17 @@ def _staff_account_for(*, request: HttpRequest, person: Any, canvas_user_id: int
     if not email or not settings.STAFF_CANVAS_SIGN_IN:
         return None
     staff = (
-        User.objects.select_for_update()
-        .filter(person__isnull=True, email__iexact=email, is_active=True)
+        User.objects.filter(person__isnull=True, email__iexact=email, is_active=True)
         .filter(models.Q(is_superuser=True) | models.Q(program_roles__isnull=False))
+        .values_list("pk", flat=True)
         .distinct()
     )
     candidates = list(staff[:2])
     if len(candidates) != 1:  # none, or two accounts with one address: nothing is guessed
         return None
-    user = candidates[0]
+    user = User.objects.select_for_update().filter(pk=candidates[0], person__isnull=True).first()
+    if user is None:  # linked by a sign-in at the same moment
+        return None
     user.person = person
     user.save(update_fields=["person"])
     audit_record(
