@@ -125,3 +125,18 @@ def test_role_menu_lists_people_by_name(client, admin_user, program, coordinator
     login(client, admin_user)
     body = client.get(reverse("assignments:program", args=[program.pk])).content.decode()
     assert ">Casey Coordinator (coordinator)</option>" in body
+
+
+@pytest.mark.django_db
+def test_the_queue_costs_the_same_queries_for_few_or_many_items(client, program, coordinator, second_coordinator):
+    from tests.performance.test_query_counts import assert_flat
+
+    program.requires_second_approver = True
+    program.save()
+    login(client, second_coordinator)
+
+    def add(start: int, stop: int) -> None:
+        for _ in range(start, stop):
+            AssignmentFactory(program=program, proposed_by=coordinator)
+
+    assert_flat(client, reverse("core:dashboard"), add, lambda r: r.context["waiting_total"])
