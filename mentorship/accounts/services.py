@@ -70,6 +70,16 @@ def invitation_create(
     token = secrets.token_urlsafe(32)
     days = settings.INVITATION_VALID_DAYS
     with transaction.atomic():
+        # A double submit (or a second admin at the same moment): the inviters' rows serialise the check below.
+        User.objects.select_for_update().filter(pk=actor.pk).first()
+        waiting = Invitation.objects.select_for_update().filter(
+            email__iexact=email, accepted_at__isnull=True, withdrawn_at__isnull=True, expires_at__gt=timezone.now()
+        )
+        if waiting.exists():
+            raise AccountError(
+                f"An invitation to {email} is already waiting (the e-mail was sent). Withdraw it first to send a "
+                "new one."
+            )
         invitation = Invitation.objects.create(
             email=email,
             name=name.strip(),

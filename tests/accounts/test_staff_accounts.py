@@ -114,13 +114,15 @@ def test_the_invite_form_needs_a_program_for_a_coordinator(admin_user, client):
 
 
 @pytest.mark.django_db
-def test_the_invite_form_sends_the_invitation(admin_user, program, client):
+def test_the_invite_form_sends_the_invitation_once(admin_user, program, client):
     login(client, admin_user)
-    response = client.post(
-        reverse("accounts:invite"),
-        {"name": "Nina New", "email": "nina@school.test", "role": "coordinator", "programs": [program.pk]},
-    )
+    data = {"name": "Nina New", "email": "nina@school.test", "role": "coordinator", "programs": [program.pk]}
+    response = client.post(reverse("accounts:invite"), data)
     assert response.status_code == 302
+    again = client.post(reverse("accounts:invite"), data)
+    assert again.status_code == 200 and "already waiting" in again.content.decode()
+    assert Invitation.objects.count() == 1
+    assert AuditEvent.objects.filter(action="account.invited").count() == 1
     listing = client.get(reverse("accounts:users")).content.decode()
     assert "nina@school.test" in listing and "Coordinator of Learning Support 2026-27" in listing
 
