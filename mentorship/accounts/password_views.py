@@ -17,7 +17,7 @@ from django.http import HttpResponse
 from django.urls import reverse_lazy
 
 from mentorship.audit.actions import Action, Outcome
-from mentorship.audit.services import audit_record
+from mentorship.audit.services import audit_record, client_ip
 
 from .models import User
 
@@ -49,7 +49,7 @@ class PortalPasswordResetView(auth_views.PasswordResetView):
 
     def form_valid(self, form: Any) -> HttpResponse:
         email = str(form.cleaned_data["email"]).strip().lower()
-        address = str(self.request.META.get("REMOTE_ADDR", ""))
+        address = client_ip(self.request) or ""  # the proxy sets REMOTE_ADDR (docs/operations.md)
         limited = _over_limit(f"email:{email}", f"ip:{address}")
         matched = User.objects.filter(email__iexact=email, is_active=True).exists()
         audit_record(
