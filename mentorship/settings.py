@@ -182,6 +182,15 @@ AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
 AXES_RESET_ON_SUCCESS = True
 AXES_LOCKOUT_TEMPLATE = "accounts/locked_out.html"
 AXES_VERBOSE = False
+# Staff accounts (mentorship/accounts/services.py): an invitation link works once, for this many days; a password
+# reset link works once (Django's token changes with the password), for this many seconds; reset mails are limited
+# per address and per client address in an hour (the same answer is shown either way: no account enumeration).
+INVITATION_VALID_DAYS = env.int("INVITATION_VALID_DAYS", default=7)
+PASSWORD_RESET_TIMEOUT = env.int("PASSWORD_RESET_TIMEOUT_SECONDS", default=2 * 3600)
+PASSWORD_RESET_PER_HOUR = env.int("PASSWORD_RESET_PER_HOUR", default=5)
+# A coordinator, auditor or admin may sign in with Canvas: their account is found by the Canvas user's e-mail the
+# first time (mentorship/accounts/oauth.py). Off: staff always use their Mentor Link password.
+STAFF_CANVAS_SIGN_IN = env.bool("STAFF_CANVAS_SIGN_IN", default=True)
 
 SESSION_COOKIE_HTTPONLY = True
 SESSION_COOKIE_SAMESITE = "Lax"
@@ -362,6 +371,11 @@ CELERY_BEAT_SCHEDULE["assignments-bulk-approve-sweep"] = {"task": "assignments.b
 CELERY_BEAT_SCHEDULE["assignments-weekly-digest"] = {
     "task": "assignments.weekly_digest",
     "schedule": crontab(minute=0, hour=7, day_of_week="mon"),
+}
+# Mentors hear a week ahead that their assignment ends (mentorship/assignments/notifications.py).
+CELERY_BEAT_SCHEDULE["assignments-mentor-ending-notices"] = {
+    "task": "assignments.mentor_ending_notices",
+    "schedule": crontab(minute=30, hour=7),
 }
 
 # --- Metrics (/metrics for Prometheus; docs/operations.md, "Metrics") ------------------------------------------

@@ -60,3 +60,36 @@ class CanvasCredential(models.Model):
 
     def __str__(self) -> str:
         return f"Canvas sign-in of {self.user}"
+
+
+class Invitation(models.Model):
+    """An admin's invitation of a person, by e-mail, to a role: coordinator or auditor of chosen programs, or admin.
+
+    The link carries a random token of which only the SHA-256 is kept (a leaked database row cannot be turned into a
+    link); it works once (`accepted_at`) and until `expires_at` (docs/decisions.md, "Invitation links").
+    """
+
+    class Role(models.TextChoices):
+        COORDINATOR = "coordinator", "Coordinator"
+        AUDITOR = "auditor", "Auditor"
+        ADMIN = "admin", "Admin"
+
+    email = models.EmailField()
+    name = models.CharField(max_length=300, blank=True, default="")
+    role = models.CharField(max_length=20, choices=Role.choices)
+    programs = models.ManyToManyField("assignments.Program", blank=True, related_name="+")
+    token_hash = models.CharField(max_length=64, unique=True)
+    invited_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, on_delete=models.SET_NULL, related_name="+")
+    created_at = models.DateTimeField(auto_now_add=True)
+    expires_at = models.DateTimeField()
+    accepted_at = models.DateTimeField(null=True, blank=True)
+    accepted_user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="invitations"
+    )
+    withdrawn_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"Invitation of {self.email} as {self.get_role_display().lower()}"

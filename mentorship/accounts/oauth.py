@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
-from django.db import transaction
+from django.db import models, transaction
 from django.http import HttpRequest
 from django.utils.http import url_has_allowed_host_and_scheme
 
@@ -168,6 +168,37 @@ def _new_account(person: Any) -> User:
     return user
 
 
+def _staff_account_for(*, request: HttpRequest, person: Any, canvas_user_id: int | None) -> User | None:
+    """A coordinator, auditor or admin invited by e-mail who signs in with Canvas for the first time: the account
+    with the Canvas user's address (and no Canvas user yet) is linked to them, once and audited. Their roles stay the
+    ones granted in the portal; Canvas only says who they are (docs/decisions.md, "Staff may sign in with Canvas")."""
+    email = str(getattr(person, "email", "") or "").strip()
+    if not email or not settings.STAFF_CANVAS_SIGN_IN:
+        return None
+    staff = (
+        User.objects.filter(person__isnull=True, email__iexact=email, is_active=True)
+        .filter(models.Q(is_superuser=True) | models.Q(program_roles__isnull=False))
+        .values_list("pk", flat=True)
+        .distinct()
+    )
+    candidates = list(staff[:2])
+    if len(candidates) != 1:  # none, or two accounts with one address: nothing is guessed
+        return None
+    user = User.objects.select_for_update().filter(pk=candidates[0], person__isnull=True).first()
+    if user is None:  # linked by a sign-in at the same moment
+        return None
+    user.person = person
+    user.save(update_fields=["person"])
+    audit_record(
+        action=Action.ACCOUNT_CANVAS_LINKED,
+        actor=user,
+        obj=user,
+        request=request,
+        details={"canvas_user_id": canvas_user_id, "matched_by": "email"},
+    )
+    return user
+
+
 def _account_for(*, request: HttpRequest, token: OAuthToken) -> SignInResult | SignInRefused:
     """Find or open the account of the Canvas user and store the tokens. Call inside a transaction.
 
@@ -177,6 +208,8 @@ def _account_for(*, request: HttpRequest, token: OAuthToken) -> SignInResult | S
     rule = canvas_sign_in_rule()
     person = rule.person_for_canvas_user(token.user_id) if token.user_id else None
     user = User.objects.filter(person=person).first() if person is not None else None
+    if user is None and person is not None:
+        user = _staff_account_for(request=request, person=person, canvas_user_id=token.user_id)
     if user is not None and not user.is_active:
         return _refuse(
             request=request,

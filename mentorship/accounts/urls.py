@@ -1,6 +1,6 @@
 from django.urls import path
 
-from . import views
+from . import password_views, staff_views, views
 
 app_name = "accounts"
 
@@ -9,4 +9,23 @@ urlpatterns = [
     path("logout/", views.logout_view, name="logout"),
     path("canvas/start/", views.canvas_start, name="canvas_start"),
     path("canvas/callback/", views.canvas_callback, name="canvas_callback"),
+    path("users/", staff_views.users, name="users"),
+    path("users/invite/", staff_views.invite, name="invite"),
+    path("users/<int:pk>/active/", staff_views.user_active, name="user_active"),
+    path("invitations/<int:pk>/withdraw/", staff_views.invitation_withdraw, name="invitation_withdraw"),
+    path("invitation/<str:token>/", staff_views.invitation_accept, name="invitation"),
+    path("password/reset/", password_views.PortalPasswordResetView.as_view(), name="password_reset"),
+    path("password/reset/sent/", password_views.PortalPasswordResetDoneView.as_view(), name="password_reset_done"),
+    path(
+        "password/reset/<uidb64>/<token>/",
+        password_views.PortalPasswordResetConfirmView.as_view(),
+        name="password_reset_confirm",
+    ),
+    path(
+        "password/reset/done/",
+        password_views.PortalPasswordResetCompleteView.as_view(),
+        name="password_reset_complete",
+    ),
+    path("password/change/", password_views.PortalPasswordChangeView.as_view(), name="password_change"),
+    path("password/change/done/", password_views.PortalPasswordChangeDoneView.as_view(), name="password_change_done"),
 ]

@@ -197,8 +197,18 @@ class ProgramForm(forms.ModelForm):
         return value
 
 
+class UserChoiceField(forms.ModelChoiceField):
+    """Accounts by the name the role table shows, the user name after it (two people may share a name)."""
+
+    def label_from_instance(self, obj: Any) -> str:
+        name = obj.get_full_name()
+        return f"{name} ({obj.get_username()})" if name else obj.get_username()
+
+
 class RoleGrantForm(forms.Form):
-    user = forms.ModelChoiceField(queryset=User.objects.filter(is_active=True).order_by("username"))
+    user = UserChoiceField(
+        queryset=User.objects.filter(is_active=True).order_by("last_name", "first_name", "username"), label="Person"
+    )
     role = forms.ChoiceField(choices=ProgramRole.Role.choices)
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 from django.db import DatabaseError, connection, transaction
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 
 from canvas_client import CanvasError
@@ -26,6 +27,7 @@ from mentorship.celery import task_named
 
 from . import csv_import
 from .models import CsvImport, MentorAssignment
+from .notifications import notify_coordinators_waiting
 from .services import AssignmentError
 
 State = CsvImport.State
@@ -181,6 +183,21 @@ def _switch(*, batch: CsvImport, rows: int, people_added: int, request: HttpRequ
             request=request,
             details={"rows": shown, "people_added": people_added, "approved": 0, "source": f"upload:{batch.filename}"},
         )
+        if shown and batch.program.requires_second_approver:
+            transaction.on_commit(lambda: _notify_imported(batch, shown))
+
+
+def _notify_imported(batch: CsvImport, shown: int) -> None:
+    """The imported proposals wait for a second coordinator: one mail for the file, not one per row."""
+    program = batch.program
+    notify_coordinators_waiting(
+        program=program,
+        subject=f"Waiting for your approval: {shown} imported proposals in {program.name}",
+        what=f"{shown} proposals were imported from {batch.filename or 'a CSV file'} into {program.name}; the "
+        "program needs a second coordinator to approve them.",
+        path=f"{reverse('assignments:list')}?status=proposed&program={program.pk}",
+        exclude_user_id=batch.uploaded_by_id,
+    )
 
 
 def _discard(batch: CsvImport, problem: str) -> None:

@@ -53,25 +53,15 @@ def notify_assignments_approved(*, assignment_ids: Iterable[int]) -> int:
 
 
 def _mail_approved(assignment: MentorAssignment) -> bool:
-    assignment_id = assignment.pk
-    mentor = assignment.mentor
-    user = getattr(mentor, "user", None)
-    email = mentor.email or (user.email if user is not None else "")
-    if not email:
-        return False
-    body = (
-        f"Hello {mentor.name},\n\n"
-        f"You have been approved as a mentor for {assignment.student.name} in {assignment.program.name}, "
-        f"from {assignment.starts_on:%Y-%m-%d} to {assignment.ends_on:%Y-%m-%d}.\n"
-        "Canvas will show you the student's courses once the link is made; sign in to the portal to see them.\n\n"
-        f"{_portal_url(reverse('mentors:students'))}\n"
+    return _mail_mentor(
+        assignment,
+        subject=f"Mentor assignment approved: {assignment.student.name}",
+        text=(
+            f"You have been approved as a mentor for {assignment.student.name} in {assignment.program.name}, "
+            f"from {assignment.starts_on:%Y-%m-%d} to {assignment.ends_on:%Y-%m-%d}.\n"
+            "Canvas will show you the student's courses once the link is made; sign in to the portal to see them."
+        ),
     )
-    try:
-        send_mail(f"Mentor assignment approved: {assignment.student.name}", body, None, [email])
-    except Exception:
-        logger.warning("could not mail the mentor of assignment %s", assignment_id, exc_info=True)
-        return False
-    return True
 
 
 def notify_link_failed(*, link: Any) -> int:
@@ -124,3 +114,120 @@ def send_weekly_digest(*, today: datetime.date | None = None) -> int:
     if messages:
         send_mass_mail(messages)
     return len(messages)
+
+
+# --- Waiting for you, and the mentor's changes ------------------------------------------------------------------
+# Each mail names the item and links straight to it; what the item holds stays on the portal's page (no pairing
+# code, no student work, no reason text a coordinator typed).
+MENTOR_NOTICE_DAYS = 7
+
+
+def notify_coordinators_waiting(
+    *, program: Program, subject: str, what: str, path: str, exclude_user_id: int | None = None
+) -> int:
+    """Mail the program's coordinators (but `exclude_user_id`) that `what` waits for their decision at `path`, the
+    item's own page. Returns mails sent; a mail failure is logged, never raised (the change stands)."""
+    recipients = [
+        email
+        for user_id, email in User.objects.filter(
+            program_roles__program=program, program_roles__role=ProgramRole.Role.COORDINATOR, is_active=True
+        )
+        .exclude(email="")
+        .values_list("pk", "email")
+        .distinct()
+        if user_id != exclude_user_id
+    ]
+    if not recipients:
+        return 0
+    body = (
+        f"{what}\n\nIt is in “Waiting for you” on your dashboard. Open it here:\n{_portal_url(path)}\n\n"
+        f"You get this mail as a coordinator of {program.name}.\n"
+    )
+    messages = [(subject, body, settings.DEFAULT_FROM_EMAIL, [email]) for email in sorted(set(recipients))]
+    try:
+        send_mass_mail(messages)
+    except Exception:
+        logger.warning("could not mail the coordinators of program %s", program.pk, exc_info=True)
+        return 0
+    return len(messages)
+
+
+def notify_waiting_approval(*, assignment_id: int) -> int:
+    """A proposal in a program that needs a second approver: mail the coordinators who may approve it."""
+    assignment = (
+        MentorAssignment.objects.select_related("program", "mentor", "student", "proposed_by")
+        .filter(pk=assignment_id, status=MentorAssignment.Status.PROPOSED, program__requires_second_approver=True)
+        .first()
+    )
+    if assignment is None:  # decided already (a CSV import approves at once), or no second approver needed
+        return 0
+    proposer = assignment.proposed_by
+    by = f" by {proposer.get_full_name() or proposer.get_username()}" if proposer else ""
+    return notify_coordinators_waiting(
+        program=assignment.program,
+        subject=f"Waiting for your approval: {assignment.mentor.name} → {assignment.student.name}",
+        what=(
+            f"{assignment.mentor.name} was proposed{by} as mentor of {assignment.student.name} in "
+            f"{assignment.program.name}. The program needs a second coordinator to approve it."
+        ),
+        path=reverse("assignments:detail", args=[assignment.pk]),
+        exclude_user_id=assignment.proposed_by_id,
+    )
+
+
+def _mail_mentor(assignment: MentorAssignment, *, subject: str, text: str) -> bool:
+    mentor = assignment.mentor
+    user = getattr(mentor, "user", None)
+    email = mentor.email or (user.email if user is not None else "")
+    if not email:
+        return False
+    body = f"Hello {mentor.name},\n\n{text}\n\n{_portal_url(reverse('mentors:students'))}\n"
+    try:
+        send_mail(subject, body, None, [email])
+    except Exception:
+        logger.warning("could not mail the mentor of assignment %s", assignment.pk, exc_info=True)
+        return False
+    return True
+
+
+def notify_mentor_ended(*, assignment_id: int) -> bool:
+    """Tell the mentor their assignment ended (early, or on its end date) and Canvas access goes with it."""
+    assignment = (
+        MentorAssignment.objects.select_related("program", "mentor", "mentor__user", "student")
+        .filter(pk=assignment_id, status=MentorAssignment.Status.ENDED)
+        .first()
+    )
+    if assignment is None:
+        return False
+    ended_on = timezone.localtime(assignment.ended_at).date() if assignment.ended_at else timezone.localdate()
+    early = ended_on < assignment.ends_on
+    when = f"early, on {ended_on:%Y-%m-%d} (it was to end on {assignment.ends_on:%Y-%m-%d})" if early else "today"
+    return _mail_mentor(
+        assignment,
+        subject=f"Mentor assignment ended: {assignment.student.name}",
+        text=(
+            f"Your assignment as mentor of {assignment.student.name} in {assignment.program.name} ended {when}. "
+            "Canvas no longer shows you the student's courses. Your program coordinator can tell you more."
+        ),
+    )
+
+
+def send_mentor_ending_notices(*, today: datetime.date | None = None) -> int:
+    """Mail each mentor whose approved assignment ends in exactly MENTOR_NOTICE_DAYS days (a daily job, so each
+    assignment gets one notice; docs/decisions.md, "Mentors' e-mails"). Returns mails sent."""
+    today = today or timezone.localdate()
+    due = today + datetime.timedelta(days=MENTOR_NOTICE_DAYS)
+    rows = MentorAssignment.objects.filter(status=MentorAssignment.Status.APPROVED, ends_on=due).select_related(
+        "program", "mentor", "mentor__user", "student"
+    )
+    sent = 0
+    for assignment in rows.order_by("pk"):
+        sent += _mail_mentor(
+            assignment,
+            subject=f"Mentor assignment ending soon: {assignment.student.name}",
+            text=(
+                f"Your assignment as mentor of {assignment.student.name} in {assignment.program.name} ends on "
+                f"{assignment.ends_on:%Y-%m-%d}. If it should go on, ask your program coordinator to extend it."
+            ),
+        )
+    return sent

@@ -80,12 +80,15 @@ def program_for_coordinator(*, user: User, pk: int) -> Program:
     return get_object_or_404(programs_for_coordinator(user=user), pk=pk)
 
 
+ATTENTION_DAYS = 7  # a proposal needs attention this many days before its start date (the dashboard says so)
+
+
 def needs_attention_q(today: datetime.date) -> Q:
     """A failed link, a pairing code nobody redeemed yet, or a proposal whose start date is (nearly) here."""
     return (
         Q(link_state=LinkState.FAILED)
         | Q(link_state=LinkState.AWAITING_REDEMPTION)
-        | Q(status=Status.PROPOSED, starts_on__lte=today + datetime.timedelta(days=7))
+        | Q(status=Status.PROPOSED, starts_on__lte=today + datetime.timedelta(days=ATTENTION_DAYS))
     )
 
 

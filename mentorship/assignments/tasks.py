@@ -15,6 +15,12 @@ def weekly_digest() -> int:
     return notifications.send_weekly_digest()
 
 
+@shared_task(name="assignments.mentor_ending_notices")
+def mentor_ending_notices() -> int:
+    """Mail mentors whose assignment ends in a week (daily, see CELERY_BEAT_SCHEDULE)."""
+    return notifications.send_mentor_ending_notices()
+
+
 @shared_task(name="assignments.import_csv", acks_late=True, soft_time_limit=1800, time_limit=1900)
 def import_csv(batch_id: int) -> str:
     """Create a big confirmed CSV import (all rows or none); see import_batches.import_queued."""

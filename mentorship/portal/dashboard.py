@@ -18,6 +18,7 @@ from django.views.decorators.http import require_GET
 
 from mentorship.accounts.models import ProgramRole, User
 from mentorship.assignments import charts
+from mentorship.assignments.selectors import ATTENTION_DAYS
 from mentorship.assignments.views import _user, coordinator_required
 from mentorship.audit.changes import program_generations
 
@@ -54,18 +55,21 @@ def _dashboard_numbers(user: User, *, fresh: bool) -> dict[str, Any]:
             # On a cache outage the figures are shown anyway; the next request tries again.
             with contextlib.suppress(Exception):
                 cache.set(key, numbers, seconds)
-    return numbers
+    return {**numbers, "program_ids": program_ids}
 
 
 @coordinator_required
 @require_GET
 def dashboard(request: HttpRequest) -> HttpResponse:
-    numbers = _dashboard_numbers(_user(request), fresh=bool(request.GET.get("fresh")))
+    user = _user(request)
+    numbers = _dashboard_numbers(user, fresh=bool(request.GET.get("fresh")))
+    waiting, waiting_total = selectors.waiting_for(user=user, program_ids=numbers["program_ids"])
+    # The status counts show once, as the linked cards; the pairing codes once, as the chart (it carries the numbers).
     context = {
         **numbers,
-        "status_chart": charts.bar_chart(
-            [(label, n) for label, n, _ in numbers["by_status"]], title="Assignments by status"
-        ),
+        "waiting": waiting,
+        "waiting_total": waiting_total,
+        "attention_days": ATTENTION_DAYS,
         "link_chart": charts.bar_chart(
             [(label, n) for label, n, _ in numbers["by_link"]], title="Assignments by Canvas state"
         ),

@@ -20,11 +20,13 @@ from dataclasses import asdict, dataclass
 from django.conf import settings
 from django.db import IntegrityError, transaction
 from django.http import HttpRequest
+from django.urls import reverse
 from django.utils import timezone
 
 from canvas_client import CanvasAuthError, CanvasClient, CanvasError, CanvasNotFound
 from mentorship.accounts.models import User
 from mentorship.assignments.models import LinkMethod, MentorAssignment, Program
+from mentorship.assignments.notifications import notify_coordinators_waiting
 from mentorship.audit.actions import Action, Outcome
 from mentorship.audit.services import audit_record
 from mentorship.core.canvas import portal_client, root_account_id
@@ -251,7 +253,24 @@ def reconcile_execute(*, run_id: int, client: CanvasClient | None = None) -> Rec
                 "removal_threshold": settings.RECONCILE_REMOVAL_THRESHOLD,
             },
         )
+        if held:
+            held_programs = {program.pk: program for program, f in found if f.kind == Kind.STALE}
+            transaction.on_commit(lambda: _notify_held(list(held_programs.values()), removals=len(removals)))
     return run
+
+
+def _notify_held(programs: list[Program], *, removals: int) -> None:
+    """Removals held for confirmation wait in each program's coordinators' queue; mail them the drift page."""
+    for program in programs:
+        notify_coordinators_waiting(
+            program=program,
+            subject="Waiting for your confirmation: links to remove from Canvas",
+            what=(
+                f"Reconciliation found {removals} links in Canvas that no approved assignment explains, more than "
+                f"the {settings.RECONCILE_REMOVAL_THRESHOLD} it removes on its own. Confirm or leave the removals."
+            ),
+            path=reverse("sync:drift"),
+        )
 
 
 def _compare_programs(run: ReconciliationRun, client: CanvasClient | None) -> list[tuple[Program, Found]] | str:

@@ -317,3 +317,31 @@ def test_tokens_never_reach_the_logs(world, program, client, caplog) -> None:
     assert caplog.records
     for secret in (access, refresh, new_access):
         assert secret not in text
+
+
+def test_a_coordinator_invited_by_email_may_sign_in_with_canvas(world, program, client) -> None:
+    """The staff account with the Canvas user's address is linked once (audited); the role stays the portal's."""
+    from mentorship.accounts.models import ProgramRole
+
+    person = world.mentor_person  # known to the portal (added from Canvas), no assignment needed
+    staff = User.objects.create(username="casey@school.test", email=person.email.upper())
+    ProgramRole.objects.create(program=program, user=staff, role=ProgramRole.Role.COORDINATOR)
+    response = world.canvas_sign_in(client)
+    assert response.status_code == 302
+    assert client.session["_auth_user_id"] == str(staff.pk)
+    staff.refresh_from_db()
+    assert staff.person == person
+    assert AuditEvent.objects.filter(action=Action.ACCOUNT_CANVAS_LINKED, actor=staff).count() == 1
+    assert not User.objects.filter(username__startswith="canvas-").exists()
+
+
+def test_staff_canvas_sign_in_can_be_switched_off(world, program, client, settings) -> None:
+    from mentorship.accounts.models import ProgramRole
+
+    settings.STAFF_CANVAS_SIGN_IN = False
+    staff = User.objects.create(username="casey@school.test", email=world.mentor_person.email)
+    ProgramRole.objects.create(program=program, user=staff, role=ProgramRole.Role.COORDINATOR)
+    response = world.canvas_sign_in(client)
+    assert response.status_code == 403
+    staff.refresh_from_db()
+    assert staff.person is None

@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -22,7 +23,7 @@ from django.test import Client
 from django.urls import URLPattern, URLResolver, get_resolver, reverse
 from django.utils import timezone
 
-from mentorship.accounts.models import ProgramRole
+from mentorship.accounts.models import Invitation, ProgramRole
 from mentorship.assignments.models import MentorAssignment
 from mentorship.people.models import Person
 from tests.conftest import login
@@ -181,6 +182,17 @@ def _side_objects(assignment: MentorAssignment, *, code: str, uploader: Any) -> 
         "csv_import": csv_import,
         "bulk_approval": BulkApproval.objects.create(requested_by=uploader, assignment_ids=[assignment.pk], total=1),
         "role": ProgramRole.objects.get(user=uploader, program=assignment.program),
+        # Accounts are not program-scoped: admins manage every one, so both sides hold one staff user and one
+        # invitation; the set-password and reset links take tokens, not ids (a token that matches nothing).
+        "staff_user": UserFactory(username=f"staff-{code.lower()}"),
+        "invitation": Invitation.objects.create(
+            email=f"{code.lower()}@example.edu",
+            role=Invitation.Role.ADMIN,
+            token_hash=code * 10,
+            expires_at=timezone.now() + datetime.timedelta(days=7),
+        ),
+        "token": SimpleNamespace(pk=f"no-such-token-{code}"),
+        "uid": SimpleNamespace(pk="MQ"),
     }
 
 
@@ -251,6 +263,19 @@ EXPECTED: dict[str, Expect] = {
     "accounts:canvas_start": Expect(public=True),
     # Without Canvas's code and the state from the session the callback refuses with 400: still not a login wall.
     "accounts:canvas_callback": Expect(public=True, also_ok=frozenset({400})),
+    # Staff accounts (docs/guides/admin.md, "Accounts"): admins only; the invitee's set-password page and the reset
+    # pages are reached from an e-mail, signed out. A token that matches nothing is a 404 page that says so.
+    "accounts:users": only("admin"),
+    "accounts:invite": only("admin"),
+    "accounts:user_active": per_object({"pk": "staff_user"}, {"admin"}, method="POST", foreign={"admin"}),
+    "accounts:invitation_withdraw": per_object({"pk": "invitation"}, {"admin"}, method="POST", foreign={"admin"}),
+    "accounts:invitation": Expect(public=True, obj={"token": "token"}, also_ok=frozenset({404})),
+    "accounts:password_reset": Expect(public=True),
+    "accounts:password_reset_done": Expect(public=True),
+    "accounts:password_reset_confirm": Expect(public=True, obj={"uidb64": "uid", "token": "token"}),
+    "accounts:password_reset_complete": Expect(public=True),
+    "accounts:password_change": everyone_signed_in(),
+    "accounts:password_change_done": everyone_signed_in(),
     # People are not program-scoped (coordinators look anyone up in Canvas to propose an assignment).
     "people:list": only("admin", *COORDINATORS),
     "people:add": only("admin", *COORDINATORS, method="POST"),

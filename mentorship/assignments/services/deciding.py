@@ -17,7 +17,7 @@ from mentorship.people.models import Person
 
 from ..hooks import canvas_links
 from ..models import MentorAssignment
-from ..notifications import notify_assignment_approved
+from ..notifications import notify_assignment_approved, notify_mentor_ended
 from .bulk import assignments_bulk_approve, audit_approval
 from .errors import (
     AlreadyDecided,
@@ -221,6 +221,7 @@ def assignment_end(
             details={"reason": assignment.end_reason, "generation": assignment.generation, "links": len(links)},
         )
         transaction.on_commit(lambda: canvas_links().enqueue(links=links))
+        transaction.on_commit(lambda: notify_mentor_ended(assignment_id=assignment.pk))
     return assignment
 
 

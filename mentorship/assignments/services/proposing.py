@@ -15,6 +15,7 @@ from mentorship.audit.actions import Action
 from mentorship.people.models import Person
 
 from ..models import AssignmentCourse, LinkMethod, MentorAssignment, Program
+from ..notifications import notify_waiting_approval
 from .errors import (
     AssignmentError,
     audit_assignment,
@@ -81,6 +82,8 @@ def assignment_propose(
                 assignment=assignment, course_ids=[c.canvas_course_id for c in course_list], **(audit_details or {})
             ),
         )
+        if program.requires_second_approver:
+            transaction.on_commit(lambda: notify_waiting_approval(assignment_id=assignment.pk))
     return assignment
 
 
