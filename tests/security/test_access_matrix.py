@@ -11,6 +11,7 @@ code appears only on its own mentor's pages.
 from __future__ import annotations
 
 import datetime
+import hashlib
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from types import SimpleNamespace
@@ -188,7 +189,7 @@ def _side_objects(assignment: MentorAssignment, *, code: str, uploader: Any) -> 
         "invitation": Invitation.objects.create(
             email=f"{code.lower()}@example.edu",
             role=Invitation.Role.ADMIN,
-            token_hash=code * 10,
+            token_hash=hashlib.sha256(code.encode()).hexdigest(),  # what a real invitation stores
             expires_at=timezone.now() + datetime.timedelta(days=7),
         ),
         "token": SimpleNamespace(pk=f"no-such-token-{code}"),
