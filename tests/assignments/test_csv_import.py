@@ -286,6 +286,6 @@ def test_command_approve_refused_when_a_second_approver_is_required(tmp_path, pr
 
 
 def test_the_sample_file_parses():
-    data = Path("/work/shared/data/assignments_example.csv").read_bytes()
+    data = (Path(__file__).resolve().parent.parent / "data" / "assignments_example.csv").read_bytes()
     records = csv_import.read_csv(data)
     assert [r["method"] for r in records] == ["observee", "courses", "pairing_code"]

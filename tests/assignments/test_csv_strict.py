@@ -22,7 +22,7 @@ from tests.factories import PersonFactory
 
 HEADER = "mentor,student,starts_on,ends_on,scope,method,reason\n"
 D1, D2 = "2027-01-04", "2027-03-01"
-SHARED_DATA = Path("/work/shared/data")
+SHARED_DATA = Path(__file__).resolve().parent.parent / "data"  # the sample files handed to the project, copied
 
 
 @pytest.fixture
