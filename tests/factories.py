@@ -83,6 +83,38 @@ def approved_assignment(
     return assignment
 
 
+def pending_proposals(
+    *,
+    program: Program,
+    mentors: list[Person],
+    students: list[Person],
+    proposed_by: User,
+    reason: str,
+    batch_size: int | None = None,
+) -> list[MentorAssignment]:
+    """Proposals waiting for approval from today for 60 days, the students shared out in runs (as many to each
+    mentor, the last one fewer), written at once: bulk approve's tests and benchmarks/bulk_approve.py seed
+    thousands."""
+    per_mentor = -(-len(students) // len(mentors))
+    today = timezone.localdate()
+    return MentorAssignment.objects.bulk_create(
+        [
+            MentorAssignment(
+                program=program,
+                mentor=mentors[i // per_mentor],
+                student=student,
+                starts_on=today,
+                ends_on=today + datetime.timedelta(days=60),
+                link_method=LinkMethod.OBSERVEE,
+                reason=reason,
+                proposed_by=proposed_by,
+            )
+            for i, student in enumerate(students)
+        ],
+        batch_size=batch_size,
+    )
+
+
 def record_link_and_view(assignment: MentorAssignment) -> None:
     """The evidence an auditor looks for: the worker linked the mentor in Canvas, and the mentor read the student."""
     from mentorship.audit.actions import Action

@@ -146,6 +146,12 @@ def _listed(request: HttpRequest, rows: QuerySet[Row], filters: Page, program: P
     return {"items": [out(row) for row in found], "next": following}
 
 
+def _shown(request: HttpRequest, row: Row, program: Program, out: Any) -> Any:
+    """One row, audited: the shared body of the detail endpoints."""
+    api_read_record(token=_token(request), request=request, returned=1, program=program)
+    return out(row)
+
+
 @api.get("/assignments", response={200: AssignmentPage, 404: ErrorOut}, summary="Mentor assignments")
 def list_assignments(request: HttpRequest, filters: Query[AssignmentFilters]) -> dict[str, Any]:
     program = _in_scope(request, filters.program)
@@ -156,8 +162,7 @@ def list_assignments(request: HttpRequest, filters: Query[AssignmentFilters]) ->
 @api.get("/assignments/{assignment_id}", response={200: AssignmentOut, 404: ErrorOut}, summary="One assignment")
 def get_assignment(request: HttpRequest, assignment_id: int) -> dict[str, Any]:
     row = _one(request, selectors.assignments_for(token=_token(request)), assignment_id, "assignment")
-    api_read_record(token=_token(request), request=request, returned=1, program=row.program)
-    return _assignment_out(row)
+    return _shown(request, row, row.program, _assignment_out)
 
 
 @api.get("/links", response={200: LinkPage, 404: ErrorOut}, summary="Canvas links and their state")
@@ -170,5 +175,4 @@ def list_links(request: HttpRequest, filters: Query[LinkFilters]) -> dict[str, A
 @api.get("/links/{link_id}", response={200: LinkOut, 404: ErrorOut}, summary="One Canvas link")
 def get_link(request: HttpRequest, link_id: int) -> dict[str, Any]:
     row = _one(request, selectors.links_for(token=_token(request)), link_id, "link")
-    api_read_record(token=_token(request), request=request, returned=1, program=row.assignment.program)
-    return _link_out(row)
+    return _shown(request, row, row.assignment.program, _link_out)
