@@ -74,14 +74,11 @@ def seed(*, people: int, assignments: int, events: int, today: datetime.date) ->
     assignment_id = (
         Program.objects.get(pk=big.pk).assignments.filter(status="approved").order_by("pk").values_list("pk", flat=True)
     )[0]
+    staff = {
+        f"{role}_id": user.pk for role, user in (("coordinator", coordinator), ("auditor", auditor), ("admin", admin))
+    }
     return Cast(
-        program_id=big.pk,
-        coordinator_id=coordinator.pk,
-        auditor_id=auditor.pk,
-        admin_id=admin.pk,
-        mentor_id=mentor.pk,
-        assignment_id=assignment_id,
-        student_id=first_person + mentors,
+        program_id=big.pk, mentor_id=mentor.pk, assignment_id=assignment_id, student_id=first_person + mentors, **staff
     )
 
 

@@ -51,7 +51,7 @@ def rule_errors(
     approvals only with approved ones. `approved`: the mentor's approved assignments, read once under the mentor's
     lock by a bulk approval (and grown as it approves); the clash and the load are then counted from it, not queried.
     """
-    errors = _input_errors(program=program, mentor=mentor, student=student, starts_on=starts_on, ends_on=ends_on)
+    errors = _input_errors(program=program, pair=(mentor, student), span=(starts_on, ends_on))
     if errors or mentor is None or student is None or starts_on is None or ends_on is None:
         return errors
     clash, load = _clash_and_load(
@@ -77,14 +77,11 @@ def rule_errors(
 
 
 def _input_errors(
-    *,
-    program: Program,
-    mentor: Person | None,
-    student: Person | None,
-    starts_on: datetime.date | None,
-    ends_on: datetime.date | None,
+    *, program: Program, pair: tuple[Person | None, Person | None], span: tuple[datetime.date | None, ...]
 ) -> list[str]:
-    """The rules the assignment's own fields break, before any other assignment is looked at."""
+    """The rules the assignment's own fields break (the mentor and student, the start and end), before any other
+    assignment is looked at."""
+    (mentor, student), (starts_on, ends_on) = pair, span
     errors: list[str] = []
     if not program.is_active:
         errors.append(f"{program.name} is closed: an administrator must reopen it before assignments change.")
