@@ -10,6 +10,7 @@ from django.utils import timezone
 from mentorship.accounts.models import ProgramRole, User
 from mentorship.assignments.models import LinkMethod, MentorAssignment, Program
 from mentorship.people.models import Person
+from mentorship.sync.models import ObserverLink
 
 
 class PersonFactory(factory.django.DjangoModelFactory[Person]):
@@ -81,6 +82,18 @@ def approved_assignment(
         **fields,
     )
     return assignment
+
+
+def observee_link(assignment: MentorAssignment, *, state: str, **fields: object) -> ObserverLink:
+    """The assignment's observee link between its own mentor and student, in the state given."""
+    return ObserverLink.objects.create(
+        assignment=assignment,
+        kind="observee",
+        observer_canvas_id=assignment.mentor.canvas_user_id,
+        student_canvas_id=assignment.student.canvas_user_id,
+        state=state,
+        **fields,
+    )
 
 
 def pending_proposals(
