@@ -106,7 +106,7 @@ def pending_proposals(
     batch_size: int | None = None,
 ) -> list[MentorAssignment]:
     """Proposals waiting for approval from today for 60 days, the students shared out in runs (as many to each
-    mentor, the last one fewer), written at once: bulk approve's tests and benchmarks/bulk_approve.py seed
+    mentor, the last one fewer), written at once: bulk approve's tests and its benchmark seed
     thousands."""
     per_mentor = -(-len(students) // len(mentors))
     today = timezone.localdate()

@@ -91,7 +91,7 @@ class ReasonForm(forms.Form):
     )
 
 
-# The warnings a bulk approval may confirm for all its rows at once (codes of services/rules.py's warnings).
+# The warnings a bulk approval may confirm for all its rows at once (the codes of the approval warnings).
 BULK_WARNINGS = {
     "student_to_student": "some mentors are students themselves",
     "mentor_student_in_scope": "some mentors study in courses in scope",
