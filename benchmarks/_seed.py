@@ -54,24 +54,13 @@ def seed(*, people: int, assignments: int, events: int, today: datetime.date) ->
     first_person = Person.objects.order_by("pk").values_list("pk", flat=True).first()
     assert first_person is not None
     mentors = max(people // 5, 20)
-    cast = {"first": first_person, "mentors": mentors, "students": people - mentors}
+    cast: dict[str, Any] = {"first": first_person, "mentors": mentors, "students": people - mentors}
 
     coordinator, auditor, admin = _seed_staff(big, others)
     sort_columns, sort_values = _sort_columns()
-    _seed_assignments(
-        {**cast, "big": big.pk, "others": [p.pk for p in others], "coordinator": coordinator.pk, "today": today},
-        n=assignments,
-        sort_columns=sort_columns,
-        sort_values=sort_values,
-    )
-    _seed_mentor_assignments(
-        program=big.pk,
-        first_person=first_person,
-        mentors=mentors,
-        coordinator=coordinator.pk,
-        today=today,
-        sort_columns=sort_columns,
-    )
+    cast |= {"big": big.pk, "coordinator": coordinator.pk, "today": today}
+    _seed_assignments({**cast, "others": [p.pk for p in others]}, n=assignments, sort=(sort_columns, sort_values))
+    _seed_mentor_assignments(cast, sort_columns=sort_columns)
     mentor = User.objects.create(username="bench-mentor", first_name="Morgan", person_id=first_person)
     _seed_links_and_drift(program=big.pk, coordinator=coordinator.pk, mentors=mentors)
     write_audit_chain(
@@ -85,14 +74,11 @@ def seed(*, people: int, assignments: int, events: int, today: datetime.date) ->
     assignment_id = (
         Program.objects.get(pk=big.pk).assignments.filter(status="approved").order_by("pk").values_list("pk", flat=True)
     )[0]
+    staff = {
+        f"{role}_id": user.pk for role, user in (("coordinator", coordinator), ("auditor", auditor), ("admin", admin))
+    }
     return Cast(
-        program_id=big.pk,
-        coordinator_id=coordinator.pk,
-        auditor_id=auditor.pk,
-        admin_id=admin.pk,
-        mentor_id=mentor.pk,
-        assignment_id=assignment_id,
-        student_id=first_person + mentors,
+        program_id=big.pk, mentor_id=mentor.pk, assignment_id=assignment_id, student_id=first_person + mentors, **staff
     )
 
 
@@ -140,7 +126,8 @@ def _sort_columns() -> tuple[str, str]:
     return sort_columns, sort_values
 
 
-def _seed_assignments(params: dict[str, Any], *, n: int, sort_columns: str, sort_values: str) -> None:
+def _seed_assignments(params: dict[str, Any], *, n: int, sort: tuple[str, str]) -> None:
+    sort_columns, sort_values = sort
     # Assignments: statuses, link states, methods and dates in a realistic mix. r1..r8 are uniform draws.
     _sql(  # the f-string only adds fixed column names
         f"""
@@ -182,10 +169,11 @@ def _seed_assignments(params: dict[str, Any], *, n: int, sort_columns: str, sort
     )
 
 
-def _seed_mentor_assignments(
-    *, program: int, first_person: int, mentors: int, coordinator: int, today: datetime.date, sort_columns: str
-) -> None:
+def _seed_mentor_assignments(cast: dict[str, Any], *, sort_columns: str) -> None:
     from django.db import connection
+
+    program, first_person, mentors = cast["big"], cast["first"], cast["mentors"]
+    coordinator, today = cast["coordinator"], cast["today"]
 
     # The signed-in mentor: the first mentor person, with MENTOR_ACTIVE active assignments (two by pairing code),
     # two upcoming and two recently ended, on top of whatever the random draw gave them.

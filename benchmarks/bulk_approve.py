@@ -17,7 +17,6 @@ the workers are `celery worker` processes (tests/stack.py starts them as the int
 from __future__ import annotations
 
 import argparse
-import datetime
 import os
 import sys
 import time
@@ -37,8 +36,9 @@ TOKEN = "bench-bulk-token"
 def seed(fake: Any, *, n: int, mentors: int, tag: str) -> tuple[Any, list[Any]]:
     """`n` proposals of `mentors` mentors in a new program, people in the fake and as Person rows (no e-mail)."""
     from mentorship.accounts.models import ProgramRole, User
-    from mentorship.assignments.models import LinkMethod, MentorAssignment, Program
+    from mentorship.assignments.models import Program
     from mentorship.people.models import Person
+    from tests.factories import pending_proposals
 
     per_mentor = -(-n // mentors)
     people = []
@@ -54,22 +54,8 @@ def seed(fake: Any, *, n: int, mentors: int, tag: str) -> tuple[Any, list[Any]]:
     proposer = User.objects.create(username=f"proposer-{tag.lower()}")
     approver = User.objects.create(username=f"approver-{tag.lower()}")
     ProgramRole.objects.create(program=program, user=approver, role=ProgramRole.Role.COORDINATOR)
-    today = datetime.date.today()
-    MentorAssignment.objects.bulk_create(
-        [
-            MentorAssignment(
-                program=program,
-                mentor=mentor_rows[i // per_mentor],
-                student=student,
-                starts_on=today,
-                ends_on=today + datetime.timedelta(days=60),
-                link_method=LinkMethod.OBSERVEE,
-                reason="bench",
-                proposed_by=proposer,
-            )
-            for i, student in enumerate(students)
-        ],
-        batch_size=2000,
+    pending_proposals(
+        program=program, mentors=mentor_rows, students=students, proposed_by=proposer, reason="bench", batch_size=2000
     )
     return program, [approver]
 

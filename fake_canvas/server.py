@@ -15,7 +15,6 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 from typing import Any
-from urllib.parse import urlsplit
 
 from werkzeug.datastructures import CombinedMultiDict
 from werkzeug.wrappers import Request
@@ -36,6 +35,7 @@ from .util import (
     Clock,
     Params,
     iso,
+    raw_request_path,
     split_raw_path,
 )
 
@@ -356,13 +356,7 @@ class FakeCanvas(Fixtures, CanvasApi, SisImports, OAuth):
     # ---- WSGI ----------------------------------------------------------------------------------
 
     def _wsgi(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
-        raw_uri = environ.get("REQUEST_URI") or environ.get("RAW_URI") or ""
-        if raw_uri:
-            raw_path = raw_uri.split("?", 1)[0]
-            if "://" in raw_path:
-                raw_path = urlsplit(raw_path).path
-        else:
-            raw_path = environ.get("PATH_INFO", "/")
+        raw_path = raw_request_path(environ)
         if raw_path.startswith("/__fake__/") or raw_path == "/__fake__":
             return self._control(environ, start_response, raw_path)
         req = Request(environ)
@@ -383,6 +377,24 @@ class FakeCanvas(Fixtures, CanvasApi, SisImports, OAuth):
                 ],
             )
             return [THROTTLED_BODY]
+        reply = self._served(req, raw_path, token, bucket=bucket if reserved else None)
+        dropped = reply.status < 500 and self.config["drop_rate"] > 0 and self.rng.random() < self.config["drop_rate"]
+        body, headers = self._encode(reply)
+        # Who the token belongs to, so a test can tell the mentor's own calls from the portal's.
+        as_user = self.state.tokens.get(token, {}).get("user_id") if token else None
+        self._record(req.method, raw_path, reply.status, started, dropped=dropped, as_user=as_user)
+        if dropped:
+            start_response(
+                "502 Bad Gateway",
+                [("Content-Type", "text/plain"), ("Content-Length", "64")],
+            )
+            return _dropped_body()
+        start_response(f"{reply.status} {HTTPStatus(reply.status).phrase}", headers)
+        return [body]
+
+    def _served(self, req: Request, raw_path: str, token: str | None, *, bucket: str | None) -> Reply:
+        """The reply to a request the throttle let in: latency, injected errors, then the API; the reservation is
+        settled whatever happens and its cost reported in the headers, as Canvas does (bucket None: no throttle)."""
         try:
             delay = self._latency()
             if delay > 0:
@@ -397,26 +409,14 @@ class FakeCanvas(Fixtures, CanvasApi, SisImports, OAuth):
             else:
                 reply = self._dispatch(req, raw_path, token)
         finally:
-            if reserved:
+            if bucket is not None:
                 cost, remaining = self.throttle.settle(bucket)
-        if reserved:
+        if bucket is not None:
             reply.headers += [
                 ("X-Request-Cost", f"{cost:.6f}"),
                 ("X-Rate-Limit-Remaining", f"{max(0.0, remaining):.6f}"),
             ]
-        dropped = reply.status < 500 and self.config["drop_rate"] > 0 and self.rng.random() < self.config["drop_rate"]
-        body, headers = self._encode(reply)
-        # Who the token belongs to, so a test can tell the mentor's own calls from the portal's.
-        as_user = self.state.tokens.get(token, {}).get("user_id") if token else None
-        self._record(req.method, raw_path, reply.status, started, dropped=dropped, as_user=as_user)
-        if dropped:
-            start_response(
-                "502 Bad Gateway",
-                [("Content-Type", "text/plain"), ("Content-Length", "64")],
-            )
-            return _dropped_body()
-        start_response(f"{reply.status} {HTTPStatus(reply.status).phrase}", headers)
-        return [body]
+        return reply
 
     def _token_from(self, req: Request) -> str | None:
         auth = req.headers.get("Authorization", "")

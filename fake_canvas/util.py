@@ -8,7 +8,7 @@ import time
 from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import unquote
+from urllib.parse import unquote, urlsplit
 
 Clock = Callable[[], float]
 
@@ -142,3 +142,13 @@ class Params:
 def split_raw_path(raw: str) -> list[str]:
     """Split a still-escaped path into unescaped segments (so %2F stays inside a segment)."""
     return [unquote(seg) for seg in raw.split("/")]
+
+
+def raw_request_path(environ: dict[str, Any]) -> str:
+    """The path as the client sent it, still escaped (REQUEST_URI/RAW_URI), so %2F in a segment survives routing;
+    PATH_INFO (already unescaped) only when the server gives nothing better."""
+    raw_uri = environ.get("REQUEST_URI") or environ.get("RAW_URI") or ""
+    if not raw_uri:
+        return str(environ.get("PATH_INFO", "/"))
+    raw_path = str(raw_uri).split("?", 1)[0]
+    return urlsplit(raw_path).path if "://" in raw_path else raw_path

@@ -10,6 +10,7 @@ from django.utils import timezone
 from mentorship.accounts.models import ProgramRole, User
 from mentorship.assignments.models import LinkMethod, MentorAssignment, Program
 from mentorship.people.models import Person
+from mentorship.sync.models import ObserverLink
 
 
 class PersonFactory(factory.django.DjangoModelFactory[Person]):
@@ -81,6 +82,50 @@ def approved_assignment(
         **fields,
     )
     return assignment
+
+
+def observee_link(assignment: MentorAssignment, *, state: str, **fields: object) -> ObserverLink:
+    """The assignment's observee link between its own mentor and student, in the state given."""
+    return ObserverLink.objects.create(
+        assignment=assignment,
+        kind="observee",
+        observer_canvas_id=assignment.mentor.canvas_user_id,
+        student_canvas_id=assignment.student.canvas_user_id,
+        state=state,
+        **fields,
+    )
+
+
+def pending_proposals(
+    *,
+    program: Program,
+    mentors: list[Person],
+    students: list[Person],
+    proposed_by: User,
+    reason: str,
+    batch_size: int | None = None,
+) -> list[MentorAssignment]:
+    """Proposals waiting for approval from today for 60 days, the students shared out in runs (as many to each
+    mentor, the last one fewer), written at once: bulk approve's tests and its benchmark seed
+    thousands."""
+    per_mentor = -(-len(students) // len(mentors))
+    today = timezone.localdate()
+    return MentorAssignment.objects.bulk_create(
+        [
+            MentorAssignment(
+                program=program,
+                mentor=mentors[i // per_mentor],
+                student=student,
+                starts_on=today,
+                ends_on=today + datetime.timedelta(days=60),
+                link_method=LinkMethod.OBSERVEE,
+                reason=reason,
+                proposed_by=proposed_by,
+            )
+            for i, student in enumerate(students)
+        ],
+        batch_size=batch_size,
+    )
 
 
 def record_link_and_view(assignment: MentorAssignment) -> None:

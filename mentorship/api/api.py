@@ -8,6 +8,7 @@ serves every page at the same cost, and a row changed while a client pages does 
 from __future__ import annotations
 
 import datetime
+from operator import attrgetter
 from typing import Any, TypeVar
 
 from django.db.models import Model, QuerySet
@@ -146,29 +147,40 @@ def _listed(request: HttpRequest, rows: QuerySet[Row], filters: Page, program: P
     return {"items": [out(row) for row in found], "next": following}
 
 
+def _filtered_page(request: HttpRequest, selector: Any, filters: Page, out: Any) -> Any:
+    """A list endpoint's body: the program checked against the token's scope, the selector's rows filtered, a page."""
+    program = _in_scope(request, filters.program)  # type: ignore[attr-defined]  # every filtered list has a program
+    rows = selector(token=_token(request), **_filters(filters))
+    return _listed(request, rows, filters, program, out)
+
+
+def _shown(request: HttpRequest, selector: Any, pk: int, what: str, *, out: Any, program_of: Any) -> Any:
+    """A detail endpoint's body: one row in the token's scope (else 404), audited with its program."""
+    row = _one(request, selector(token=_token(request)), pk, what)
+    api_read_record(token=_token(request), request=request, returned=1, program=program_of(row))
+    return out(row)
+
+
 @api.get("/assignments", response={200: AssignmentPage, 404: ErrorOut}, summary="Mentor assignments")
 def list_assignments(request: HttpRequest, filters: Query[AssignmentFilters]) -> dict[str, Any]:
-    program = _in_scope(request, filters.program)
-    rows = selectors.assignments_for(token=_token(request), **_filters(filters))
-    return _listed(request, rows, filters, program, _assignment_out)
+    return _filtered_page(request, selectors.assignments_for, filters, _assignment_out)
 
 
 @api.get("/assignments/{assignment_id}", response={200: AssignmentOut, 404: ErrorOut}, summary="One assignment")
 def get_assignment(request: HttpRequest, assignment_id: int) -> dict[str, Any]:
-    row = _one(request, selectors.assignments_for(token=_token(request)), assignment_id, "assignment")
-    api_read_record(token=_token(request), request=request, returned=1, program=row.program)
-    return _assignment_out(row)
+    by_program = attrgetter("program")
+    return _shown(
+        request, selectors.assignments_for, assignment_id, "assignment", out=_assignment_out, program_of=by_program
+    )
 
 
 @api.get("/links", response={200: LinkPage, 404: ErrorOut}, summary="Canvas links and their state")
 def list_links(request: HttpRequest, filters: Query[LinkFilters]) -> dict[str, Any]:
-    program = _in_scope(request, filters.program)
-    rows = selectors.links_for(token=_token(request), **_filters(filters))
-    return _listed(request, rows, filters, program, _link_out)
+    return _filtered_page(request, selectors.links_for, filters, _link_out)
 
 
 @api.get("/links/{link_id}", response={200: LinkOut, 404: ErrorOut}, summary="One Canvas link")
 def get_link(request: HttpRequest, link_id: int) -> dict[str, Any]:
-    row = _one(request, selectors.links_for(token=_token(request)), link_id, "link")
-    api_read_record(token=_token(request), request=request, returned=1, program=row.assignment.program)
-    return _link_out(row)
+    return _shown(
+        request, selectors.links_for, link_id, "link", out=_link_out, program_of=attrgetter("assignment.program")
+    )

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import datetime
 from collections.abc import Mapping
-from typing import TypeVar
+from typing import TypedDict, TypeVar, Unpack
 
 from django.db.models import Model, QuerySet
 
@@ -20,15 +20,19 @@ def programs_for(*, token: ApiToken) -> QuerySet[Program]:
     return Program.objects.filter(api_tokens=token).order_by("id")
 
 
+class Narrowing(TypedDict, total=False):
+    """The filters every list takes (each list adds its own exact match)."""
+
+    program: int | None
+    state: str | None
+    updated_since: datetime.datetime | None
+
+
 def _narrowed(
-    rows: QuerySet[Row],
-    *,
-    program_field: str,
-    program: int | None,
-    exact: Mapping[str, object],
-    updated_since: datetime.datetime | None,
+    rows: QuerySet[Row], *, program_field: str, exact: Mapping[str, object], narrowing: Narrowing
 ) -> QuerySet[Row]:
     """The filters both lists share: a program, exact matches on the fields given, changed since a moment."""
+    program, updated_since = narrowing.get("program"), narrowing.get("updated_since")
     if program is not None:
         rows = rows.filter(**{program_field: program})
     rows = rows.filter(**{field: value for field, value in exact.items() if value not in (None, "")})
@@ -38,28 +42,16 @@ def _narrowed(
 
 
 def assignments_for(
-    *,
-    token: ApiToken,
-    program: int | None = None,
-    student: int | None = None,
-    state: str | None = None,
-    updated_since: datetime.datetime | None = None,
+    *, token: ApiToken, student: int | None = None, **narrowing: Unpack[Narrowing]
 ) -> QuerySet[MentorAssignment]:
     rows = MentorAssignment.objects.filter(program__api_tokens=token).select_related("program", "mentor", "student")
-    exact = {"student__canvas_user_id": student, "status": state}
-    return _narrowed(rows, program_field="program_id", program=program, exact=exact, updated_since=updated_since)
+    exact = {"student__canvas_user_id": student, "status": narrowing.get("state")}
+    return _narrowed(rows, program_field="program_id", exact=exact, narrowing=narrowing)
 
 
 def links_for(
-    *,
-    token: ApiToken,
-    program: int | None = None,
-    assignment: int | None = None,
-    state: str | None = None,
-    updated_since: datetime.datetime | None = None,
+    *, token: ApiToken, assignment: int | None = None, **narrowing: Unpack[Narrowing]
 ) -> QuerySet[ObserverLink]:
     rows = ObserverLink.objects.filter(assignment__program__api_tokens=token).select_related("assignment")
-    exact = {"assignment_id": assignment, "state": state}
-    return _narrowed(
-        rows, program_field="assignment__program_id", program=program, exact=exact, updated_since=updated_since
-    )
+    exact = {"assignment_id": assignment, "state": narrowing.get("state")}
+    return _narrowed(rows, program_field="assignment__program_id", exact=exact, narrowing=narrowing)

@@ -91,6 +91,14 @@ class ReasonForm(forms.Form):
     )
 
 
+# The warnings a bulk approval may confirm for all its rows at once (the codes of the approval warnings).
+BULK_WARNINGS = {
+    "student_to_student": "some mentors are students themselves",
+    "mentor_student_in_scope": "some mentors study in courses in scope",
+    "student_check_skipped": "approve where Canvas could not tell whether the mentor is a student",
+}
+
+
 class BulkForm(forms.Form):
     # approve_all: every proposal matching the list's filters (cleaned into decision=approve, scope=filter).
     decision = forms.ChoiceField(
@@ -106,11 +114,7 @@ class BulkForm(forms.Form):
     reason = forms.CharField(required=False, max_length=REASON_MAX_LENGTH, label="Note or reason (required to reject)")
     acknowledge = forms.MultipleChoiceField(
         required=False,
-        choices=[
-            ("student_to_student", "I confirm: some mentors are students themselves"),
-            ("mentor_student_in_scope", "I confirm: some mentors study in courses in scope"),
-            ("student_check_skipped", "I confirm: approve where Canvas could not tell whether the mentor is a student"),
-        ],
+        choices=[(code, f"I confirm: {what}") for code, what in BULK_WARNINGS.items()],
         widget=forms.CheckboxSelectMultiple,
         label="Warnings",
     )

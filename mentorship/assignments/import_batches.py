@@ -23,7 +23,7 @@ from canvas_client import CanvasError
 from mentorship.accounts.models import User
 from mentorship.audit.actions import Action, Outcome
 from mentorship.audit.services import audit_record
-from mentorship.celery import task_named
+from mentorship.celery import published
 
 from . import csv_import
 from .models import CsvImport, MentorAssignment
@@ -216,11 +216,7 @@ def _discard(batch: CsvImport, problem: str) -> None:
 
 def import_enqueue(*, batch: CsvImport) -> bool:
     """Publish the worker's job for a queued batch; False when the broker cannot take it now."""
-    try:
-        task_named("assignments.import_csv").apply_async((batch.pk,), retry=False)
-    except Exception:
-        return False
-    return True
+    return published("assignments.import_csv", batch.pk)
 
 
 def imports_requeue(*, now: datetime.datetime | None = None) -> int:

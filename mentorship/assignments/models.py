@@ -12,6 +12,8 @@ from django.db import models
 from django.db.models import F, Q
 from django.utils import timezone
 
+from mentorship.core.models import BackgroundJob
+
 
 class LinkMethod(models.TextChoices):
     OBSERVEE = "observee", "All the student's courses (observer link)"
@@ -205,7 +207,7 @@ class AssignmentCourse(models.Model):
         return self.name or str(self.canvas_course_id)
 
 
-class CsvImport(models.Model):
+class CsvImport(BackgroundJob):
     """An uploaded CSV of proposals waiting for the coordinator's confirmation (validated again on confirm).
 
     Small files are created in the confirming request; a big one is queued and a worker creates it (all rows or
@@ -224,7 +226,6 @@ class CsvImport(models.Model):
     filename = models.CharField(max_length=255, blank=True, default="")
     content = models.TextField()
     row_count = models.PositiveIntegerField(default=0)
-    created_at = models.DateTimeField(auto_now_add=True)
     confirmed_at = models.DateTimeField(null=True, blank=True)
     created_count = models.PositiveIntegerField(default=0)
     state = models.CharField(max_length=12, choices=State.choices, default=State.PREVIEWED)
@@ -232,10 +233,6 @@ class CsvImport(models.Model):
     problem = models.TextField(blank=True, default="", help_text="Why nothing was created, in a sentence.")
     queued_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(null=True, blank=True, help_text="When the rows started to be created.")
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"{self.filename or 'CSV'} for {self.program}"

@@ -33,3 +33,15 @@ class PortalCanvasToken(models.Model):
 
     def __str__(self) -> str:
         return f"Portal Canvas token of {self.canvas_user_name or 'an unknown user'}"
+
+
+class BackgroundJob(models.Model):
+    """A row a worker finishes in the background (an SIS import, a CSV import): when it was created and when it
+    ended, newest first in every list of them."""
+
+    created_at = models.DateTimeField(auto_now_add=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        abstract = True
+        ordering = ["-created_at"]

@@ -8,6 +8,7 @@ from django.db.models import Q, Value
 from django.db.models.functions import Coalesce
 
 from mentorship.assignments.models import LinkWords
+from mentorship.core.models import BackgroundJob
 
 
 class ObserverLink(models.Model):
@@ -123,7 +124,7 @@ class PairingCode(models.Model):
         return "••••" + self.code[-2:] if self.code else ""
 
 
-class SisBatch(models.Model):
+class SisBatch(BackgroundJob):
     """One user_observers.csv SIS import that carries many observee links at once."""
 
     rows = models.PositiveIntegerField(default=0)
@@ -131,12 +132,7 @@ class SisBatch(models.Model):
     workflow_state = models.CharField(max_length=40, default="pending")
     progress = models.PositiveSmallIntegerField(default=0)
     errors = models.JSONField(default=list, blank=True)
-    created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
-    finished_at = models.DateTimeField(null=True, blank=True)
-
-    class Meta:
-        ordering = ["-created_at"]
 
     def __str__(self) -> str:
         return f"SIS import {self.canvas_import_id or '(not sent)'}: {self.workflow_state}"

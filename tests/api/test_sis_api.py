@@ -19,7 +19,7 @@ from mentorship.api.services import api_token_issue, api_token_revoke
 from mentorship.assignments.models import MentorAssignment
 from mentorship.audit.models import AuditEvent
 from mentorship.sync.models import ObserverLink
-from tests.factories import AssignmentFactory
+from tests.factories import AssignmentFactory, observee_link
 
 pytestmark = pytest.mark.django_db
 BASE = "/api/v1"
@@ -29,13 +29,7 @@ BASE = "/api/v1"
 def world(program, other_program):
     mine = AssignmentFactory(program=program, status=MentorAssignment.Status.APPROVED)
     theirs = AssignmentFactory(program=other_program)
-    my_link = ObserverLink.objects.create(
-        assignment=mine,
-        kind="observee",
-        observer_canvas_id=mine.mentor.canvas_user_id,
-        student_canvas_id=mine.student.canvas_user_id,
-        state="linked",
-    )
+    my_link = observee_link(mine, state="linked")
     their_link = ObserverLink.objects.create(
         assignment=theirs, kind="observee", observer_canvas_id=1, student_canvas_id=2
     )

@@ -7,7 +7,6 @@ docs/decisions.md, "Bulk approve: one transaction, one publish" and "Approval wa
 from __future__ import annotations
 
 import datetime
-import threading
 from typing import Any
 
 import pytest
@@ -27,6 +26,7 @@ from tests.assignments.test_views import msgs
 from tests.conftest import login
 from tests.coordinator_canvas import BASE, TOKEN
 from tests.factories import AssignmentFactory, PersonFactory
+from tests.helpers import race
 
 Status = MentorAssignment.Status
 
@@ -193,25 +193,12 @@ def test_two_bulk_approvals_of_the_same_rows_create_each_link_once(program, coor
     check inside the lock turns the second into "already approved"; on SQLite the file lock does."""
     rows = proposals(program, coordinator, 6)
     ids = [a.pk for a in rows]
-    barrier = threading.Barrier(2)
-    outcomes: list[Any] = []
 
-    def approve(actor: Any) -> None:
-        from django.db import connection as conn
+    def approve() -> Any:
+        return services.assignments_bulk_approve(assignment_ids=ids, actor=second_coordinator)
 
-        try:
-            barrier.wait(timeout=10)
-            outcomes.append(services.assignments_bulk_approve(assignment_ids=ids, actor=actor))
-        except Exception as exc:  # SQLite may answer "database is locked": nothing changed for that thread
-            outcomes.append(exc)
-        finally:
-            conn.close()
-
-    threads = [threading.Thread(target=approve, args=(u,)) for u in (second_coordinator, second_coordinator)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    # SQLite may answer "database is locked" to one thread: nothing changed for it, its exception is in the list.
+    outcomes = race(approve, approve)
     results = [o for o in outcomes if isinstance(o, services.BulkApproveResult)]
     assert results, outcomes
     assert sum(len(r.approved) for r in results) == 6

@@ -3,10 +3,7 @@ so: the assignment row is locked and its status checked inside the lock (Postgre
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 from django.urls import reverse
 
 from mentorship.assignments import services
@@ -15,6 +12,7 @@ from mentorship.audit.models import AuditEvent
 from tests.assignments.test_views import msgs
 from tests.conftest import login
 from tests.factories import AssignmentFactory
+from tests.helpers import race
 
 Status = MentorAssignment.Status
 
@@ -50,25 +48,17 @@ def test_a_double_click_on_end_early_is_a_no_op_that_says_so(client, coordinator
 def test_two_coordinators_rejecting_at_once_decide_once(coordinator, second_coordinator, program):
     """Threads with their own connections: one decision wins, the other is told who decided first."""
     proposal = AssignmentFactory(program=program)
-    start = threading.Barrier(2)
-    outcomes: list[str] = []
 
-    def reject(actor: object) -> None:
+    def reject(actor: object) -> str:
         try:
-            start.wait(timeout=10)
             fresh = MentorAssignment.objects.get(pk=proposal.pk)
             services.assignment_reject(assignment=fresh, actor=actor, reason="No longer needed")
-            outcomes.append("won")
         except services.AlreadyDecided as exc:
-            outcomes.append(str(exc))
-        finally:
-            connection.close()
+            return str(exc)
+        return "won"
 
-    threads = [threading.Thread(target=reject, args=(u,)) for u in (coordinator, second_coordinator)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=60)
+    outcomes = race(lambda: reject(coordinator), lambda: reject(second_coordinator))
+    assert all(isinstance(o, str) for o in outcomes), outcomes
     assert sorted(outcomes, key=len)[0] == "won" and len(outcomes) == 2
     assert "decided it first" in sorted(outcomes, key=len)[1]
     assert AuditEvent.objects.filter(action="assignment.rejected").count() == 1

@@ -3,10 +3,7 @@ later submit lands on the batch's page with a sentence saying where it stands (P
 
 from __future__ import annotations
 
-import threading
-
 import pytest
-from django.db import connection
 from django.urls import reverse
 
 from mentorship.assignments import csv_import, import_batches
@@ -15,6 +12,7 @@ from mentorship.audit.models import AuditEvent
 from tests.assignments.test_views import msgs, upload
 from tests.conftest import login
 from tests.factories import PersonFactory
+from tests.helpers import race
 
 ROWS = 300
 BEING_CREATED = (
@@ -53,24 +51,13 @@ def test_two_concurrent_confirms_create_each_row_once(coordinator, program):
     batch = CsvImport.objects.create(
         program=program, uploaded_by=coordinator, content=records.text, row_count=len(records)
     )
-    start = threading.Barrier(2)
-    outcomes: list[import_batches.Confirmed] = []
-    failures: list[BaseException] = []
 
-    def confirm() -> None:
-        try:
-            start.wait(timeout=10)
-            outcomes.append(import_batches.import_confirm(batch_id=batch.pk, actor=coordinator))
-        except BaseException as exc:  # reported below: a thread's exception would otherwise vanish
-            failures.append(exc)
-        finally:
-            connection.close()
+    def confirm() -> import_batches.Confirmed:
+        return import_batches.import_confirm(batch_id=batch.pk, actor=coordinator)
 
-    threads = [threading.Thread(target=confirm) for _ in range(2)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=120)
+    finished = race(confirm, confirm, timeout=120)
+    failures = [o for o in finished if isinstance(o, BaseException)]
+    outcomes = [o for o in finished if not isinstance(o, BaseException)]
     assert not failures, failures
     assert sorted(o.started for o in outcomes) == [False, True]
     loser = next(o for o in outcomes if not o.started)

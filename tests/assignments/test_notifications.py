@@ -9,8 +9,7 @@ from django.utils import timezone
 
 from mentorship.assignments import notifications
 from mentorship.assignments.models import MentorAssignment
-from mentorship.sync.models import ObserverLink
-from tests.factories import AssignmentFactory, PersonFactory
+from tests.factories import AssignmentFactory, PersonFactory, observee_link
 
 
 def test_mentor_without_email_gets_no_mail(assignment):
@@ -23,14 +22,7 @@ def test_mentor_without_email_gets_no_mail(assignment):
 
 def test_link_failed_mails_the_programs_coordinators(program, coordinator, second_coordinator, other_coordinator):
     a = AssignmentFactory(program=program, status="approved")
-    link = ObserverLink.objects.create(
-        assignment=a,
-        kind="observee",
-        observer_canvas_id=a.mentor.canvas_user_id,
-        student_canvas_id=a.student.canvas_user_id,
-        state="failed",
-        last_error="Canvas says this student no longer exists (404).",
-    )
+    link = observee_link(a, state="failed", last_error="Canvas says this student no longer exists (404).")
     assert notifications.notify_link_failed(link=link) == 2
     (message,) = mail.outbox
     assert sorted(message.to) == sorted([coordinator.email, second_coordinator.email])

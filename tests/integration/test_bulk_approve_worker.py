@@ -4,18 +4,16 @@ import carries them (docs/decisions.md, "Bulk approve: one transaction, one publ
 
 from __future__ import annotations
 
-import datetime
 from typing import Any
 
 import pytest
 from django.test import Client
 from django.urls import reverse
-from django.utils import timezone
 
 from mentorship.accounts.models import ProgramRole
-from mentorship.assignments.models import BulkApproval, LinkMethod, MentorAssignment
+from mentorship.assignments.models import BulkApproval
 from mentorship.sync.models import ObserverLink, SisBatch
-from tests.factories import UserFactory
+from tests.factories import UserFactory, pending_proposals
 from tests.helpers import wait_until
 from tests.integration.test_sync_reliability import Rig, quiesce
 from tests.integration.test_sync_sis import sis_worker
@@ -47,20 +45,7 @@ def _approve_500(worker: Any, canvas_server: CanvasServer, settings: Any) -> Non
     proposer, approver = UserFactory(), UserFactory()
     ProgramRole.objects.create(program=program, user=approver, role=ProgramRole.Role.COORDINATOR)
     mentors, students = rig.people("BAM", MENTORS), rig.people("BAS", STUDENTS * MENTORS)
-    today = timezone.localdate()
-    MentorAssignment.objects.bulk_create(
-        MentorAssignment(
-            program=program,
-            mentor=mentors[i // STUDENTS],
-            student=student,
-            starts_on=today,
-            ends_on=today + datetime.timedelta(days=60),
-            link_method=LinkMethod.OBSERVEE,
-            reason="bulk",
-            proposed_by=proposer,
-        )
-        for i, student in enumerate(students)
-    )
+    pending_proposals(program=program, mentors=mentors, students=students, proposed_by=proposer, reason="bulk")
     canvas_server.control("POST", "requests/clear")
     client = Client()
     client.force_login(approver)

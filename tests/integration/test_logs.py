@@ -3,7 +3,6 @@ a request is found in the lines of the task it published (docs/operations.md, "L
 
 from __future__ import annotations
 
-import datetime
 import json
 import logging
 from collections.abc import Iterator
@@ -11,14 +10,13 @@ from pathlib import Path
 
 import pytest
 from django.conf import settings
-from django.utils import timezone
 
 from mentorship.api.services import api_token_issue
-from mentorship.assignments.services import assignment_propose
 from mentorship.core.logging import RedactSecretsFilter
 from mentorship.core.structured_logging import formatter
 from mentorship.people.models import Person
 from mentorship.sync.models import PairingCode
+from tests.assignments.test_services import propose
 from tests.conftest import PASSWORD
 from tests.helpers import wait_until
 from tests.integration.test_walking_skeleton import _canvas_person
@@ -43,17 +41,7 @@ def web_log(stack_log_dir: Path) -> Iterator[Path]:
 
 def _approve(client, coordinator, program, mentor: Person, student: Person, method: str) -> tuple[int, str]:
     """Proposed by the service, approved through the page: the approving request is the one whose id we follow."""
-    today = timezone.localdate()
-    assignment = assignment_propose(
-        program=program,
-        mentor=mentor,
-        student=student,
-        starts_on=today,
-        ends_on=today + datetime.timedelta(days=30),
-        reason="Log test",
-        actor=coordinator,
-        link_method=method,
-    )
+    assignment = propose(program, coordinator, mentor, student, reason="Log test", link_method=method)
     response = client.post(f"/assignments/{assignment.pk}/approve/", {"note": "ok"})
     assert response.status_code == 302
     return assignment.pk, response["X-Request-Id"]

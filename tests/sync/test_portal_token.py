@@ -24,6 +24,7 @@ from mentorship.sync.models import CanvasConnection, ObserverLink
 from mentorship.sync.portal_token import TokenReplaceError, portal_token_replace
 from mentorship.sync.services import circuit_probe
 from tests.conftest import login
+from tests.helpers import race
 from tests.sync.conftest import BASE, TOKEN, approved, make_client
 
 URL = "/sync/connection/token/"
@@ -196,28 +197,12 @@ def test_key_rotation_re_encrypts_the_stored_token(fake, engine, admin_user, set
 
 @pytest.mark.django_db(transaction=True)
 def test_two_submits_at_once_store_the_token_once(fake, engine, admin_user):
-    import threading
-
-    from django.db import connection
-
     new = new_admin_token(fake)
-    start = threading.Barrier(2)
-    results: list[Any] = []
 
-    def submit() -> None:
-        try:
-            start.wait()
-            results.append(portal_token_replace(actor=admin_user, token=new))
-        except BaseException as exc:
-            results.append(exc)
-        finally:
-            connection.close()
+    def submit() -> Any:
+        return portal_token_replace(actor=admin_user, token=new)
 
-    threads = [threading.Thread(target=submit) for _ in range(2)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=60)
+    results: list[Any] = race(submit, submit)
     assert sorted(r.changed for r in results) == [False, True], results
     assert AuditEvent.objects.filter(action="canvas.token_replaced").count() == 1
     assert PortalCanvasToken.objects.get().version == 1

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from mentorship.accounts.models import ProgramRole, User
 from mentorship.audit.actions import Action, Outcome
-from mentorship.celery import task_named
+from mentorship.celery import published
 from mentorship.people.models import Person
 
 from ..hooks import canvas_links
@@ -347,11 +347,7 @@ QUEUED_GRACE = datetime.timedelta(minutes=10)
 
 def bulk_approval_enqueue(*, job: BulkApproval) -> bool:
     """Publish the worker's job; False when the broker cannot take it now."""
-    try:
-        task_named("assignments.bulk_approve").apply_async((job.pk,), retry=False)
-    except Exception:
-        return False
-    return True
+    return published("assignments.bulk_approve", job.pk)
 
 
 def bulk_approvals_requeue(*, now: datetime.datetime | None = None) -> int:

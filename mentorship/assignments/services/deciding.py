@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, TypedDict, Unpack
 
 from django.db import transaction
 from django.db.models import F
@@ -232,15 +232,21 @@ class BulkResult:
     message: str
 
 
+class DecisionContext(TypedDict, total=False):
+    """What a bulk decision passes through to the approval: the warnings confirmed, the request, a Canvas client."""
+
+    acknowledged: Iterable[str] | None
+    request: HttpRequest | None
+    client: Any
+
+
 def assignments_bulk_decide(
     *,
     assignments: Iterable[MentorAssignment],
     decision: str,
     actor: User,
     reason: str = "",
-    acknowledged: Iterable[str] | None = None,
-    request: HttpRequest | None = None,
-    client: Any = None,
+    **context: Unpack[DecisionContext],
 ) -> list[BulkResult]:
     """Approve or reject many, one line per row in the summary. Approval is one transaction for all the rows
     (assignments_bulk_approve); each rejection is its own."""
@@ -253,9 +259,9 @@ def assignments_bulk_decide(
             assignment_ids=list(by_id),
             actor=actor,
             note=reason,
-            acknowledged=acknowledged or (),
-            request=request,
-            client=client,
+            acknowledged=context.get("acknowledged") or (),
+            request=context.get("request"),
+            client=context.get("client"),
         )
         return [BulkResult(by_id[r.assignment_id], r.ok, f"{r.label}: {r.message}") for r in outcome.rows]
     if decision != "reject":
@@ -264,7 +270,7 @@ def assignments_bulk_decide(
     for assignment in assignments:
         label = f"{assignment.mentor.name} → {assignment.student.name}"
         try:
-            assignment_reject(assignment=assignment, actor=actor, reason=reason, request=request)
+            assignment_reject(assignment=assignment, actor=actor, reason=reason, request=context.get("request"))
             results.append(BulkResult(assignment, True, f"{label}: rejected."))
         except AssignmentError as exc:
             results.append(BulkResult(assignment, False, f"{label}: not changed. {exc}"))

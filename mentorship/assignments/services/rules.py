@@ -51,6 +51,37 @@ def rule_errors(
     approvals only with approved ones. `approved`: the mentor's approved assignments, read once under the mentor's
     lock by a bulk approval (and grown as it approves); the clash and the load are then counted from it, not queried.
     """
+    errors = _input_errors(program=program, pair=(mentor, student), span=(starts_on, ends_on))
+    if errors or mentor is None or student is None or starts_on is None or ends_on is None:
+        return errors
+    clash, load = _clash_and_load(
+        program=program,
+        mentor=mentor,
+        student=student,
+        span=(starts_on, ends_on),
+        exclude_pk=exclude_pk,
+        statuses=statuses,
+        approved=approved,
+    )
+    if clash:
+        errors.append(
+            f"{mentor.name} already has an assignment ({clash.get_status_display().lower()}) to {student.name} "
+            f"from {clash.starts_on:%Y-%m-%d} to {clash.ends_on:%Y-%m-%d} (number {clash.pk})."
+        )
+    if load >= program.mentor_capacity:
+        errors.append(
+            f"{mentor.name} already has {load} approved assignments at that time; "
+            f"{program.name} allows {program.mentor_capacity} per mentor."
+        )
+    return errors
+
+
+def _input_errors(
+    *, program: Program, pair: tuple[Person | None, Person | None], span: tuple[datetime.date | None, ...]
+) -> list[str]:
+    """The rules the assignment's own fields break (the mentor and student, the start and end), before any other
+    assignment is looked at."""
+    (mentor, student), (starts_on, ends_on) = pair, span
     errors: list[str] = []
     if not program.is_active:
         errors.append(f"{program.name} is closed: an administrator must reopen it before assignments change.")
@@ -69,8 +100,22 @@ def rule_errors(
             f"The assignment lasts {(ends_on - starts_on).days + 1} days; "
             f"{program.name} allows at most {program.max_assignment_days}."
         )
-    if errors or mentor is None or student is None or starts_on is None or ends_on is None:
-        return errors
+    return errors
+
+
+def _clash_and_load(
+    *,
+    program: Program,
+    mentor: Person,
+    student: Person,
+    span: tuple[datetime.date, datetime.date],
+    exclude_pk: int | None,
+    statuses: Sequence[str],
+    approved: Sequence[MentorAssignment] | None,
+) -> tuple[MentorAssignment | None, int]:
+    """The overlapping assignment of the same pair (the lowest number) and the mentor's approved load at that time:
+    queried, or counted from `approved` when a bulk approval read them once under the mentor's lock."""
+    starts_on, ends_on = span
     if approved is None:
         overlapping = MentorAssignment.objects.filter(
             program=program, status__in=statuses, starts_on__lte=ends_on, ends_on__gte=starts_on
@@ -92,17 +137,7 @@ def rule_errors(
         ]
         clash = min((o for o in held if o.student_id == student.pk), key=lambda o: o.pk, default=None)
         load = sum(1 for o in held if o.status == Status.APPROVED)
-    if clash:
-        errors.append(
-            f"{mentor.name} already has an assignment ({clash.get_status_display().lower()}) to {student.name} "
-            f"from {clash.starts_on:%Y-%m-%d} to {clash.ends_on:%Y-%m-%d} (number {clash.pk})."
-        )
-    if load >= program.mentor_capacity:
-        errors.append(
-            f"{mentor.name} already has {load} approved assignments at that time; "
-            f"{program.name} allows {program.mentor_capacity} per mentor."
-        )
-    return errors
+    return clash, load
 
 
 def approved_rule_errors(assignment: MentorAssignment, approved: Sequence[MentorAssignment] | None = None) -> list[str]:

@@ -358,20 +358,27 @@ def _sis_record_taken(links: list[ObserverLink], *, batch: SisBatch, claim: str,
                 if not group:
                     continue
                 ObserverLink.objects.filter(pk__in=[link.pk for link in group], claim=claim).update(
-                    state=final,
-                    claim="",
-                    attempts=F("attempts") + 1,
-                    last_error="",
-                    last_error_status=None,
-                    synced_at=now,
-                    next_attempt_at=None,
-                    updated_at=now,
-                    **({"linked_at": now} if final == State.LINKED else {}),
+                    **_done_fields(final, now)
                 )
                 for link in group:
                     _audit_link(link, action, details=_sis_done_details(link, batch))
             assignment_link_states_refresh(assignment_ids=assignment_ids)
     return left
+
+
+def _done_fields(final: str, now: Any) -> dict[str, Any]:
+    """What a link that Canvas's import took is updated with, one at a time or a chunk at once."""
+    return {
+        "state": final,
+        "claim": "",
+        "attempts": F("attempts") + 1,
+        "last_error": "",
+        "last_error_status": None,
+        "synced_at": now,
+        "next_attempt_at": None,
+        "updated_at": now,
+        **({"linked_at": now} if final == State.LINKED else {}),
+    }
 
 
 def _sis_done_details(link: ObserverLink, batch: SisBatch) -> dict[str, Any]:
@@ -411,17 +418,8 @@ def _sis_record_refused(link: ObserverLink, messages: list[str], *, batch: SisBa
 
 def _sis_record_done(link: ObserverLink, *, batch: SisBatch, claim: str, now: Any) -> None:
     final = State.LINKED if link.desired == Desired.PRESENT else State.UNLINKED
-    extra: dict[str, Any] = {"linked_at": now} if final == State.LINKED else {}
     won = ObserverLink.objects.filter(pk=link.pk, claim=claim, generation=link.generation).update(
-        state=final,
-        claim="",
-        attempts=F("attempts") + 1,
-        last_error="",
-        last_error_status=None,
-        synced_at=now,
-        next_attempt_at=None,
-        updated_at=now,
-        **extra,
+        **_done_fields(final, now)
     )
     if not won:
         _hand_over(link, claim)
