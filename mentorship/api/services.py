@@ -37,7 +37,8 @@ def api_token_issue(*, name: str, programs: Iterable[Program], actor: User | Non
         raise ApiTokenError("Give the token a name that says who uses it.")
     if not programs:
         raise ApiTokenError("Name at least one program the token may read.")
-    raw = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    # Hex, not URL-safe base64: a prefix starting with "-" would read as an option to `api_token revoke PREFIX`.
+    raw = TOKEN_PREFIX + secrets.token_hex(32)
     with transaction.atomic():
         token = ApiToken.objects.create(
             name=name, prefix=raw[len(TOKEN_PREFIX) : len(TOKEN_PREFIX) + 8], digest=_digest(raw), created_by=actor
