@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 import factory
 from django.utils import timezone
 
 from mentorship.accounts.models import ProgramRole, User
+from mentorship.assignments import services
 from mentorship.assignments.models import LinkMethod, MentorAssignment, Program
 from mentorship.people.models import Person
 from mentorship.sync.models import ObserverLink
@@ -146,4 +148,19 @@ def record_link_and_view(assignment: MentorAssignment) -> None:
         system_actor="mentor",
         details={"assignment": assignment.pk, "page": "courses"},
         **where,
+    )
+
+
+def propose(program: Any, coordinator: Any, mentor: Any = None, student: Any = None, **kw: Any) -> MentorAssignment:
+    """A proposal made through the service (audited, checked), dated from today unless told."""
+    today = timezone.localdate()
+    return services.assignment_propose(
+        program=program,
+        mentor=mentor or PersonFactory(),
+        student=student or PersonFactory(),
+        starts_on=kw.pop("starts_on", today),
+        ends_on=kw.pop("ends_on", today + datetime.timedelta(days=30)),
+        reason=kw.pop("reason", "Learning support"),
+        actor=coordinator,
+        **kw,
     )

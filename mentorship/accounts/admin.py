@@ -53,14 +53,9 @@ class PortalAdminOnly(admin.ModelAdmin):
             )
 
     def delete_model(self, request: HttpRequest, obj: Any) -> None:
+        details = {"model": obj._meta.model_name, "deleted": str(obj)}
         with transaction.atomic():
-            audit_record(
-                action=Action.ACCOUNT_CHANGED,
-                actor=request.user,
-                obj=obj,
-                request=request,
-                details={"model": obj._meta.model_name, "deleted": str(obj)},
-            )
+            audit_record(action=Action.ACCOUNT_CHANGED, actor=request.user, obj=obj, request=request, details=details)
             super().delete_model(request, obj)
 
     def delete_queryset(self, request: HttpRequest, queryset: Any) -> None:

@@ -189,13 +189,8 @@ def _staff_account_for(*, request: HttpRequest, person: Any, canvas_user_id: int
         return None
     user.person = person
     user.save(update_fields=["person"])
-    audit_record(
-        action=Action.ACCOUNT_CANVAS_LINKED,
-        actor=user,
-        obj=user,
-        request=request,
-        details={"canvas_user_id": canvas_user_id, "matched_by": "email"},
-    )
+    details = {"canvas_user_id": canvas_user_id, "matched_by": "email"}
+    audit_record(action=Action.ACCOUNT_CANVAS_LINKED, actor=user, obj=user, request=request, details=details)
     return user
 
 

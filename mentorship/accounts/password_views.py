@@ -65,10 +65,6 @@ class PortalPasswordResetView(auth_views.PasswordResetView):
         return super().form_valid(form)
 
 
-class PortalPasswordResetDoneView(auth_views.PasswordResetDoneView):
-    template_name = "registration/password_reset_done.html"
-
-
 class _AuditsNewPassword:
     """The password was set: one audit row, the account's own, once Django's view has saved it."""
 
@@ -89,10 +85,6 @@ class PortalPasswordResetConfirmView(_AuditsNewPassword, auth_views.PasswordRese
     audit_action = Action.PASSWORD_RESET
 
 
-class PortalPasswordResetCompleteView(auth_views.PasswordResetCompleteView):
-    template_name = "registration/password_reset_complete.html"
-
-
 class PortalPasswordChangeView(_AuditsNewPassword, auth_views.PasswordChangeView):
     """Changing the password ends the account's other sessions (Django's session hash follows the password)."""
 
@@ -101,5 +93,4 @@ class PortalPasswordChangeView(_AuditsNewPassword, auth_views.PasswordChangeView
     audit_action = Action.PASSWORD_CHANGED
 
 
-class PortalPasswordChangeDoneView(auth_views.PasswordChangeDoneView):
-    template_name = "registration/password_change_done.html"
+# The pages that only say "done" are Django's own views with the portal's templates (accounts/urls.py).

@@ -170,18 +170,8 @@ def invitation_accept(*, token: str, password: str, request: HttpRequest | None 
         invitation.accepted_at = timezone.now()
         invitation.accepted_user = user
         invitation.save(update_fields=["accepted_at", "accepted_user"])
-        audit_record(
-            action=Action.INVITATION_ACCEPTED,
-            actor=user,
-            obj=invitation,
-            request=request,
-            details={
-                "email": invitation.email,
-                "role": invitation.role,
-                "account_created": created,
-                "programs": granted,
-            },
-        )
+        details = {"email": invitation.email, "role": invitation.role, "account_created": created, "programs": granted}
+        audit_record(action=Action.INVITATION_ACCEPTED, actor=user, obj=invitation, request=request, details=details)
     return user
 
 
@@ -207,13 +197,8 @@ def invitation_withdraw(*, invitation: Invitation, actor: User, request: HttpReq
             raise AccountError("That invitation was withdrawn already.")
         locked.withdrawn_at = timezone.now()
         locked.save(update_fields=["withdrawn_at"])
-        audit_record(
-            action=Action.INVITATION_WITHDRAWN,
-            actor=actor,
-            obj=locked,
-            request=request,
-            details={"email": locked.email, "role": locked.role},
-        )
+        details = {"email": locked.email, "role": locked.role}
+        audit_record(action=Action.INVITATION_WITHDRAWN, actor=actor, obj=locked, request=request, details=details)
 
 
 def account_set_active(*, user: User, active: bool, actor: User, request: HttpRequest | None = None) -> int:

@@ -20,7 +20,7 @@ from mentorship.assignments import services
 from mentorship.assignments.models import AssignmentCourse, LinkMethod, MentorAssignment
 from mentorship.audit.models import AuditEvent
 from mentorship.sync.models import ObserverLink
-from tests.factories import AssignmentFactory, PersonFactory, ProgramFactory, UserFactory
+from tests.factories import AssignmentFactory, ProgramFactory, UserFactory, propose
 
 Status = MentorAssignment.Status
 TODAY = datetime.date.today
@@ -31,20 +31,6 @@ def events(action: str, obj: Any = None) -> list[AuditEvent]:
     if obj is not None:
         qs = qs.filter(object_id=str(obj.pk))
     return list(qs.order_by("seq"))
-
-
-def propose(program: Any, coordinator: Any, mentor: Any = None, student: Any = None, **kw: Any) -> MentorAssignment:
-    today = timezone.localdate()
-    return services.assignment_propose(
-        program=program,
-        mentor=mentor or PersonFactory(),
-        student=student or PersonFactory(),
-        starts_on=kw.pop("starts_on", today),
-        ends_on=kw.pop("ends_on", today + datetime.timedelta(days=30)),
-        reason=kw.pop("reason", "Learning support"),
-        actor=coordinator,
-        **kw,
-    )
 
 
 # --- propose -----------------------------------------------------------------------------------------------------

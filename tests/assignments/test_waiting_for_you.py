@@ -15,19 +15,12 @@ from mentorship.assignments import notifications, services
 from mentorship.assignments.models import CsvImport, MentorAssignment
 from mentorship.sync.models import PairingCode, ReconciliationRun
 from tests.conftest import login
-from tests.factories import AssignmentFactory
+from tests.factories import AssignmentFactory, propose
 
 
 def _propose(program, coordinator, mentor_person, student_person) -> MentorAssignment:
-    today = timezone.localdate()
-    return services.assignment_propose(
-        program=program,
-        mentor=mentor_person,
-        student=student_person,
-        starts_on=today,
-        ends_on=today + datetime.timedelta(days=60),
-        reason="Reading support",
-        actor=coordinator,
+    return propose(
+        program, coordinator, mentor_person, student_person, ends_on=timezone.localdate() + datetime.timedelta(days=60)
     )
 
 

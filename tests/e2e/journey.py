@@ -9,10 +9,12 @@ from tests.conftest import PASSWORD
 from tests.e2e.axe import assert_no_serious_violations
 
 
-def sign_in(page: Any, url: str, username: str) -> None:
-    page.goto(f"{url}/accounts/login/")
+def sign_in(page: Any, url: str, username: str, *, password: str = PASSWORD, open_form: bool = True) -> None:
+    """Sign in through the login form (opened first unless the page already shows it)."""
+    if open_form:
+        page.goto(f"{url}/accounts/login/")
     page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(PASSWORD)
+    page.get_by_label("Password").fill(password)
     page.get_by_role("button", name="Sign in").click()
     page.get_by_role("button", name="Sign out").wait_for()
     assert_no_serious_violations(page)

@@ -12,11 +12,11 @@ import pytest
 from django.core import mail
 from django.utils import timezone
 
-from mentorship.assignments import services
 from tests.conftest import PASSWORD
 from tests.e2e.axe import assert_no_serious_violations
 from tests.e2e.journey import sign_in
 from tests.e2e.shots import screenshot
+from tests.factories import propose
 
 pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 NEW_PASSWORD = "lantern-orchard-42"
@@ -31,11 +31,7 @@ def _link(pattern: str) -> str:
 
 
 def _sign_in_with(page: Any, url: str, username: str, password: str) -> None:
-    page.get_by_label("Username").fill(username)
-    page.get_by_label("Password").fill(password)
-    page.get_by_role("button", name="Sign in").click()
-    page.get_by_role("button", name="Sign out").wait_for()
-    assert_no_serious_violations(page)
+    sign_in(page, url, username, password=password, open_form=False)
 
 
 def _check(page: Any) -> None:
@@ -149,15 +145,8 @@ def test_a_second_approver_finds_the_proposal_in_their_queue_from_the_mail(
 ) -> None:
     program.requires_second_approver = True
     program.save()
-    today = timezone.localdate()
-    assignment = services.assignment_propose(
-        program=program,
-        mentor=mentor_person,
-        student=student_person,
-        starts_on=today,
-        ends_on=today + datetime.timedelta(days=90),
-        reason="Reading support",
-        actor=coordinator,
+    assignment = propose(
+        program, coordinator, mentor_person, student_person, ends_on=timezone.localdate() + datetime.timedelta(days=90)
     )
     assert mail.outbox[-1].to == [second_coordinator.email]
     link = _link(r"/assignments/\d+/")

@@ -16,8 +16,8 @@ from mentorship.core.logging import RedactSecretsFilter
 from mentorship.core.structured_logging import formatter
 from mentorship.people.models import Person
 from mentorship.sync.models import PairingCode
-from tests.assignments.test_services import propose
 from tests.conftest import PASSWORD
+from tests.factories import propose
 from tests.helpers import wait_until
 from tests.integration.test_walking_skeleton import _canvas_person
 from tests.stack import ADMIN_TOKEN, OAUTH_CLIENT_SECRET
