@@ -345,6 +345,8 @@ CELERY_BEAT_SCHEDULE.update(
         "sync-pairing-codes": {"task": "sync.pairing_codes_watch", "schedule": 300.0},
         "sync-dates": {"task": "sync.dates", "schedule": 900.0},
         "sync-reconcile": {"task": "sync.reconcile", "schedule": 6 * 3600.0},
+        # Course names for the pages (docs/decisions.md, "Course names are cached, read by the worker").
+        "sync-course-names": {"task": "sync.course_names", "schedule": 3600.0, "options": {"expires": 3600.0}},
     }
 )
 # Canvas grants of mentors who never signed out are revoked once no session can still use them.

@@ -9,6 +9,7 @@ from celery import shared_task
 from mentorship.assignments.models import Program
 
 from . import services
+from .course_names import course_names_refresh
 from .reconcile import reconcile_execute, reconcile_start
 
 logger = logging.getLogger(__name__)
@@ -58,3 +59,9 @@ def reconcile() -> list[int]:
 @shared_task(name="sync.reconcile_run", soft_time_limit=1800, time_limit=1900)
 def reconcile_run(run_id: int) -> str:
     return reconcile_execute(run_id=run_id).status
+
+
+@shared_task(name="sync.course_names")
+def course_names() -> int:
+    """Read course names from Canvas for the pages (safe to run twice: it only overwrites names)."""
+    return course_names_refresh()

@@ -6,7 +6,8 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, Q, QuerySet, Value
+from django.db.models.functions import Cast, Concat
 from django.http import Http404
 from django.utils import timezone
 
@@ -16,6 +17,7 @@ from mentorship.assignments.selectors import programs_for_auditor
 from mentorship.audit.actions import Action
 from mentorship.audit.models import AuditEvent, AuditVerification
 from mentorship.people.models import Person
+from mentorship.sync.models import ObserverLink
 
 PAGE_SIZE = 50
 
@@ -41,6 +43,7 @@ def events_for_viewer(*, user: User) -> QuerySet[AuditEvent]:
 class EventFilters:
     program: Program | None = None
     actor: str = ""
+    person: str = ""
     student: str = ""
     action: str = ""
     date_from: datetime.date | None = None
@@ -51,6 +54,7 @@ class EventFilters:
         return {
             "program": self.program.pk if self.program else None,
             "actor": self.actor,
+            "person": self.person,
             "student": self.student,
             "action": self.action,
             "date_from": self.date_from.isoformat() if self.date_from else None,
@@ -70,6 +74,33 @@ def students_matching(text: str) -> QuerySet[Person]:
     return Person.objects.filter(query)
 
 
+def users_matching(text: str) -> QuerySet[User]:
+    """Accounts by user name (whole), by part of the first, last or full name, or by their person's name."""
+    full = Concat("first_name", Value(" "), "last_name", output_field=CharField())
+    return User.objects.annotate(full=full).filter(
+        Q(username__iexact=text) | Q(full__icontains=text) | Q(person__name__icontains=text)
+    )
+
+
+def _as_text(rows: QuerySet[Any]) -> QuerySet[Any]:
+    """A subquery of ids as text, to compare with AuditEvent.object_id (a string, any model's key)."""
+    return rows.annotate(key=Cast("pk", output_field=CharField())).values("key")
+
+
+def events_naming(*, events: QuerySet[AuditEvent], text: str) -> QuerySet[AuditEvent]:
+    """Events that name a person in any role: who acted, the student, or the mentor or student of the assignment
+    the event is about (its own events and its Canvas links' events)."""
+    people = students_matching(text)
+    assignments = MentorAssignment.objects.filter(Q(mentor__in=people) | Q(student__in=people))
+    links = ObserverLink.objects.filter(assignment__in=assignments)
+    return events.filter(
+        Q(actor_id__in=users_matching(text).values("pk"))
+        | Q(student_id__in=people.values("pk"))
+        | Q(object_type="mentorassignment", object_id__in=_as_text(assignments))
+        | Q(object_type="observerlink", object_id__in=_as_text(links))
+    )
+
+
 def events_filtered(*, user: User, filters: EventFilters) -> QuerySet[AuditEvent]:
     events = events_for_viewer(user=user)
     if filters.program is not None:
@@ -78,7 +109,9 @@ def events_filtered(*, user: User, filters: EventFilters) -> QuerySet[AuditEvent
         if filters.actor.startswith("system:"):
             events = events.filter(actor_label=filters.actor)
         else:
-            events = events.filter(actor_id__in=User.objects.filter(username__iexact=filters.actor).values("pk"))
+            events = events.filter(actor_id__in=users_matching(filters.actor).values("pk"))
+    if filters.person:
+        events = events_naming(events=events, text=filters.person)
     if filters.student:
         events = events.filter(student_id__in=students_matching(filters.student).values("pk"))
     if filters.action:

@@ -39,6 +39,7 @@ from .selectors import (
     verification_last_finished,
     verification_latest,
 )
+from .sentences import describe
 
 View = Callable[..., HttpResponseBase]
 
@@ -86,6 +87,7 @@ def event_log(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": page,
+        "rows": describe(page.events) if page else [],
         "query": _query_without_position(request),
         "verification": verification_latest(),
         "last_finished": verification_last_finished(),
