@@ -123,3 +123,35 @@ def test_the_csv_keeps_codes_and_adds_the_sentence(client, auditor, approval):
     assert row["actor"] == "coordinator2"
     assert row["sentence"].startswith("Sam Second approved Morgan Mentor as mentor of Sasha Student")
     assert '"courses": [509]' in row["details"]
+
+
+def test_the_evidence_report_lists_the_courses_in_scope_by_name(client, auditor, program, approved_assignment):
+    from mentorship.assignments.models import AssignmentCourse
+
+    approved_assignment.scope = "courses"
+    approved_assignment.save()
+    AssignmentCourse.objects.create(assignment=approved_assignment, canvas_course_id=509)
+    AssignmentCourse.objects.create(assignment=approved_assignment, canvas_course_id=510, name="Chemistry (old name)")
+    CanvasCourse.objects.create(canvas_course_id=509, name="Biology (Period 2)")
+    student = approved_assignment.student
+    response = login(client, auditor).get(reverse("audit:evidence", args=[student.pk]))
+    [period] = response.context["evidence"].periods
+    assert period.scope_text == "Biology (Period 2); Chemistry (old name)"
+    assert "Biology (Period 2); Chemistry (old name)" in response.content.decode()
+    body = b"".join(login(client, auditor).get(reverse("audit:evidence_csv", args=[student.pk])).streaming_content)
+    assert "Biology (Period 2); Chemistry (old name)" in body.decode()
+
+
+def test_all_courses_scope_names_the_courses_the_mentor_viewed(client, auditor, program, approved_assignment):
+    CanvasCourse.objects.create(canvas_course_id=777, name="History (Period 1)")
+    audit_record(
+        action=Action.STUDENT_DATA_VIEWED,
+        system_actor="mentor",
+        program=program,
+        student=approved_assignment.student,
+        obj=approved_assignment,
+        details={"assignment": approved_assignment.pk, "courses": [777]},
+    )
+    response = login(client, auditor).get(reverse("audit:evidence", args=[approved_assignment.student.pk]))
+    [period] = response.context["evidence"].periods
+    assert period.scope_text == "All the student's courses: History (Period 1)"

@@ -123,11 +123,7 @@ def evidence_rows(evidence: Evidence) -> Iterator[list[Any]]:
     ]
     for period in evidence.periods:
         a = period.assignment
-        scope = (
-            "all courses"
-            if a.scope == "all_courses"
-            else "; ".join(c.name or str(c.canvas_course_id) for c in a.courses.all())
-        )
+        scope = period.scope_text
         yield [
             "approved access",
             a.starts_on.isoformat(),
@@ -223,6 +219,7 @@ def _evidence_sections(evidence: Evidence) -> list[tuple[str, list[str], list[li
         [
             a.mentor.label,
             a.program.name,
+            period.scope_text,
             f"{a.starts_on} to {a.ends_on}",
             a.get_status_display(),
             a.proposed_by.get_username() if a.proposed_by else "",
@@ -234,7 +231,16 @@ def _evidence_sections(evidence: Evidence) -> list[tuple[str, list[str], list[li
         for period in evidence.periods
         for a in [period.assignment]
     ]
-    access_header = ["Mentor", "Program", "Approved dates", "Status", "Proposed by", "Approved by", "Decided (UTC)"]
+    access_header = [
+        "Mentor",
+        "Program",
+        "Courses in scope",
+        "Approved dates",
+        "Status",
+        "Proposed by",
+        "Approved by",
+        "Decided (UTC)",
+    ]
     access_header += ["Canvas access from", "Canvas access until"]
     views = [
         [f"#{e.seq}", _utc(e.occurred_at), e.actor_label, e.ip or "", json.dumps(e.details, sort_keys=True)]

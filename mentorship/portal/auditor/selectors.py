@@ -16,6 +16,7 @@ from mentorship.assignments.models import MentorAssignment, Program
 from mentorship.assignments.selectors import programs_for_auditor
 from mentorship.audit.actions import Action
 from mentorship.audit.models import AuditEvent, AuditVerification
+from mentorship.people.courses import course_label, course_names
 from mentorship.people.models import Person
 from mentorship.sync.models import ObserverLink
 
@@ -196,6 +197,16 @@ class AccessPeriod:
     canvas_until: datetime.datetime | None = None
     still_linked: bool = False
     canvas_events: list[AuditEvent] = field(default_factory=list)
+    # The courses in scope by name: the chosen ones, or for all-courses scope the student's courses the portal knows
+    # (from Canvas's student check and from the mentor's views), after "All the student's courses".
+    courses: list[str] = field(default_factory=list)
+
+    @property
+    def scope_text(self) -> str:
+        if self.assignment.scope == MentorAssignment.Scope.COURSES:
+            return "; ".join(self.courses)
+        listed = f": {'; '.join(self.courses)}" if self.courses else ""
+        return f"All the student's courses{listed}"
 
 
 @dataclass
@@ -206,6 +217,29 @@ class Evidence:
     views: list[AuditEvent]
     events: list[AuditEvent]
     produced_at: datetime.datetime
+
+
+def _name_courses(*, periods: list[AccessPeriod], student: Person, events: list[AuditEvent]) -> None:
+    """Fill each period's course names from the name cache, one query for the whole report."""
+    seen: dict[int, list[int]] = {}
+    for event in events:
+        d = event.details if isinstance(event.details, dict) else {}
+        if event.action == Action.STUDENT_DATA_VIEWED and isinstance(d.get("assignment"), int):
+            seen.setdefault(d["assignment"], []).extend(c for c in d.get("courses") or [] if isinstance(c, int))
+    own = [c for c in student.canvas_student_course_ids or [] if isinstance(c, int)]
+    chosen = {p.assignment.pk: [c.canvas_course_id for c in p.assignment.courses.all()] for p in periods}
+    names = course_names(
+        {*own, *(c for ids in seen.values() for c in ids), *(c for ids in chosen.values() for c in ids)}
+    )
+    for period in periods:
+        a = period.assignment
+        if a.scope == MentorAssignment.Scope.COURSES:
+            kept = {c.canvas_course_id: c.name for c in a.courses.all()}
+            ids = chosen[a.pk]
+        else:
+            kept, ids = {}, list(dict.fromkeys([*own, *seen.get(a.pk, [])]))
+        labels = {i: names.get(i) or kept.get(i) or course_label(canvas_course_id=i, names={}) for i in ids}
+        period.courses = sorted(labels.values())
 
 
 _CANVAS_ACTIONS = (Action.CANVAS_LINKED, Action.CANVAS_UNLINKED, Action.CANVAS_FAILED)
@@ -249,6 +283,7 @@ def evidence_for_student(*, user: User, student: Person) -> Evidence:
             if not held:
                 period.canvas_until = event.occurred_at
         period.still_linked = bool(held)
+    _name_courses(periods=list(periods.values()), student=student, events=events)
     return Evidence(
         student=student,
         programs=programs,

@@ -175,7 +175,9 @@ def _evidence(request: HttpRequest, person_id: int, fmt: str) -> Any:
 @auditor_required
 def evidence_page(request: HttpRequest, person_id: int) -> HttpResponse:
     evidence = _evidence(request, person_id, "html")
-    return render(request, "audit/evidence.html", {"evidence": evidence})
+    rows = describe(evidence.events)  # the views are among the events: one resolution for both tables
+    views = [row for row in rows if row.event.action == Action.STUDENT_DATA_VIEWED]
+    return render(request, "audit/evidence.html", {"evidence": evidence, "rows": rows, "views": views})
 
 
 @require_GET
