@@ -95,7 +95,6 @@ def test_the_page_shows_sentences_labels_and_the_gap_explained(client, auditor, 
 def test_search_by_any_persons_name(
     client, auditor, coordinator, second_coordinator, program, approved_assignment, text, expected
 ):
-    student = approved_assignment.student
     where = {"program": program, "student": approved_assignment.student, "obj": approved_assignment}
     made = {
         "propose": audit_record(action=Action.ASSIGNMENT_PROPOSED, actor=coordinator, **where),
