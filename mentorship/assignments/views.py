@@ -40,6 +40,8 @@ from .models import AssignmentCourse, MentorAssignment
 from .selectors import programs_for_coordinator
 
 PICKER_LIMIT = 20
+# sync's ObserverLink.WORK_STATES, by value (the assignments app sits below sync and does not import it).
+_WORK = ("pending", "linking", "unlinking")
 COURSE_CACHE_SECONDS = 300
 
 
@@ -264,7 +266,14 @@ def _detail_context(request: HttpRequest, assignment: MentorAssignment) -> dict[
         Q(object_type="mentorassignment", object_id=str(assignment.pk))
         | Q(object_type="observerlink", object_id__in=[str(link.pk) for link in links])
     ).order_by("seq")
-    timeline = [(event, labels.get(event.action, event.action)) for event in events]
+    events = list(events)
+    users = User.objects.in_bulk({e.actor_id for e in events if e.actor_id})
+
+    def who(event: AuditEvent) -> str:
+        user = users.get(event.actor_id) if event.actor_id else None
+        return (user.get_full_name() or user.get_username()) if user else "the portal"
+
+    timeline = [(event, labels.get(event.action, event.action), who(event)) for event in events]
     return {
         "assignment": assignment,
         "links": links,
@@ -275,7 +284,9 @@ def _detail_context(request: HttpRequest, assignment: MentorAssignment) -> dict[
         "can_approve": not (
             assignment.program.requires_second_approver and assignment.proposed_by_id == _user(request).pk
         ),
-        "polling": assignment.link_state in ("pending", "awaiting_redemption"),
+        # Waiting on the worker (a link has Canvas work left) or on the mentor's pairing code: the page says it
+        # updates by itself (htmx polls the links; without JavaScript a meta refresh reloads it).
+        "polling": assignment.link_state == "awaiting_redemption" or any(link.state in _WORK for link in links),
     }
 
 

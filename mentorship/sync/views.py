@@ -78,7 +78,14 @@ def _attempt(request: HttpRequest, action: Callable[[], T], success: Callable[[T
 def _links_fragment(request: HttpRequest, assignment_id: int) -> HttpResponse:
     assignment = selectors.assignment_for_coordinator(user=request.user, pk=assignment_id)  # type: ignore[arg-type]
     links = selectors.links_for_assignment(assignment=assignment)
-    return render(request, "sync/_links.html", {"links": links, "assignment": assignment, "hide_retry": False})
+    response = render(request, "sync/_links.html", {"links": links, "assignment": assignment, "hide_retry": False})
+    if request.headers.get("HX-Trigger") == "sync-links" and not any(
+        link.state in ObserverLink.WORK_STATES for link in links
+    ):
+        # The wait is over: reload the whole page once, so the status, the actions and the timeline show the
+        # outcome too (the fragment stops polling, so this happens once).
+        response["HX-Refresh"] = "true"
+    return response
 
 
 @login_required
