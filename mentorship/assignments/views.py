@@ -262,11 +262,12 @@ def _detail_context(request: HttpRequest, assignment: MentorAssignment) -> dict[
     # The assignment's own outbox rows, through the reverse relation of sync's foreign key (no import of sync).
     links = list(assignment.links.order_by("kind", "canvas_course_id", "id"))
     # The assignment's own events and the Canvas outcomes of its links, in chain order.
-    events = AuditEvent.objects.filter(
-        Q(object_type="mentorassignment", object_id=str(assignment.pk))
-        | Q(object_type="observerlink", object_id__in=[str(link.pk) for link in links])
-    ).order_by("seq")
-    events = list(events)
+    events = list(
+        AuditEvent.objects.filter(
+            Q(object_type="mentorassignment", object_id=str(assignment.pk))
+            | Q(object_type="observerlink", object_id__in=[str(link.pk) for link in links])
+        ).order_by("seq")
+    )
     users = User.objects.in_bulk({e.actor_id for e in events if e.actor_id})
 
     def who(event: AuditEvent) -> str:
