@@ -132,11 +132,12 @@ def assignment_list(request: HttpRequest) -> HttpResponse:
 
 
 def _people_matching(term: str) -> list[Any]:
-    """The create form's pickers: people_matching, from two characters on, the first PICKER_LIMIT by name."""
+    """The create form's pickers: people_matching, from two characters on, the first PICKER_LIMIT by name, plus one
+    more when there are more (the picker then says "the first 20", not "one of 20")."""
     term = term.strip()
     if len(term) < 2:
         return []
-    return list(people_matching(term).order_by("sortable_name", "name", "id")[:PICKER_LIMIT])
+    return list(people_matching(term).order_by("sortable_name", "name", "id")[: PICKER_LIMIT + 1])
 
 
 def student_courses(student_id: int | None) -> dict[str, tuple[int, str, str]] | None:
@@ -171,7 +172,9 @@ def person_options(request: HttpRequest) -> HttpResponse:
     """htmx: <option>s for a person picker (the plain page does the same with its Search button)."""
     field = request.GET.get("field", "mentor")
     term = request.GET.get(f"{field}_q", "") or request.GET.get("q", "")
-    return render(request, "assignments/_person_options.html", {"people": _people_matching(term), "term": term})
+    found = _people_matching(term)
+    context = {"people": found[:PICKER_LIMIT], "more": len(found) > PICKER_LIMIT, "term": term}
+    return render(request, "assignments/_person_options.html", context)
 
 
 @coordinator_required
@@ -205,8 +208,8 @@ def assignment_create(request: HttpRequest) -> HttpResponse:
     # matches as options and everything typed so far kept (no CSRF token ever lands in a URL).
     searching = request.method == "POST" and bool(request.POST.get("search"))
     extra = {
-        "mentor": _people_matching(source.get("mentor_q", "")),
-        "student": _people_matching(source.get("student_q", "")),
+        "mentor": _people_matching(source.get("mentor_q", ""))[:PICKER_LIMIT],
+        "student": _people_matching(source.get("student_q", ""))[:PICKER_LIMIT],
     }
     if request.method == "POST" and not searching:
         form = AssignmentCreateForm(request.POST, programs=programs, course_choices=course_choices)
