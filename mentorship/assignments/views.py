@@ -30,6 +30,7 @@ from mentorship.people.selectors import people_matching
 from . import selectors, services
 from .forms import (
     AssignmentCreateForm,
+    AssignmentEditForm,
     BulkForm,
     DecisionForm,
     ListFilterForm,
@@ -290,6 +291,9 @@ def _detail_context(request: HttpRequest, assignment: MentorAssignment) -> dict[
         ),
         # Waiting on the worker (a link has Canvas work left) or on the mentor's pairing code: the page says it
         # updates by itself (htmx polls the links; without JavaScript a meta refresh reloads it).
+        "propose_again": propose_again_query(assignment)
+        if assignment.status in (MentorAssignment.Status.REJECTED, MentorAssignment.Status.ENDED, "cancelled")
+        else "",
         "polling": assignment.link_state == "awaiting_redemption" or any(link.state in _WORK for link in links),
     }
 
@@ -365,3 +369,45 @@ def assignment_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def assignment_end_view(request: HttpRequest, pk: int) -> HttpResponse:
     return _reasoned_action(request, pk, services.assignment_end, "Assignment ended. The Canvas link is being removed.")
+
+
+@coordinator_required
+@require_http_methods(["GET", "POST"])
+def assignment_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit a proposal's dates, method and reason while nobody has decided it (locked, audited with what changed)."""
+    assignment = selectors.assignment_for_coordinator(user=_user(request), pk=pk)
+    if assignment.status != MentorAssignment.Status.PROPOSED:
+        messages.error(request, "Only a proposal waiting for a decision can be edited; propose again instead.")
+        return redirect("assignments:detail", pk=assignment.pk)
+    fields = {name: getattr(assignment, name) for name in ("starts_on", "ends_on", "link_method", "reason")}
+    form = AssignmentEditForm(request.POST or None, initial=fields)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.assignment_update(
+                assignment=assignment, actor=_user(request), request=request, **form.cleaned_data
+            )
+        except services.NothingChanged as exc:
+            messages.info(request, str(exc))
+            return redirect("assignments:detail", pk=assignment.pk)
+        except services.AssignmentError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Proposal changed. It still waits for approval.")
+            return redirect("assignments:detail", pk=assignment.pk)
+    return render(request, "assignments/edit.html", {"assignment": assignment, "form": form})
+
+
+def propose_again_query(assignment: MentorAssignment) -> str:
+    """The create form's query string, prefilled from an old assignment (new dates: the program's defaults)."""
+    query = QueryDict(mutable=True)
+    query.update(
+        {
+            "program": str(assignment.program_id),
+            "mentor": str(assignment.mentor_id),
+            "student": str(assignment.student_id),
+            "link_method": assignment.link_method,
+            "reason": assignment.reason,
+        }
+    )
+    query.setlist("courses", [str(c.canvas_course_id) for c in assignment.courses.all()])
+    return query.urlencode()

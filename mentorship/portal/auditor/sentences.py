@@ -103,6 +103,7 @@ FIELD_LABELS: dict[str, str] = {
     "path": "Page",
     "changes": "What changed",
     "code": "Pairing code",
+    "link_method": "Method",
 }
 HIDDEN_FIELDS = {"assignment", "mentor", "student", "user_id", "user", "role", "line"}
 VALUE_WORDS: dict[Any, str] = {
@@ -284,6 +285,13 @@ def _parts(template: str, values: dict[str, str | Name]) -> list[str | Name]:
 def _value_text(key: str, value: Any, known: _Known) -> str:
     if key == "courses" and isinstance(value, list):
         return _courses(value, known)
+    if key == "changes" and isinstance(value, dict):  # {field: [old, new]}: an edit of a proposal
+        return "; ".join(
+            f"{_label(k)}: {_value_text(k, v[0], known)} → {_value_text(k, v[1], known)}"
+            if isinstance(v, list) and len(v) == 2
+            else f"{_label(k)}: {_value_text(k, v, known)}"
+            for k, v in value.items()
+        )
     if key == "kind" and isinstance(value, str):
         return str(dict(ObserverLink.Kind.choices).get(value, value))
     if isinstance(value, bool) or (isinstance(value, str) and value in VALUE_WORDS):
