@@ -322,6 +322,10 @@ SWEEPER_STALE_SECONDS = env.int("SWEEPER_STALE_SECONDS", default=120)
 SWEEPER_INTERVAL_SECONDS = env.int("SWEEPER_INTERVAL_SECONDS", default=60)
 SYNC_BACKOFF_BASE_SECONDS = 2.0  # the first retry's wait; doubles per attempt (tests shorten it)
 
+# Who to ask about the portal at this school (a name, an e-mail address or a phone number), shown in every page's
+# footer; empty shows no contact line.
+SCHOOL_CONTACT = env.str("SCHOOL_CONTACT", default="")
+
 # --- Pages --------------------------------------------------------------------------------------------------
 DASHBOARD_CACHE_SECONDS = 30  # docs/decisions.md, "The dashboard's figures are kept for 30 seconds"; 0 = off
 # Where the file mail backend writes (set by a filemail:// EMAIL_URL above); None for a real mail server.

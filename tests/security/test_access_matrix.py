@@ -13,6 +13,7 @@ from __future__ import annotations
 import datetime
 from collections.abc import Iterator
 from dataclasses import dataclass, field
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -181,6 +182,9 @@ def _side_objects(assignment: MentorAssignment, *, code: str, uploader: Any) -> 
         "csv_import": csv_import,
         "bulk_approval": BulkApproval.objects.create(requested_by=uploader, assignment_ids=[assignment.pk], total=1),
         "role": ProgramRole.objects.get(user=uploader, program=assignment.program),
+        # The help pages name a guide and a picture, not a row: the same on both sides.
+        "guide": SimpleNamespace(pk="auditor"),
+        "screenshot": SimpleNamespace(pk="audit-log.png"),
     }
 
 
@@ -237,6 +241,9 @@ PROGRAM = {"pk": "program"}
 MENTOR_PAGE = {"assignment_id": "assignment"}
 EXPECTED: dict[str, Expect] = {
     "core:home": everyone_signed_in(),
+    # The role guides describe the portal, not anyone's data: every signed-in person may read each.
+    "core:help": Expect(obj={"role": "guide"}, own=SIGNED_IN, foreign=SIGNED_IN),
+    "core:help_screenshot": Expect(obj={"name": "screenshot"}, own=SIGNED_IN, foreign=SIGNED_IN),
     "core:healthz": Expect(public=True, also_ok=frozenset({503})),
     "core:healthz_live": Expect(public=True),
     "core:healthz_ready": Expect(public=True, also_ok=frozenset({503})),
