@@ -55,3 +55,14 @@ def test_the_schools_contact_is_in_the_footer(client, auditor, settings):
 def test_help_needs_a_sign_in(client):
     response = client.get(reverse("core:help", args=["auditor"]))
     assert response.status_code == 302
+
+
+@pytest.mark.parametrize("role", sorted(GUIDES))
+def test_every_picture_a_guide_shows_exists(role):
+    import re
+
+    from mentorship.portal.help import screenshots_dir
+
+    names = re.findall(r"\.\./screenshots/([a-z0-9-]+\.png)", (guides_dir() / f"{role}.md").read_text())
+    missing = [n for n in names if not (screenshots_dir() / n).is_file()]
+    assert names and not missing, f"{role}.md shows pictures that do not exist: {missing}"

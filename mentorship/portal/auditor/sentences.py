@@ -19,7 +19,7 @@ from django.utils.safestring import SafeString
 
 from mentorship.accounts.models import ProgramRole, User
 from mentorship.assignments.models import LinkMethod, MentorAssignment, Program
-from mentorship.audit.actions import Action
+from mentorship.audit.actions import Action, Outcome
 from mentorship.audit.models import AuditEvent
 from mentorship.people.courses import course_label, course_names
 from mentorship.people.models import Person
@@ -106,13 +106,13 @@ FIELD_LABELS: dict[str, str] = {
     "link_method": "Method",
 }
 HIDDEN_FIELDS = {"assignment", "mentor", "student", "user_id", "user", "role", "line"}
-VALUE_WORDS: dict[Any, str] = {
-    **dict(LinkMethod.choices),
-    "local": "Password",
-    "canvas": "Canvas",
-    True: "yes",
-    False: "no",
+# Codes in the details, as words, for the keys that hold them.
+VALUE_WORDS: dict[str, dict[str, str]] = {
+    "method": {**dict(LinkMethod.choices), "local": "Password", "canvas": "Canvas"},
+    "link_method": dict(LinkMethod.choices),
+    "kind": dict(ObserverLink.Kind.choices),
 }
+OUTCOMES = dict(Outcome.choices)
 
 
 @dataclass(frozen=True)
@@ -133,6 +133,7 @@ class EventView:
     event: AuditEvent
     action_label: str
     actor: Name
+    outcome_label: str = ""
     parts: list[str | Name] = field(default_factory=list)
     fields: list[tuple[str, str]] = field(default_factory=list)
     student: Name | None = None
@@ -217,6 +218,8 @@ def _person(person: Person | None) -> Name | None:
 def _user(user: User | None, label: str) -> Name:
     if label in SYSTEM_ACTORS:
         return Name(SYSTEM_ACTORS[label], label)
+    if label.startswith("system:"):
+        return Name(f"The portal ({label.removeprefix('system:')})", label)
     if user is None:
         return Name(label or "Someone", f"account {label}" if label else "")
     name = user.get_full_name() or (user.person.name if user.person else "") or user.get_username()
@@ -292,10 +295,10 @@ def _value_text(key: str, value: Any, known: _Known) -> str:
             else f"{_label(k)}: {_value_text(k, v, known)}"
             for k, v in value.items()
         )
-    if key == "kind" and isinstance(value, str):
-        return str(dict(ObserverLink.Kind.choices).get(value, value))
-    if isinstance(value, bool) or (isinstance(value, str) and value in VALUE_WORDS):
-        return str(VALUE_WORDS.get(value, value))
+    if isinstance(value, str) and value in VALUE_WORDS.get(key, {}):
+        return VALUE_WORDS[key][value]
+    if isinstance(value, bool):
+        return "yes" if value else "no"
     if isinstance(value, list):
         return ", ".join(_value_text(key, v, known) for v in value) or "none"
     if isinstance(value, dict):
@@ -350,6 +353,7 @@ def describe(events: Sequence[AuditEvent]) -> list[EventView]:
                 event=event,
                 action_label=labels.get(event.action, event.action),
                 actor=actor,
+                outcome_label=OUTCOMES.get(event.outcome, event.outcome),
                 parts=parts,
                 fields=event_fields(event, known),
                 student=student if isinstance(student, Name) else None,
