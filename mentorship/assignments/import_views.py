@@ -16,6 +16,8 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from mentorship.core.spreadsheets import csv_attachment
+
 from . import csv_import, csv_reading, import_batches
 from .forms import CsvUploadForm
 from .models import CsvImport
@@ -111,21 +113,15 @@ def import_status(request: HttpRequest, pk: int) -> HttpResponse:
 SAMPLE_CSV = Path(__file__).resolve().parent / "data" / "assignments_example.csv"
 
 
-def _csv_download(body: str, filename: str) -> HttpResponse:
-    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    return response
-
-
 @coordinator_required
 @require_GET
 def import_template(request: HttpRequest) -> HttpResponse:
     """An empty file with the header row the import reads (the same column names csv_reading checks)."""
-    return _csv_download(",".join(csv_reading.TEMPLATE_COLUMNS) + "\n", "assignments-template.csv")
+    return csv_attachment(",".join(csv_reading.TEMPLATE_COLUMNS) + "\n", "assignments-template.csv")
 
 
 @coordinator_required
 @require_GET
 def import_sample(request: HttpRequest) -> HttpResponse:
     """The sample file: three rows, one per link method (the ids are illustrations, see its page)."""
-    return _csv_download(SAMPLE_CSV.read_text(encoding="utf-8"), "assignments-example.csv")
+    return csv_attachment(SAMPLE_CSV.read_text(encoding="utf-8"), "assignments-example.csv")

@@ -18,6 +18,7 @@ from canvas_client import CanvasError
 from mentorship.assignments.selectors import programs_for_coordinator, programs_for_reconciliation
 from mentorship.audit.actions import Action
 from mentorship.audit.services import audit_record
+from mentorship.core.spreadsheets import csv_attachment
 from mentorship.people.models import Person
 
 from . import reconcile, selectors, services
@@ -147,9 +148,7 @@ def sis_csv(request: HttpRequest, pk: int) -> HttpResponse:
             request=request,
             details={"which": which, "rows": body.count(b"\n") - 1},
         )
-    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{program.slug}-user_observers.csv"'
-    return response
+    return csv_attachment(body, f"{program.slug}-user_observers.csv")
 
 
 @login_required

@@ -77,20 +77,14 @@ def test_the_assignment_page_shows_course_names_without_asking_canvas(client, co
     """A link and a scope row whose names are cached show the name; one not read yet shows "Course <id>"."""
     CanvasCourse.objects.create(canvas_course_id=509, name="Biology (Period 2)")
     AssignmentCourse.objects.create(assignment=assignment, canvas_course_id=509)
-    ObserverLink.objects.create(
-        assignment=assignment,
-        kind=ObserverLink.Kind.COURSE,
-        canvas_course_id=509,
-        observer_canvas_id=assignment.mentor.canvas_user_id,
-        student_canvas_id=assignment.student.canvas_user_id,
-    )
-    ObserverLink.objects.create(
-        assignment=assignment,
-        kind=ObserverLink.Kind.COURSE,
-        canvas_course_id=612,
-        observer_canvas_id=assignment.mentor.canvas_user_id,
-        student_canvas_id=assignment.student.canvas_user_id,
-    )
+    for course_id in (509, 612):
+        ObserverLink.objects.create(
+            assignment=assignment,
+            kind=ObserverLink.Kind.COURSE,
+            canvas_course_id=course_id,
+            observer_canvas_id=assignment.mentor.canvas_user_id,
+            student_canvas_id=assignment.student.canvas_user_id,
+        )
     body = login(client, coordinator).get(reverse("assignments:detail", args=[assignment.pk])).content.decode()
     assert body.count("Biology (Period 2)") == 2  # the scope and the link
     assert "Course 612" in body
