@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime
 import logging
 from collections.abc import Iterable
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -38,6 +39,20 @@ def course_names(ids: Iterable[int | str | None]) -> dict[int, str]:
         return {}
     rows = CanvasCourse.objects.filter(canvas_course_id__in=wanted).exclude(name="")
     return dict(rows.values_list("canvas_course_id", "name"))
+
+
+def with_course_labels(rows: Iterable[Any]) -> list[Any]:
+    """Set `course_label` on every row with a `canvas_course_id` (a link, an assignment's course, a drift item): the
+    cached name, else the name the row kept when it was picked, else "Course <id>". One query for all the rows."""
+    items = list(rows or ())
+    ids = [getattr(item, "canvas_course_id", None) for item in items]
+    names = course_names(ids)
+    for item, course_id in zip(items, ids, strict=True):
+        if course_id is None:
+            continue
+        own = getattr(item, "name", "") or ""  # an assignment's course row keeps the name it was picked with
+        item.course_label = names.get(int(course_id)) or own or course_label(canvas_course_id=course_id, names={})
+    return items
 
 
 def courses_remember(*, courses: Iterable[tuple[int, str, str]]) -> None:

@@ -89,3 +89,12 @@ def test_the_assignment_page_shows_course_names_without_asking_canvas(client, co
     assert body.count("Biology (Period 2)") == 2  # the scope and the link
     assert "Course 612" in body
     assert "Course 509" not in body
+
+
+def test_the_mentors_cards_show_course_names(client, mentor, approved_assignment):
+    approved_assignment.scope = "courses"
+    approved_assignment.save()
+    AssignmentCourse.objects.create(assignment=approved_assignment, canvas_course_id=509)
+    CanvasCourse.objects.create(canvas_course_id=509, name="Biology (Period 2)")
+    body = login(client, mentor).get(reverse("mentors:students")).content.decode()
+    assert "Biology (Period 2)" in body
