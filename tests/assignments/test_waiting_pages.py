@@ -70,3 +70,12 @@ def test_the_timeline_reads_without_codes_and_with_time_zones(
     assert "warnings confirmed</span> · Note: ok" in text
     assert ">Sam Second</span>" in text
     assert " UTC</time>" in text
+
+
+def test_an_ended_assignment_says_who_approved_it(client, coordinator, second_coordinator, approved_assignment):
+    from mentorship.assignments import services
+
+    services.assignment_end(assignment=approved_assignment, actor=coordinator, reason="Moved away")
+    body = login(client, coordinator).get(reverse("assignments:detail", args=[approved_assignment.pk])).content
+    assert "Approved by Sam Second" in body.decode()
+    assert "Ended by Sam Second" not in body.decode()
