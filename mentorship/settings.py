@@ -336,6 +336,10 @@ SWEEPER_STALE_SECONDS = env.int("SWEEPER_STALE_SECONDS", default=120)
 SWEEPER_INTERVAL_SECONDS = env.int("SWEEPER_INTERVAL_SECONDS", default=60)
 SYNC_BACKOFF_BASE_SECONDS = 2.0  # the first retry's wait; doubles per attempt (tests shorten it)
 
+# Who to ask about the portal at this school (a name, an e-mail address or a phone number), shown in every page's
+# footer; empty shows no contact line.
+SCHOOL_CONTACT = env.str("SCHOOL_CONTACT", default="")
+
 # --- Pages --------------------------------------------------------------------------------------------------
 DASHBOARD_CACHE_SECONDS = 30  # docs/decisions.md, "The dashboard's figures are kept for 30 seconds"; 0 = off
 # Where the file mail backend writes (set by a filemail:// EMAIL_URL above); None for a real mail server.
@@ -359,6 +363,8 @@ CELERY_BEAT_SCHEDULE.update(
         "sync-pairing-codes": {"task": "sync.pairing_codes_watch", "schedule": 300.0},
         "sync-dates": {"task": "sync.dates", "schedule": 900.0},
         "sync-reconcile": {"task": "sync.reconcile", "schedule": 6 * 3600.0},
+        # Course names for the pages (docs/decisions.md, "Course names are cached, read by the worker").
+        "sync-course-names": {"task": "sync.course_names", "schedule": 3600.0, "options": {"expires": 3600.0}},
     }
 )
 # Canvas grants of mentors who never signed out are revoked once no session can still use them.

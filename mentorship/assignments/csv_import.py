@@ -26,6 +26,7 @@ from mentorship.accounts.models import User
 from mentorship.audit.actions import Action
 from mentorship.audit.services import audit_record
 from mentorship.core.spreadsheets import FORMULA_STARTS  # refused outright here
+from mentorship.people.courses import courses_note
 from mentorship.people.models import Person
 
 from .csv_reading import (
@@ -456,6 +457,7 @@ def create_in_bulk(
         ],
         batch_size=1000,
     )
+    courses_note(courses={course for row, _, _ in pairs for course in row.courses})
     for obj, (row, _mentor, student) in zip(objs, pairs, strict=True):
         audit_record(
             action=Action.ASSIGNMENT_PROPOSED,

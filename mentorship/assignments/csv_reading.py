@@ -20,6 +20,8 @@ from .services.rules import REASON_MAX_LENGTH, reason_length_message
 
 REQUIRED_COLUMNS = ("mentor", "student", "starts_on", "ends_on", "reason")
 OPTIONAL_COLUMNS = ("scope", "method")
+# The downloadable template's header, in the order the sample file uses.
+TEMPLATE_COLUMNS = ("mentor", "student", "starts_on", "ends_on", "scope", "method", "reason")
 MAX_ROWS = 50_000
 CELL_MAX_LENGTH = 255  # ids, dates, methods, course lists: anything longer is not one of them
 BINARY_PROBE = 4096

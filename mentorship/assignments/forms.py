@@ -75,6 +75,21 @@ class AssignmentCreateForm(forms.Form):
         return data
 
 
+class AssignmentEditForm(forms.Form):
+    """What may change in a proposal before it is decided (services.assignment_update checks the rules again)."""
+
+    starts_on = forms.DateField(widget=DATE, label="Starts on")
+    ends_on = forms.DateField(widget=DATE, label="Ends on")
+    link_method = forms.ChoiceField(choices=LinkMethod.choices, label="Method")
+    reason = forms.CharField(widget=forms.Textarea(attrs={"rows": 3}), max_length=REASON_MAX_LENGTH)
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if data.get("starts_on") and data.get("ends_on") and data["ends_on"] < data["starts_on"]:
+            self.add_error("ends_on", "The end date is before the start date.")
+        return data
+
+
 class DecisionForm(forms.Form):
     note = forms.CharField(
         label="Note (optional)", required=False, max_length=REASON_MAX_LENGTH, widget=forms.Textarea(attrs={"rows": 2})

@@ -6,6 +6,7 @@ show it.
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Any
 
 from django.conf import settings
@@ -15,7 +16,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import reverse
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from . import csv_import, import_batches
+from mentorship.core.spreadsheets import csv_attachment
+
+from . import csv_import, csv_reading, import_batches
 from .forms import CsvUploadForm
 from .models import CsvImport
 from .selectors import programs_for_coordinator
@@ -105,3 +108,20 @@ def import_status(request: HttpRequest, pk: int) -> HttpResponse:
     """Where a confirmed import is followed: waiting for a worker, being created, created, or refused with why."""
     batch = _own_import(request, pk)
     return render(request, "assignments/import_status.html", {"batch": batch})
+
+
+SAMPLE_CSV = Path(__file__).resolve().parent / "data" / "assignments_example.csv"
+
+
+@coordinator_required
+@require_GET
+def import_template(request: HttpRequest) -> HttpResponse:
+    """An empty file with the header row the import reads (the same column names csv_reading checks)."""
+    return csv_attachment(",".join(csv_reading.TEMPLATE_COLUMNS) + "\n", "assignments-template.csv")
+
+
+@coordinator_required
+@require_GET
+def import_sample(request: HttpRequest) -> HttpResponse:
+    """The sample file: three rows, one per link method (the ids are illustrations, see its page)."""
+    return csv_attachment(SAMPLE_CSV.read_text(encoding="utf-8"), "assignments-example.csv")

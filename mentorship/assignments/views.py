@@ -30,6 +30,7 @@ from mentorship.people.selectors import people_matching
 from . import selectors, services
 from .forms import (
     AssignmentCreateForm,
+    AssignmentEditForm,
     BulkForm,
     DecisionForm,
     ListFilterForm,
@@ -40,6 +41,8 @@ from .models import AssignmentCourse, MentorAssignment
 from .selectors import programs_for_coordinator
 
 PICKER_LIMIT = 20
+# sync's ObserverLink.WORK_STATES, by value (the assignments app sits below sync and does not import it).
+_WORK = ("pending", "linking", "unlinking")
 COURSE_CACHE_SECONDS = 300
 
 
@@ -133,11 +136,12 @@ def assignment_list(request: HttpRequest) -> HttpResponse:
 
 
 def _people_matching(term: str) -> list[Any]:
-    """The create form's pickers: people_matching, from two characters on, the first PICKER_LIMIT by name."""
+    """The create form's pickers: people_matching, from two characters on, the first PICKER_LIMIT by name, plus one
+    more when there are more (the picker then says "the first 20", not "one of 20")."""
     term = term.strip()
     if len(term) < 2:
         return []
-    return list(people_matching(term).order_by("sortable_name", "name", "id")[:PICKER_LIMIT])
+    return list(people_matching(term).order_by("sortable_name", "name", "id")[: PICKER_LIMIT + 1])
 
 
 def student_courses(student_id: int | None) -> dict[str, tuple[int, str, str]] | None:
@@ -172,7 +176,9 @@ def person_options(request: HttpRequest) -> HttpResponse:
     """htmx: <option>s for a person picker (the plain page does the same with its Search button)."""
     field = request.GET.get("field", "mentor")
     term = request.GET.get(f"{field}_q", "") or request.GET.get("q", "")
-    return render(request, "assignments/_person_options.html", {"people": _people_matching(term), "term": term})
+    found = _people_matching(term)
+    context = {"people": found[:PICKER_LIMIT], "more": len(found) > PICKER_LIMIT, "term": term}
+    return render(request, "assignments/_person_options.html", context)
 
 
 @coordinator_required
@@ -206,8 +212,8 @@ def assignment_create(request: HttpRequest) -> HttpResponse:
     # matches as options and everything typed so far kept (no CSRF token ever lands in a URL).
     searching = request.method == "POST" and bool(request.POST.get("search"))
     extra = {
-        "mentor": _people_matching(source.get("mentor_q", "")),
-        "student": _people_matching(source.get("student_q", "")),
+        "mentor": _people_matching(source.get("mentor_q", ""))[:PICKER_LIMIT],
+        "student": _people_matching(source.get("student_q", ""))[:PICKER_LIMIT],
     }
     if request.method == "POST" and not searching:
         form = AssignmentCreateForm(request.POST, programs=programs, course_choices=course_choices)
@@ -263,11 +269,19 @@ def _detail_context(request: HttpRequest, assignment: MentorAssignment) -> dict[
     # The assignment's own outbox rows, through the reverse relation of sync's foreign key (no import of sync).
     links = list(assignment.links.order_by("kind", "canvas_course_id", "id"))
     # The assignment's own events and the Canvas outcomes of its links, in chain order.
-    events = AuditEvent.objects.filter(
-        Q(object_type="mentorassignment", object_id=str(assignment.pk))
-        | Q(object_type="observerlink", object_id__in=[str(link.pk) for link in links])
-    ).order_by("seq")
-    timeline = [(event, labels.get(event.action, event.action)) for event in events]
+    events = list(
+        AuditEvent.objects.filter(
+            Q(object_type="mentorassignment", object_id=str(assignment.pk))
+            | Q(object_type="observerlink", object_id__in=[str(link.pk) for link in links])
+        ).order_by("seq")
+    )
+    users = User.objects.in_bulk({e.actor_id for e in events if e.actor_id})
+
+    def who(event: AuditEvent) -> str:
+        user = users.get(event.actor_id) if event.actor_id else None
+        return (user.get_full_name() or user.get_username()) if user else "the portal"
+
+    timeline = [(event, labels.get(event.action, event.action), who(event)) for event in events]
     return {
         "assignment": assignment,
         "links": links,
@@ -278,7 +292,12 @@ def _detail_context(request: HttpRequest, assignment: MentorAssignment) -> dict[
         "can_approve": not (
             assignment.program.requires_second_approver and assignment.proposed_by_id == _user(request).pk
         ),
-        "polling": assignment.link_state in ("pending", "awaiting_redemption"),
+        # Waiting on the worker (a link has Canvas work left) or on the mentor's pairing code: the page says it
+        # updates by itself (htmx polls the links; without JavaScript a meta refresh reloads it).
+        "propose_again": propose_again_query(assignment)
+        if assignment.status in (MentorAssignment.Status.REJECTED, MentorAssignment.Status.ENDED, "cancelled")
+        else "",
+        "polling": assignment.link_state == "awaiting_redemption" or any(link.state in _WORK for link in links),
     }
 
 
@@ -353,3 +372,45 @@ def assignment_cancel_view(request: HttpRequest, pk: int) -> HttpResponse:
 @require_POST
 def assignment_end_view(request: HttpRequest, pk: int) -> HttpResponse:
     return _reasoned_action(request, pk, services.assignment_end, "Assignment ended. The Canvas link is being removed.")
+
+
+@coordinator_required
+@require_http_methods(["GET", "POST"])
+def assignment_edit(request: HttpRequest, pk: int) -> HttpResponse:
+    """Edit a proposal's dates, method and reason while nobody has decided it (locked, audited with what changed)."""
+    assignment = selectors.assignment_for_coordinator(user=_user(request), pk=pk)
+    if assignment.status != MentorAssignment.Status.PROPOSED:
+        messages.error(request, "Only a proposal waiting for a decision can be edited; propose again instead.")
+        return redirect("assignments:detail", pk=assignment.pk)
+    fields = {name: getattr(assignment, name) for name in ("starts_on", "ends_on", "link_method", "reason")}
+    form = AssignmentEditForm(request.POST or None, initial=fields)
+    if request.method == "POST" and form.is_valid():
+        try:
+            services.assignment_update(
+                assignment=assignment, actor=_user(request), request=request, **form.cleaned_data
+            )
+        except services.NothingChanged as exc:
+            messages.info(request, str(exc))
+            return redirect("assignments:detail", pk=assignment.pk)
+        except services.AssignmentError as exc:
+            form.add_error(None, str(exc))
+        else:
+            messages.success(request, "Proposal changed. It still waits for approval.")
+            return redirect("assignments:detail", pk=assignment.pk)
+    return render(request, "assignments/edit.html", {"assignment": assignment, "form": form})
+
+
+def propose_again_query(assignment: MentorAssignment) -> str:
+    """The create form's query string, prefilled from an old assignment (new dates: the program's defaults)."""
+    query = QueryDict(mutable=True)
+    query.update(
+        {
+            "program": str(assignment.program_id),
+            "mentor": str(assignment.mentor_id),
+            "student": str(assignment.student_id),
+            "link_method": assignment.link_method,
+            "reason": assignment.reason,
+        }
+    )
+    query.setlist("courses", [str(c.canvas_course_id) for c in assignment.courses.all()])
+    return query.urlencode()

@@ -38,6 +38,7 @@ class Action(models.TextChoices):
     ASSIGNMENT_APPROVED = "assignment.approved", "Assignment approved"
     ASSIGNMENT_REJECTED = "assignment.rejected", "Assignment rejected"
     ASSIGNMENT_CANCELLED = "assignment.cancelled", "Assignment cancelled"
+    ASSIGNMENT_UPDATED = "assignment.updated", "Proposal edited"
     ASSIGNMENT_ENDED = "assignment.ended", "Assignment ended"
     ASSIGNMENT_ACTIVATED = "assignment.activated", "Assignment started (start date)"
     ASSIGNMENTS_IMPORTED = "assignment.imported", "Assignments imported from CSV"

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.http import HttpResponse
+
 # A spreadsheet treats a cell starting with one of these as a formula (OWASP "CSV injection").
 FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
@@ -17,3 +19,10 @@ def neutralise(value: Any) -> str:
     if text.startswith(FORMULA_STARTS):
         return "'" + text
     return text
+
+
+def csv_attachment(body: str | bytes, filename: str) -> HttpResponse:
+    """A CSV file download (UTF-8), named for the browser's save dialog."""
+    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    return response

@@ -64,3 +64,28 @@ class Person(models.Model):
     def label(self) -> str:
         """Name with the SIS id, the way coordinators tell people apart."""
         return f"{self.name} ({self.sis_user_id})" if self.sis_user_id else self.name
+
+
+class CanvasCourse(models.Model):
+    """A Canvas course's name as the portal last read it, so pages show "Biology (Period 2)" and never ask Canvas
+    while they render (docs/decisions.md, "Course names are cached, read by the worker").
+
+    Filled when a coordinator picks courses (the names are in hand then) and refreshed by a beat job with the
+    portal's token; a course the portal has not read yet shows as "Course <id>" until the job reaches it.
+    """
+
+    canvas_course_id = models.BigIntegerField(unique=True)
+    name = models.CharField(max_length=255, blank=True, default="")
+    course_code = models.CharField(max_length=255, blank=True, default="")
+    sis_course_id = models.CharField(max_length=255, blank=True, default="")
+    refreshed_at = models.DateTimeField(null=True, blank=True, help_text="Last time the name was read from Canvas.")
+
+    class Meta:
+        ordering = ["name", "canvas_course_id"]
+
+    def __str__(self) -> str:
+        return self.label
+
+    @property
+    def label(self) -> str:
+        return self.name or f"Course {self.canvas_course_id}"

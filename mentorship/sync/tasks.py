@@ -7,6 +7,7 @@ import logging
 from celery import shared_task
 
 from . import services
+from .course_names import course_names_refresh
 from .reconcile import reconcile_execute, reconcile_start_programs
 
 logger = logging.getLogger(__name__)
@@ -56,3 +57,9 @@ def reconcile() -> list[int]:
 @shared_task(name="sync.reconcile_run", soft_time_limit=1800, time_limit=1900)
 def reconcile_run(run_id: int) -> str:
     return reconcile_execute(run_id=run_id).status
+
+
+@shared_task(name="sync.course_names")
+def course_names() -> int:
+    """Read course names from Canvas for the pages (safe to run twice: it only overwrites names)."""
+    return course_names_refresh()

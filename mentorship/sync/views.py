@@ -17,6 +17,7 @@ from canvas_client import CanvasError
 from mentorship.assignments.selectors import programs_for_coordinator, programs_for_reconciliation
 from mentorship.audit.actions import Action
 from mentorship.audit.services import audit_record
+from mentorship.core.spreadsheets import csv_attachment
 from mentorship.people.models import Person
 
 from . import reconcile, selectors, services
@@ -78,7 +79,14 @@ def _attempt(request: HttpRequest, action: Callable[..., T], success: Callable[[
 def _links_fragment(request: HttpRequest, assignment_id: int) -> HttpResponse:
     assignment = selectors.assignment_for_coordinator(user=request.user, pk=assignment_id)  # type: ignore[arg-type]
     links = selectors.links_for_assignment(assignment=assignment)
-    return render(request, "sync/_links.html", {"links": links, "assignment": assignment, "hide_retry": False})
+    response = render(request, "sync/_links.html", {"links": links, "assignment": assignment, "hide_retry": False})
+    if request.headers.get("HX-Trigger") == "sync-links" and not any(
+        link.state in ObserverLink.WORK_STATES for link in links
+    ):
+        # The wait is over: reload the whole page once, so the status, the actions and the timeline show the
+        # outcome too (the fragment stops polling, so this happens once).
+        response["HX-Refresh"] = "true"
+    return response
 
 
 @login_required
@@ -141,9 +149,7 @@ def sis_csv(request: HttpRequest, pk: int) -> HttpResponse:
             request=request,
             details={"which": which, "rows": body.count(b"\n") - 1},
         )
-    response = HttpResponse(body, content_type="text/csv; charset=utf-8")
-    response["Content-Disposition"] = f'attachment; filename="{program.slug}-user_observers.csv"'
-    return response
+    return csv_attachment(body, f"{program.slug}-user_observers.csv")
 
 
 @login_required

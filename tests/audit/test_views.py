@@ -186,7 +186,7 @@ def test_evidence_page_names_mentor_approver_and_views(client, auditor, evidence
     assert response.status_code == 200
     text = response.content.decode()
     assert "Morgan Mentor" in text
-    assert "coordinator2" in text  # the approver
+    assert "Sam Second" in text  # the approver, by name (the account on hover)
     assert "still linked" in text
     evidence = response.context["evidence"]
     assert len(evidence.views) == 1

@@ -329,3 +329,38 @@ def test_mentor_page_shows_each_cards_own_pairing_code(client, mentor, mentor_pe
     codes = {card["a"].pk: card["code"].code for card in response.context["cards"]["active"]}
     assert codes == {a.pk: f"NEW{i}" for i, a in enumerate(cards)}
     assert [c["name"] for c in response.context["cards"]["active"][0]["contacts"]] == ["Casey Coordinator"]
+
+
+def test_audit_log_sentences_with_many_people_and_courses(client, auditor, coordinator, program):
+    """Every row names a different mentor, student and course: the sentences still cost a fixed number of queries."""
+    from mentorship.people.models import CanvasCourse
+
+    login(client, auditor)
+
+    def add(start: int, stop: int) -> None:
+        for i in range(start, stop):
+            a = AssignmentFactory(program=program, proposed_by=coordinator)
+            CanvasCourse.objects.create(canvas_course_id=9000 + i, name=f"Course name {i}")
+            link = ObserverLink.objects.create(
+                assignment=a,
+                kind=ObserverLink.Kind.COURSE,
+                canvas_course_id=9000 + i,
+                observer_canvas_id=a.mentor.canvas_user_id,
+                student_canvas_id=a.student.canvas_user_id,
+            )
+            audit_record(
+                action=Action.CANVAS_LINKED if i % 2 else Action.ASSIGNMENT_APPROVED,
+                actor=None if i % 2 else coordinator,
+                system_actor="worker" if i % 2 else None,
+                program=program,
+                student=a.student,
+                obj=link if i % 2 else a,
+                details={"assignment": a.pk, "courses": [9000 + i]},
+            )
+
+    assert_flat(
+        client,
+        reverse("audit:log"),
+        add,
+        lambda r: sum("Course name" in row.sentence or "approved" in row.sentence for row in r.context["rows"]),
+    )

@@ -194,6 +194,9 @@ def _side_objects(assignment: MentorAssignment, *, code: str, uploader: Any) -> 
         ),
         "token": SimpleNamespace(pk=f"no-such-token-{code}"),
         "uid": SimpleNamespace(pk="MQ"),
+        # The help pages name a guide and a picture, not a row: the same on both sides.
+        "guide": SimpleNamespace(pk="auditor"),
+        "screenshot": SimpleNamespace(pk="audit-log.png"),
     }
 
 
@@ -256,6 +259,9 @@ PROGRAM = {"pk": "program"}
 MENTOR_PAGE = {"assignment_id": "assignment"}
 EXPECTED: dict[str, Expect] = {
     "core:home": everyone_signed_in(),
+    # The role guides describe the portal, not anyone's data: every signed-in person may read each.
+    "core:help": Expect(obj={"role": "guide"}, own=SIGNED_IN, foreign=SIGNED_IN),
+    "core:help_screenshot": Expect(obj={"name": "screenshot"}, own=SIGNED_IN, foreign=SIGNED_IN),
     "core:healthz": Expect(public=True, also_ok=frozenset({503})),
     "core:healthz_live": Expect(public=True),
     "core:healthz_ready": Expect(public=True, also_ok=frozenset({503})),
@@ -299,10 +305,13 @@ EXPECTED: dict[str, Expect] = {
     "assignments:person_options": only(*COORDINATORS),
     "assignments:course_options": only(*COORDINATORS),
     "assignments:import": only(*COORDINATORS),
+    "assignments:import_template": only(*COORDINATORS),
+    "assignments:import_sample": only(*COORDINATORS),
     "assignments:import_confirm": per_object({"pk": "csv_import"}, {"coordinator"}, method="POST"),
     "assignments:import_status": per_object({"pk": "csv_import"}, {"coordinator"}),
     "assignments:bulk_status": per_object({"pk": "bulk_approval"}, {"coordinator"}),
     "assignments:detail": per_object(ASSIGNMENT, {"coordinator"}),
+    "assignments:edit": per_object(ASSIGNMENT, {"coordinator"}),
     "assignments:approve": per_object(ASSIGNMENT, {"coordinator"}, method="POST"),
     "assignments:reject": per_object(ASSIGNMENT, {"coordinator"}, method="POST"),
     "assignments:cancel": per_object(ASSIGNMENT, {"coordinator"}, method="POST"),

@@ -26,6 +26,7 @@ from .deciding import (
     assignment_reject,
     assignments_bulk_decide,
 )
+from .editing import NothingChanged, assignment_update
 from .errors import (
     LIVE_STATUSES,
     SYSTEM_BEAT,
@@ -60,6 +61,7 @@ __all__ = [
     "BulkResult",
     "BulkRow",
     "NeedsConfirmation",
+    "NothingChanged",
     "StudentChecks",
     "approval_warnings",
     "assignment_approve",
@@ -67,6 +69,7 @@ __all__ = [
     "assignment_end",
     "assignment_propose",
     "assignment_reject",
+    "assignment_update",
     "assignments_activate_due",
     "assignments_bulk_approve",
     "assignments_bulk_decide",

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from mentorship.accounts.models import User
 from mentorship.audit.actions import Action
+from mentorship.people.courses import courses_note
 from mentorship.people.models import Person
 
 from ..models import AssignmentCourse, LinkMethod, MentorAssignment, Program
@@ -71,6 +72,7 @@ def assignment_propose(
             course.pk = None
             course.assignment = assignment
         AssignmentCourse.objects.bulk_create(course_list)
+        courses_note(courses=[(c.canvas_course_id, c.sis_course_id, c.name) for c in course_list])
         audit_assignment(
             assignment,
             action=Action.ASSIGNMENT_PROPOSED,

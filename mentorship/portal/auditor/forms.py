@@ -39,8 +39,17 @@ class EventFilterForm(forms.Form):
         empty_label="All my programs",
         error_messages={"invalid_choice": "Choose one of your programs."},
     )
+    person = forms.CharField(
+        max_length=150,
+        required=False,
+        label="Anyone named",
+        help_text="Part of a name: who acted, the mentor or the student.",
+    )
     actor = forms.CharField(
-        max_length=150, required=False, help_text="A username, or system:worker, system:beat, system:reconciler."
+        max_length=150,
+        required=False,
+        label="Who acted",
+        help_text="A name or user name, or system:worker, system:beat, system:reconciler.",
     )
     student = forms.CharField(max_length=150, required=False, help_text="Name, SIS id, login or Canvas id.")
     action = forms.ChoiceField(
@@ -72,6 +81,7 @@ class EventFilterForm(forms.Form):
         return EventFilters(
             program=data.get("program"),
             actor=(data.get("actor") or "").strip(),
+            person=(data.get("person") or "").strip(),
             student=(data.get("student") or "").strip(),
             action=data.get("action") or "",
             date_from=data.get("date_from"),

@@ -6,7 +6,8 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import CharField, Q, QuerySet, Value
+from django.db.models.functions import Cast, Concat
 from django.http import Http404
 from django.utils import timezone
 
@@ -15,7 +16,9 @@ from mentorship.assignments.models import MentorAssignment, Program
 from mentorship.assignments.selectors import programs_for_auditor
 from mentorship.audit.actions import Action
 from mentorship.audit.models import AuditEvent, AuditVerification
+from mentorship.people.courses import course_label, course_names
 from mentorship.people.models import Person
+from mentorship.sync.models import ObserverLink
 
 PAGE_SIZE = 50
 
@@ -41,6 +44,7 @@ def events_for_viewer(*, user: User) -> QuerySet[AuditEvent]:
 class EventFilters:
     program: Program | None = None
     actor: str = ""
+    person: str = ""
     student: str = ""
     action: str = ""
     date_from: datetime.date | None = None
@@ -51,6 +55,7 @@ class EventFilters:
         return {
             "program": self.program.pk if self.program else None,
             "actor": self.actor,
+            "person": self.person,
             "student": self.student,
             "action": self.action,
             "date_from": self.date_from.isoformat() if self.date_from else None,
@@ -70,6 +75,33 @@ def students_matching(text: str) -> QuerySet[Person]:
     return Person.objects.filter(query)
 
 
+def users_matching(text: str) -> QuerySet[User]:
+    """Accounts by user name (whole), by part of the first, last or full name, or by their person's name."""
+    full = Concat("first_name", Value(" "), "last_name", output_field=CharField())
+    return User.objects.annotate(full=full).filter(
+        Q(username__iexact=text) | Q(full__icontains=text) | Q(person__name__icontains=text)
+    )
+
+
+def _as_text(rows: QuerySet[Any]) -> QuerySet[Any]:
+    """A subquery of ids as text, to compare with AuditEvent.object_id (a string, any model's key)."""
+    return rows.annotate(key=Cast("pk", output_field=CharField())).values("key")
+
+
+def events_naming(*, events: QuerySet[AuditEvent], text: str) -> QuerySet[AuditEvent]:
+    """Events that name a person in any role: who acted, the student, or the mentor or student of the assignment
+    the event is about (its own events and its Canvas links' events)."""
+    people = students_matching(text)
+    assignments = MentorAssignment.objects.filter(Q(mentor__in=people) | Q(student__in=people))
+    links = ObserverLink.objects.filter(assignment__in=assignments)
+    return events.filter(
+        Q(actor_id__in=users_matching(text).values("pk"))
+        | Q(student_id__in=people.values("pk"))
+        | Q(object_type="mentorassignment", object_id__in=_as_text(assignments))
+        | Q(object_type="observerlink", object_id__in=_as_text(links))
+    )
+
+
 def events_filtered(*, user: User, filters: EventFilters) -> QuerySet[AuditEvent]:
     events = events_for_viewer(user=user)
     if filters.program is not None:
@@ -78,7 +110,9 @@ def events_filtered(*, user: User, filters: EventFilters) -> QuerySet[AuditEvent
         if filters.actor.startswith("system:"):
             events = events.filter(actor_label=filters.actor)
         else:
-            events = events.filter(actor_id__in=User.objects.filter(username__iexact=filters.actor).values("pk"))
+            events = events.filter(actor_id__in=users_matching(filters.actor).values("pk"))
+    if filters.person:
+        events = events_naming(events=events, text=filters.person)
     if filters.student:
         events = events.filter(student_id__in=students_matching(filters.student).values("pk"))
     if filters.action:
@@ -163,6 +197,16 @@ class AccessPeriod:
     canvas_until: datetime.datetime | None = None
     still_linked: bool = False
     canvas_events: list[AuditEvent] = field(default_factory=list)
+    # The courses in scope by name: the chosen ones, or for all-courses scope the student's courses the portal knows
+    # (from Canvas's student check and from the mentor's views), after "All the student's courses".
+    courses: list[str] = field(default_factory=list)
+
+    @property
+    def scope_text(self) -> str:
+        if self.assignment.scope == MentorAssignment.Scope.COURSES:
+            return "; ".join(self.courses)
+        listed = f": {'; '.join(self.courses)}" if self.courses else ""
+        return f"All the student's courses{listed}"
 
 
 @dataclass
@@ -173,6 +217,29 @@ class Evidence:
     views: list[AuditEvent]
     events: list[AuditEvent]
     produced_at: datetime.datetime
+
+
+def _name_courses(*, periods: list[AccessPeriod], student: Person, events: list[AuditEvent]) -> None:
+    """Fill each period's course names from the name cache, one query for the whole report."""
+    seen: dict[int, list[int]] = {}
+    for event in events:
+        d = event.details if isinstance(event.details, dict) else {}
+        if event.action == Action.STUDENT_DATA_VIEWED and isinstance(d.get("assignment"), int):
+            seen.setdefault(d["assignment"], []).extend(c for c in d.get("courses") or [] if isinstance(c, int))
+    own = [c for c in student.canvas_student_course_ids or [] if isinstance(c, int)]
+    chosen = {p.assignment.pk: [c.canvas_course_id for c in p.assignment.courses.all()] for p in periods}
+    names = course_names(
+        {*own, *(c for ids in seen.values() for c in ids), *(c for ids in chosen.values() for c in ids)}
+    )
+    for period in periods:
+        a = period.assignment
+        if a.scope == MentorAssignment.Scope.COURSES:
+            kept = {c.canvas_course_id: c.name for c in a.courses.all()}
+            ids = chosen[a.pk]
+        else:
+            kept, ids = {}, list(dict.fromkeys([*own, *seen.get(a.pk, [])]))
+        labels = {i: names.get(i) or kept.get(i) or course_label(canvas_course_id=i, names={}) for i in ids}
+        period.courses = sorted(labels.values())
 
 
 _CANVAS_ACTIONS = (Action.CANVAS_LINKED, Action.CANVAS_UNLINKED, Action.CANVAS_FAILED)
@@ -216,6 +283,7 @@ def evidence_for_student(*, user: User, student: Person) -> Evidence:
             if not held:
                 period.canvas_until = event.occurred_at
         period.still_linked = bool(held)
+    _name_courses(periods=list(periods.values()), student=student, events=events)
     return Evidence(
         student=student,
         programs=programs,

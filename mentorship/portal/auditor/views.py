@@ -39,6 +39,7 @@ from .selectors import (
     verification_last_finished,
     verification_latest,
 )
+from .sentences import describe
 
 View = Callable[..., HttpResponseBase]
 
@@ -86,6 +87,7 @@ def event_log(request: HttpRequest) -> HttpResponse:
     context = {
         "form": form,
         "page": page,
+        "rows": describe(page.events) if page else [],
         "query": _query_without_position(request),
         "verification": verification_latest(),
         "last_finished": verification_last_finished(),
@@ -173,7 +175,9 @@ def _evidence(request: HttpRequest, person_id: int, fmt: str) -> Any:
 @auditor_required
 def evidence_page(request: HttpRequest, person_id: int) -> HttpResponse:
     evidence = _evidence(request, person_id, "html")
-    return render(request, "audit/evidence.html", {"evidence": evidence})
+    rows = describe(evidence.events)  # the views are among the events: one resolution for both tables
+    views = [row for row in rows if row.event.action == Action.STUDENT_DATA_VIEWED]
+    return render(request, "audit/evidence.html", {"evidence": evidence, "rows": rows, "views": views})
 
 
 @require_GET

@@ -25,7 +25,16 @@ from django.core.management.base import BaseCommand, CommandError
 
 from mentorship.portal.processes import celery_command
 
-from .seed_demo import DEMO_PASSWORD
+from .seed_demo import DEMO_PASSWORD, demo_mentor_login
+
+# The accounts the banner suggests, each with what it shows; tests/core/test_run_portal.py signs in as each one and
+# checks it reaches a page with data.
+BANNER_ACCOUNTS = [
+    ("coordinator", "coordinator of both demo programs"),
+    ("coordinator2", "a second coordinator (Peer Mentoring needs two)"),
+    ("auditor", "reads the audit log"),
+    ("admin", "manages programs and roles"),
+]
 
 WEB_HOST, WEB_PORT = "127.0.0.1", 8000
 FAKE_CANVAS_PORT = 8001
@@ -125,12 +134,9 @@ class Command(BaseCommand):
             "  Health:        http://127.0.0.1:8000/healthz/ready",
             "",
             f"  Sign in (password for all: {DEMO_PASSWORD})",
-            "    coordinator   - coordinator of both demo programs",
-            "    coordinator2  - a second coordinator (Peer Mentoring needs two)",
-            "    auditor       - reads the audit log",
-            "    admin         - manages programs and roles",
-            "  Mentors use 'Sign in with Canvas' (on the fake Canvas: login aide-014 (the SIS id in lower case),",
-            "    or any demo login, password canvas-demo).",
+            *(f"    {username:<13} - {what}" for username, what in BANNER_ACCOUNTS),
+            f"  Mentors use 'Sign in with Canvas' (on the fake Canvas: login {demo_mentor_login()}, a mentor with",
+            "    students; password canvas-demo).",
             *([f"  Email (notices, pairing codes) is written to {mail_folder}/, not sent."] if file_mail else []),
             "",
             "Press Ctrl-C to stop every process.",

@@ -29,6 +29,14 @@ DEMO_ACCOUNTS = [
     ("auditor", "Avery", "Auditor", "auditor"),
 ]
 
+
+def demo_mentor_login() -> str:
+    """The Canvas login of the demo mentor with students: the first aide, whom the seed gives an approved assignment
+    (`_propose_demo_assignments` approves the first two aides' assignments)."""
+    aides = sorted((p for p in demo_people() if p.get("kind") == "aide"), key=lambda p: p["id"])
+    return str(aides[0]["login_id"])
+
+
 # The two demo programs: one observee-linked without a second approver, one course-scoped with one.
 DEMO_PROGRAMS: list[dict[str, Any]] = [
     {
