@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from mentorship.audit.chain import utc_text
 from mentorship.audit.models import AuditEvent
@@ -71,7 +71,10 @@ def csv_rows(rows: Iterable[Iterable[Any]]) -> Iterator[str]:
 def event_rows(events: QuerySet[AuditEvent]) -> Iterator[list[Any]]:
     """Header then one row per event, newest first, read in chunks with only the columns the file needs."""
     yield EVENT_COLUMNS
-    values = events.order_by("-seq").values_list(*(field for _column, field in EVENT_FIELDS))
+    # Pending events (not chained yet: no seq) first, as the newest (mentorship/audit/sequencer.py).
+    values = events.order_by(F("seq").desc(nulls_first=True), "-id").values_list(
+        *(field for _column, field in EVENT_FIELDS)
+    )
     # On PostgreSQL the rows come through a server-side cursor. Outside a transaction Django declares it WITH HOLD,
     # and PostgreSQL then computes the whole result before the first row (1.4 s for 1,000,000 events); inside one it
     # streams. (SQLite's transactions here take the write lock, so it reads without one.)
@@ -79,6 +82,7 @@ def event_rows(events: QuerySet[AuditEvent]) -> Iterator[list[Any]]:
     with streaming:
         for row in values.iterator(chunk_size=EXPORT_CHUNK):
             out = list(row)
+            out[0] = "pending" if out[0] is None else out[0]
             out[1] = _utc(out[1])
             out[13] = json.dumps(out[13], sort_keys=True, ensure_ascii=False)
             yield out
@@ -131,7 +135,7 @@ def evidence_rows(evidence: Evidence) -> Iterator[list[Any]]:
     for event in evidence.views:
         yield _evidence_event_row("view of student data", event, "")
     for event in evidence.events:
-        yield _evidence_event_row("event", event, f"#{event.seq} ")
+        yield _evidence_event_row("event", event, f"#{event.seq_label} ")
 
 
 def _evidence_event_row(section: str, event: AuditEvent, prefix: str) -> list[Any]:
@@ -213,11 +217,18 @@ def _evidence_sections(evidence: Evidence) -> list[tuple[str, list[str], list[li
     access_header = ["Mentor", "Program", "Approved dates", "Status", "Proposed by", "Approved by", "Decided (UTC)"]
     access_header += ["Canvas access from", "Canvas access until"]
     views = [
-        [f"#{e.seq}", _utc(e.occurred_at), e.actor_label, e.ip or "", json.dumps(e.details, sort_keys=True)]
+        [f"#{e.seq_label}", _utc(e.occurred_at), e.actor_label, e.ip or "", json.dumps(e.details, sort_keys=True)]
         for e in evidence.views
     ]
     events = [
-        [f"#{e.seq}", _utc(e.occurred_at), e.actor_label, e.action, e.outcome, json.dumps(e.details, sort_keys=True)]
+        [
+            f"#{e.seq_label}",
+            _utc(e.occurred_at),
+            e.actor_label,
+            e.action,
+            e.outcome,
+            json.dumps(e.details, sort_keys=True),
+        ]
         for e in evidence.events
     ]
     return [
