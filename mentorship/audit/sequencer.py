@@ -60,7 +60,7 @@ def sequencer_kick() -> None:
         if cache.add(KICK_KEY, 1, KICK_TTL_SECONDS):
             task_named("audit.sequence").delay()
     except Exception:
-        logger.warning("could not queue the audit sequencer; beat will run it")
+        logger.warning("could not queue the audit sequencer; beat will run it", exc_info=True)
 
 
 def sequencer_kick_clear() -> None:
