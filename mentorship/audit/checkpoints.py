@@ -111,16 +111,40 @@ def checkpoint_write(*, force: bool = False) -> Checkpoint | None:
             return None
         with path.open("ab") as handle:
             fcntl.flock(handle, fcntl.LOCK_EX)
-            existing = checkpoints_read(path=path)
-            last = existing.checkpoints[-1] if existing.checkpoints else None
+            # Only the last line decides whether one is due: the sequencer asks after every batch, and checking
+            # every signature of a year of checkpoints each time is verification's job, not the append's.
+            last_raw = _last_line(path)
+            last = _parsed(last_raw)
             if not _due(head.seq, last, force=force):
                 return None
-            fields = _signed_fields(head.seq, head.hash, path, last)
+            fields = _signed_fields(head.seq, head.hash, last_raw)
+            number = path.read_bytes().count(b"\n") + 1  # only when one is due: rarely
             raw = json.dumps(fields, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
             handle.write(raw + b"\n")
             handle.flush()
             os.fsync(handle.fileno())
-    return Checkpoint(len(existing.checkpoints) + 1, head.seq, head.hash, fields["at"], fields)
+    return Checkpoint(number, head.seq, head.hash, fields["at"], fields)
+
+
+def _last_line(path: Path) -> bytes:
+    """The file's last line (without its newline), or b"" for an empty file; reads only the file's tail."""
+    with path.open("rb") as handle:
+        handle.seek(0, os.SEEK_END)
+        size = handle.tell()
+        handle.seek(max(0, size - 8192))
+        tail = handle.read().rstrip(b"\n")
+    return tail.rsplit(b"\n", 1)[-1] if tail else b""
+
+
+def _parsed(raw: bytes) -> Checkpoint | None:
+    """The last line as a checkpoint, unverified (its line number is not known here: 0)."""
+    if not raw:
+        return None
+    try:
+        fields = json.loads(raw)
+        return Checkpoint(0, int(fields["seq"]), str(fields["hash"]), str(fields["at"]), fields)
+    except (ValueError, KeyError, TypeError):
+        return None  # a damaged last line: write a fresh checkpoint; verification reports the damage
 
 
 def _due(head_seq: int, last: Checkpoint | None, *, force: bool) -> bool:
@@ -134,15 +158,14 @@ def _due(head_seq: int, last: Checkpoint | None, *, force: bool) -> bool:
     return (timezone.now() - last_at).total_seconds() >= settings.AUDIT_CHECKPOINT_SECONDS
 
 
-def _signed_fields(seq: int, chain_hash: str, path: Path, last: Checkpoint | None) -> dict[str, Any]:
-    lines = path.read_bytes().splitlines()
+def _signed_fields(seq: int, chain_hash: str, previous_line: bytes) -> dict[str, Any]:
     fields: dict[str, Any] = {
         "v": 1,
         "seq": seq,
         "hash": chain_hash,
         "mac_key_id": mac_keys().current_id,
         "at": utc_text(timezone.now()),
-        "prev": hashlib.sha256(lines[-1]).hexdigest() if last is not None and lines else GENESIS_HASH,
+        "prev": hashlib.sha256(previous_line).hexdigest() if previous_line else GENESIS_HASH,
         "signer": public_key_id(),
     }
     fields["sig"] = base64.b64encode(signing_key().sign(signed_text(fields))).decode()

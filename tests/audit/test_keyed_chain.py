@@ -88,6 +88,12 @@ def test_an_altered_checkpoint_file_is_detected(chain):
     assert not result.ok
     assert "signature does not match" in result.message
     assert "line 1" in result.message
+    # The next checkpoint is still written after it, and signing later lines does not launder the edited one.
+    _record(1)
+    sequence_pending()
+    assert checkpoint_write(force=True) is not None
+    assert len(path.read_bytes().splitlines()) == 2
+    assert "line 1" in chain_check().message
 
 
 def test_a_removed_checkpoint_line_is_detected(chain, settings):
