@@ -207,11 +207,38 @@ def run(database_url: str, *, writers: int, appends: int, loaded: bool, burners:
     print(f"  sequencer caught up {lag:.2f} s after the last append; {_chain_report(database_url)}")
 
 
+def breakdown(database_url: str, *, writers: int, appends: int) -> None:
+    """Where an append's time goes: with the sequencer running, without it, and also without the commit's kick."""
+    from mentorship.audit import services
+
+    _emptied()
+    stop = multiprocessing.Event()
+    sequencer = _spawn(_sequencer, database_url, stop)
+    with_sequencer = appends_per_second(database_url, "after", writers, appends)
+    single = appends_per_second(database_url, "after", 1, appends)
+    stop.set()
+    sequencer.join()
+    alone = appends_per_second(database_url, "after", writers, appends)
+    kick = services._kick_sequencer_after_commit
+    services._kick_sequencer_after_commit = lambda: None  # the forked writers inherit the no-op
+    try:
+        bare = appends_per_second(database_url, "after", writers, appends)
+    finally:
+        services._kick_sequencer_after_commit = kick
+    print(
+        f"breakdown (load average {os.getloadavg()[0]:.1f}), {writers} writers x {appends}: with the sequencer "
+        f"{with_sequencer:,.0f}/s (1 writer {single:,.0f}/s); sequencer stopped {alone:,.0f}/s; and no kick "
+        f"{bare:,.0f}/s"
+    )
+    print(f"  {_chain_report(database_url)}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--writers", type=int, default=8)
     parser.add_argument("--appends", type=int, default=500, help="appends per writer")
     parser.add_argument("--burners", type=int, default=2, help="CPU-burning processes for the loaded run")
+    parser.add_argument("--breakdown", action="store_true", help="only the breakdown of the new path's cost")
     parser.add_argument(
         "--database-url",
         default=os.environ.get("AUDIT_BENCH_DATABASE_URL", "postgres://postgres@127.0.0.1:5432/ml_audit_append_bench"),
@@ -228,6 +255,9 @@ def main() -> None:
 
     call_command("migrate", verbosity=0)
     _old_path_installed()
+    if args.breakdown:
+        breakdown(args.database_url, writers=args.writers, appends=args.appends)
+        return
     print(f"Audit appends on {args.database_url.rsplit('@', 1)[-1]} (load average {os.getloadavg()[0]:.1f})")
     run(args.database_url, writers=args.writers, appends=args.appends, loaded=False, burners=args.burners)
     run(args.database_url, writers=args.writers, appends=args.appends, loaded=True, burners=args.burners)
