@@ -28,7 +28,8 @@ RUN python scripts/build_assets.py --static-root /app/staticfiles
 # compose file mounts a volume for beat's schedule.
 ENV STATIC_ROOT=/app/staticfiles \
     VAR_DIR=/var/lib/mentorlink
-RUN mkdir -p /var/lib/mentorlink && chown 10001:10001 /var/lib/mentorlink
+RUN mkdir -p /var/lib/mentorlink /var/lib/mentorlink-audit \
+    && chown 10001:10001 /var/lib/mentorlink /var/lib/mentorlink-audit
 USER 10001:10001
 EXPOSE 8000
 CMD ["gunicorn", "-c", "deploy/gunicorn.conf.py", "mentorship.wsgi:application"]

@@ -17,15 +17,17 @@ def write_chain(events: Iterable[tuple[Any, ...]]) -> int:
     from django.db import connection
 
     from mentorship.audit.chain import CANONICAL_FIELDS, GENESIS_HASH, canonical_values
+    from mentorship.audit.keys import mac_keys
     from mentorship.audit.models import AuditChainHead, AuditEvent
 
-    columns = [*CANONICAL_FIELDS, "prev_hash", "hash"]
+    columns = [*CANONICAL_FIELDS, "prev_hash", "hash", "mac", "key_id"]
+    keys = mac_keys()
 
     def rows() -> Iterable[tuple[Any, ...]]:
         prev = GENESIS_HASH
         for values in events:
             digest = hashlib.sha256(canonical_values(*values) + prev.encode()).hexdigest()
-            yield (*values, prev, digest)
+            yield (*values, prev, digest, keys.mac(digest), keys.current_id)
             prev = digest
 
     last: tuple[Any, ...] | None = None
@@ -35,7 +37,7 @@ def write_chain(events: Iterable[tuple[Any, ...]]) -> int:
         copy_sql = f"COPY audit_auditevent ({', '.join(columns)}) FROM STDIN"
         with connection.connection.cursor() as cursor, cursor.copy(copy_sql) as copy:
             for row in rows():
-                copy.write_row((*row[:12], json.dumps(row[12]), row[13], row[14]))
+                copy.write_row((*row[:12], json.dumps(row[12]), *row[13:]))
                 last, written = row, written + 1
         with connection.cursor() as cursor:
             cursor.execute("ANALYZE audit_auditevent")

@@ -227,7 +227,10 @@ def main() -> None:
         f"  verify {check.events_checked:,} events:                    {elapsed:8.1f} s   (target < 60 s for 1,000,000)"
     )
 
+    from mentorship.audit.sequencer import sequence_pending
+
     rate = concurrent_appends(args.database_url, args.writers, args.appends)
+    sequence_pending()  # the worker's job (benchmarks/audit_append.py measures appends with it running)
     check = chain_check()
     print(
         f"  appends with {args.writers} concurrent writers:            {rate:8.0f} /s  (target >= 500/s); "
@@ -236,6 +239,7 @@ def main() -> None:
 
     single = concurrent_appends(args.database_url, 1, args.appends)
     unsynced = concurrent_appends(args.database_url, args.writers, args.appends, async_commit=True)
+    sequence_pending()
     check = chain_check()
     print(
         f"    for comparison: 1 writer {single:.0f}/s; {args.writers} writers with synchronous_commit=off "

@@ -59,13 +59,14 @@ def _audit_before(user: Any, page: int) -> tuple[int | None, int]:
     """The ?before= value that opens the viewer's `page`-th page of 50 (the deepest page when there are fewer)."""
     from mentorship.portal.auditor.selectors import PAGE_SIZE, EventFilters, events_filtered
 
-    events = events_filtered(user=user, filters=EventFilters()).order_by("-seq")
+    events = events_filtered(user=user, filters=EventFilters()).filter(seq__isnull=False).order_by("-seq")
     total = events.count()
     pages = max(1, math.ceil(total / PAGE_SIZE))
     page = min(page, pages)
     if page == 1:
         return None, 1
     first_of_page = events.values_list("seq", flat=True)[(page - 1) * PAGE_SIZE]
+    assert first_of_page is not None  # chained events only (the seed writes a chained log)
     return first_of_page + 1, page
 
 

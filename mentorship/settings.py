@@ -320,6 +320,23 @@ FIELD_ENCRYPTION_KEYS = env.list("FIELD_ENCRYPTION_KEYS", default=[])
 if PRODUCTION and not FIELD_ENCRYPTION_KEYS:
     raise ImproperlyConfigured("FIELD_ENCRYPTION_KEYS must be set when DJANGO_ENV=production.")
 
+# --- Audit log (docs/operations.md, "Audit keys, checkpoints and verification") --------------------------------
+# HMAC keys for the chain's per-event MACs, "key_id:base64key", comma-separated, newest first (rotation: the first
+# one MACs new events, the others still verify old ones). Derived from SECRET_KEY in dev.
+AUDIT_HMAC_KEYS = env.list("AUDIT_HMAC_KEYS", default=[])
+if PRODUCTION and not AUDIT_HMAC_KEYS:
+    raise ImproperlyConfigured("AUDIT_HMAC_KEYS must be set when DJANGO_ENV=production.")
+# The Ed25519 private key (base64 of its 32-byte seed) that signs the chain's checkpoints. Derived in dev.
+AUDIT_SIGNING_KEY = env.str("AUDIT_SIGNING_KEY", default="")
+if PRODUCTION and not AUDIT_SIGNING_KEY:
+    raise ImproperlyConfigured("AUDIT_SIGNING_KEY must be set when DJANGO_ENV=production.")
+# Signed checkpoints go to append-only files here: outside the database, where its roles cannot change them.
+AUDIT_CHECKPOINT_DIR = Path(env.str("AUDIT_CHECKPOINT_DIR", default=str(VAR_DIR / "audit-checkpoints")))
+AUDIT_CHECKPOINT_EVERY = env.int("AUDIT_CHECKPOINT_EVERY", default=1000)  # events between checkpoints ...
+AUDIT_CHECKPOINT_SECONDS = env.int("AUDIT_CHECKPOINT_SECONDS", default=3600)  # ... or seconds, whichever first
+# An event still unchained this long after it was written is reported by verification as a fault.
+AUDIT_SEQUENCE_MAX_LAG_SECONDS = env.int("AUDIT_SEQUENCE_MAX_LAG_SECONDS", default=300)
+
 # The health endpoints ask Canvas at most once per this many seconds, whatever the probe traffic.
 HEALTH_CANVAS_CACHE_SECONDS = env.int("HEALTH_CANVAS_CACHE_SECONDS", default=30)
 
@@ -367,6 +384,9 @@ CELERY_BEAT_SCHEDULE.update(
         "sync-course-names": {"task": "sync.course_names", "schedule": 3600.0, "options": {"expires": 3600.0}},
     }
 )
+# The audit sequencer also runs after every commit that audits; beat is the backstop (a lost message, a cache outage).
+CELERY_BEAT_SCHEDULE["audit-sequence"] = {"task": "audit.sequence", "schedule": 10.0, "options": {"expires": 10.0}}
+CELERY_BEAT_SCHEDULE["audit-checkpoint"] = {"task": "audit.checkpoint", "schedule": 300.0}
 # Canvas grants of mentors who never signed out are revoked once no session can still use them.
 CELERY_BEAT_SCHEDULE["accounts-credentials-expire"] = {"task": "accounts.credentials_expire", "schedule": 3600.0}
 # Big CSV imports whose worker message was lost are sent again.

@@ -29,6 +29,8 @@ PLACEHOLDERS = {
     "CANVAS_OAUTH_CLIENT_SECRET": BUILD_ONLY,
     # A well-formed Fernet key (32 bytes, urlsafe base64) that encrypts nothing: collectstatic never touches tokens.
     "FIELD_ENCRYPTION_KEYS": "YnVpbGQtb25seS1wbGFjZWhvbGRlci1ub3QtYS1rZXk=",
+    "AUDIT_HMAC_KEYS": "build:YnVpbGQtb25seS1wbGFjZWhvbGRlci1ub3QtYS1rZXk=",
+    "AUDIT_SIGNING_KEY": "YnVpbGQtb25seS1wbGFjZWhvbGRlci1ub3QtYS1rZXk=",
     "EMAIL_URL": "smtp://mail.build.invalid:25",
     "CELERY_BROKER_URL": "redis://broker.build.invalid:6379/0",
 }

@@ -53,6 +53,10 @@ def pytest_configure(config: pytest.Config) -> None:
     # is Django's concern, so tests hash with MD5 (this conftest is the only place; settings.py never does).
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     _allow_flush_to_empty_the_audit_log()
+    # The audit checkpoints of this test run (and of the workers it starts) go to a folder of its own.
+    checkpoints = Path(tempfile.mkdtemp(prefix="mentorlink-test-audit-checkpoints-"))
+    settings.AUDIT_CHECKPOINT_DIR = checkpoints
+    os.environ["AUDIT_CHECKPOINT_DIR"] = str(checkpoints)
 
 
 def _allow_flush_to_empty_the_audit_log() -> None:
@@ -72,6 +76,13 @@ def _allow_flush_to_empty_the_audit_log() -> None:
 
     handle._audit_maintenance = True  # type: ignore[attr-defined]
     flush.Command.handle = handle  # type: ignore[method-assign]
+
+
+@pytest.fixture(autouse=True)
+def _no_audit_checkpoints_from_earlier_tests() -> None:
+    """Each test starts with an empty database, so the checkpoints an earlier test signed must not be there either."""
+    for leftover in Path(settings.AUDIT_CHECKPOINT_DIR).glob("*.jsonl"):
+        leftover.unlink()
 
 
 COORDINATOR = ProgramRole.Role.COORDINATOR

@@ -268,12 +268,13 @@ def _detail_context(request: HttpRequest, assignment: MentorAssignment) -> dict[
     labels = dict(Action.choices)
     # The assignment's own outbox rows, through the reverse relation of sync's foreign key (no import of sync).
     links = list(assignment.links.order_by("kind", "canvas_course_id", "id"))
-    # The assignment's own events and the Canvas outcomes of its links, in chain order.
+    # The assignment's own events and the Canvas outcomes of its links, in the order they were written (the id: an
+    # event the audit sequencer has not chained yet has no seq for a second or so).
     events = list(
         AuditEvent.objects.filter(
             Q(object_type="mentorassignment", object_id=str(assignment.pk))
             | Q(object_type="observerlink", object_id__in=[str(link.pk) for link in links])
-        ).order_by("seq")
+        ).order_by("id")
     )
     users = User.objects.in_bulk({e.actor_id for e in events if e.actor_id})
 

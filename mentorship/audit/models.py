@@ -1,4 +1,9 @@
-"""The audit log: append-only (database triggers) and hash-chained (tamper-evident)."""
+"""The audit log: append-only (database triggers), hash-chained and MACed by a sequencer, with signed checkpoints.
+
+Writers insert events without any shared lock; `seq`, `prev_hash`, `hash`, `mac` and `key_id` stay empty ("pending")
+until the sequencer (mentorship/audit/sequencer.py) chains the committed events in order, shortly after commit. The
+database lets those five columns be filled once and refuses every other change (migration 0006).
+"""
 
 from __future__ import annotations
 
@@ -12,7 +17,9 @@ class AuditEvent(models.Model):
     them can ever rewrite the log.
     """
 
-    seq = models.BigIntegerField(unique=True, help_text="Position in the hash chain, from 1.")
+    seq = models.BigIntegerField(
+        unique=True, null=True, blank=True, help_text="Position in the hash chain, from 1; empty while pending."
+    )
     occurred_at = models.DateTimeField()
     actor = models.ForeignKey(
         "accounts.User", null=True, blank=True, on_delete=models.DO_NOTHING, db_constraint=False, related_name="+"
@@ -36,11 +43,14 @@ class AuditEvent(models.Model):
     ip = models.GenericIPAddressField(null=True, blank=True)
     request_id = models.CharField(max_length=64, blank=True, default="")
     details = models.JSONField(default=dict, blank=True)
-    prev_hash = models.CharField(max_length=64)
-    hash = models.CharField(max_length=64, unique=True)
+    prev_hash = models.CharField(max_length=64, blank=True, default="")
+    hash = models.CharField(max_length=64, unique=True, null=True, blank=True)
+    mac = models.CharField(max_length=64, blank=True, default="", help_text="HMAC-SHA256 of hash (keys.py).")
+    key_id = models.CharField(max_length=32, blank=True, default="", help_text="Which AUDIT_HMAC_KEYS key made mac.")
 
     class Meta:
-        ordering = ["-seq"]
+        # The id is the order of insertion; seq the order of the chain (set by the sequencer, shortly after).
+        ordering = ["-id"]
         indexes = [
             models.Index(fields=["action", "-seq"], name="audit_action_idx"),
             models.Index(fields=["program", "-seq"], name="audit_program_idx"),
@@ -48,14 +58,26 @@ class AuditEvent(models.Model):
             models.Index(fields=["actor", "-seq"], name="audit_actor_idx"),
             models.Index(fields=["object_type", "object_id", "-seq"], name="audit_object_idx"),
             models.Index(fields=["occurred_at"], name="audit_time_idx"),
+            # The sequencer's queue: the pending rows only, so finding them costs nothing however long the log is.
+            models.Index(fields=["id"], condition=models.Q(seq__isnull=True), name="audit_pending_idx"),
         ]
 
     def __str__(self) -> str:
-        return f"#{self.seq} {self.action} by {self.actor_label}"
+        return f"#{self.seq_label} {self.action} by {self.actor_label}"
+
+    @property
+    def pending(self) -> bool:
+        """Written but not chained yet (the sequencer runs shortly after commit)."""
+        return self.seq is None
+
+    @property
+    def seq_label(self) -> str:
+        """What a page shows in the "#" column: the chain position, or "pending"."""
+        return "pending" if self.seq is None else str(self.seq)
 
 
 class AuditChainHead(models.Model):
-    """A single row holding the last seq and hash; locking it serialises appends so the chain never forks."""
+    """A single row holding the last seq and hash; the sequencer locks it, so only one sequencer runs at a time."""
 
     seq = models.BigIntegerField(default=0)
     hash = models.CharField(max_length=64, default="0" * 64)

@@ -26,7 +26,8 @@ from .chain import (
     utc_text,
 )
 from .changes import READ_ONLY_ACTIONS, program_changed
-from .models import AuditChainHead, AuditEvent
+from .models import AuditEvent
+from .sequencer import sequencer_kick
 
 # The chain's canonical form lives in .chain; these names stay importable from here, where callers looked first.
 __all__ = [
@@ -102,21 +103,21 @@ def audit_record(
     details: dict[str, Any] | None = None,
     request: HttpRequest | None = None,
 ) -> AuditEvent:
-    """Append one event to the chain, inside the caller's transaction (or a new one).
+    """Append one event to the log, inside the caller's transaction (or a new one).
 
-    The chain head row is locked for the rest of the transaction, so appends are serialised and the chain never
-    forks; keep the transactions that audit short.
+    A plain insert: no lock shared with other writers, so audited changes never wait for each other. The event is
+    chained (seq, hash, MAC) by the sequencer shortly after the transaction commits (mentorship/audit/sequencer.py);
+    until then it is "pending".
     """
     if actor is not None and not actor.is_authenticated:
         actor = None
     if actor is None and not system_actor:
         system_actor = "anonymous"
-    # Everything that does not depend on the chain head is prepared before the head is locked: the lock is held
-    # until the transaction commits, so the time spent under it caps the append rate of the whole portal.
     # The foreign keys name their models by string; the rows go in as given (mypy cannot see their classes here).
     rows: dict[str, Any] = {"actor": actor, "program": program, "student": student}
     event = AuditEvent(
         **rows,
+        occurred_at=timezone.now(),
         actor_label=actor.get_username() if actor is not None else f"system:{system_actor}",
         action=str(action),
         object_type=(obj._meta.model_name or "") if obj is not None else "",
@@ -124,75 +125,25 @@ def audit_record(
         outcome=str(outcome),
         ip=client_ip(request) if request is not None else None,
         request_id=getattr(request, "request_id", "") if request is not None else "",
-        # JSON round trip so the hash covers exactly what the database will give back when verifying.
+        # JSON round trip so the event in memory holds what the database will give back.
         details=json.loads(json.dumps(mask_secrets(details or {}), default=str)),
     )
     # No savepoint: if the append fails, the caller's change must not commit without its event anyway.
     with transaction.atomic(savepoint=False):
-        if connection.vendor == "postgresql":
-            _append_postgresql(event)
-        else:
-            _append_orm(event)
+        event.save(force_insert=True)
+        _kick_sequencer_after_commit()
     if event.program_id is not None and event.action not in READ_ONLY_ACTIONS:
         transaction.on_commit(functools.partial(program_changed, event.program_id))
     return event
 
 
-def _append_orm(event: AuditEvent) -> None:
-    head = AuditChainHead.objects.select_for_update().filter(pk=1).first()
-    if head is None:
-        AuditChainHead.objects.get_or_create(pk=1)
-        head = AuditChainHead.objects.select_for_update().get(pk=1)
-    event.seq = head.seq + 1
-    event.occurred_at = timezone.now()
-    event.prev_hash = head.hash
-    event.hash = event_hash(event, head.hash)
-    event.save(force_insert=True)
-    AuditChainHead.objects.filter(pk=1).update(seq=event.seq, hash=event.hash)
+def _kick_sequencer_after_commit() -> None:
+    """One sequencer kick per transaction, however many events it audits (a 10,000-row import: one, not 10,000).
 
-
-_SEQ_SLOT = ',"seq":0,"student_id":'
-
-
-def _append_postgresql(event: AuditEvent) -> None:
-    """One round trip under the head lock: the `audit_append` function (migration 0004) locks, hashes and inserts.
-
-    The event's time is taken before the lock (it is when the service recorded it); the canonical text is sent in
-    two parts around the seq, which only the database knows once it holds the lock. The hash is recomputed here
-    before the transaction can commit, so a divergence between Python and SQL can never enter the chain.
+    Django starts a new list of commit hooks after every commit and rollback (and a savepoint rollback filters it
+    into a new one), so "this list already holds our kick" is the identity of the list we last added it to.
     """
-    event.occurred_at = timezone.now()
-    values = [getattr(event, name) for name in CANONICAL_FIELDS]
-    values[0] = 0
-    text = canonical_values(*values).decode()
-    prefix, slot, rest = text.rpartition(_SEQ_SLOT)
-    if not slot:  # cannot happen: the seq key is always there
-        raise RuntimeError("The canonical audit text has no seq slot.")
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT event_id, event_seq, event_prev_hash, event_hash FROM audit_append("
-            "%s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s, %s::inet, %s, %s::jsonb)",
-            [
-                prefix + ',"seq":',
-                ',"student_id":' + rest,
-                event.occurred_at,
-                event.actor_id,
-                event.actor_label,
-                event.action,
-                event.object_type,
-                event.object_id,
-                event.program_id,
-                event.student_id,
-                event.outcome,
-                event.ip,
-                event.request_id,
-                json.dumps(event.details),
-            ],
-        )
-        event_id, seq, prev_hash, stored_hash = cursor.fetchone()
-    event.pk, event.seq, event.prev_hash = event_id, seq, prev_hash
-    event.hash = event_hash(event, prev_hash)
-    if event.hash != stored_hash:
-        raise RuntimeError(f"Audit event #{seq}: the database computed a different hash; nothing was recorded.")
-    event._state.adding = False
-    event._state.db = connection.alias
+    if getattr(connection, "_audit_kick_hooks", None) is connection.run_on_commit:
+        return
+    transaction.on_commit(sequencer_kick)
+    connection._audit_kick_hooks = connection.run_on_commit  # type: ignore[attr-defined]

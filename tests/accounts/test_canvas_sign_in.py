@@ -75,7 +75,7 @@ def test_second_sign_in_reuses_the_account_and_replaces_the_token(world, program
     assert User.objects.filter(person=world.mentor_person).count() == 1
     second = CanvasCredential.objects.get()
     assert canvas_tokens.decrypt(second.access_token_encrypted) != canvas_tokens.decrypt(first.access_token_encrypted)
-    assert AuditEvent.objects.filter(action=Action.SIGN_IN).order_by("seq").last().details["account_created"] is False
+    assert AuditEvent.objects.filter(action=Action.SIGN_IN).order_by("id").last().details["account_created"] is False
 
 
 def test_canvas_user_unknown_to_the_portal_is_refused_and_their_token_revoked(world, client) -> None:

@@ -19,7 +19,7 @@ def _small_limit(settings) -> None:
 
 
 def _actions() -> list[str]:
-    return list(AuditEvent.objects.order_by("seq").values_list("action", flat=True))
+    return list(AuditEvent.objects.order_by("id").values_list("action", flat=True))
 
 
 def _without_tokens(html: str) -> str:

@@ -30,7 +30,7 @@ def events(action: str, obj: Any = None) -> list[AuditEvent]:
     qs = AuditEvent.objects.filter(action=action)
     if obj is not None:
         qs = qs.filter(object_id=str(obj.pk))
-    return list(qs.order_by("seq"))
+    return list(qs.order_by("id"))
 
 
 # --- propose -----------------------------------------------------------------------------------------------------

@@ -12,6 +12,7 @@ from django.db import DatabaseError, connection, transaction
 from mentorship.audit.actions import Action
 from mentorship.audit.maintenance import audit_maintenance
 from mentorship.audit.models import AuditEvent
+from mentorship.audit.sequencer import sequence_pending
 from mentorship.audit.services import audit_record
 
 pytestmark = pytest.mark.django_db
@@ -66,8 +67,27 @@ def test_switch_is_off_again_after_maintenance(event):
 
 def test_appending_still_works(event):
     second = audit_record(action=Action.ASSIGNMENT_APPROVED, system_actor="test")
+    assert sequence_pending() == 2
+    event.refresh_from_db()
+    second.refresh_from_db()
     assert second.seq == event.seq + 1
     assert second.prev_hash == event.hash
+
+
+def test_the_sequencer_fills_a_pending_row_once(event):
+    sequence_pending()
+    event.refresh_from_db()
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).update(seq=99, hash="f" * 64, mac="0" * 64, key_id="dev")
+    assert AuditEvent.objects.get(pk=event.pk).seq == event.seq
+
+
+def test_filling_the_chain_columns_cannot_change_anything_else(event):
+    with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
+        AuditEvent.objects.filter(pk=event.pk).update(
+            seq=1, hash="f" * 64, mac="0" * 64, key_id="dev", actor_label="someone-else"
+        )
+    assert AuditEvent.objects.get(pk=event.pk).actor_label == "coordinator"
 
 
 def test_switch_does_nothing_for_a_role_that_does_not_own_the_table(event):

@@ -1,4 +1,8 @@
-"""Concurrent writers never fork the chain (each thread has its own database connection)."""
+"""Concurrent writers never wait for each other and never fork the chain (each thread has its own connection).
+
+Two sequencers run while the writers write, as two workers would: the head row lets one chain at a time, and what
+they leave behind is one gapless chain that verifies.
+"""
 
 from __future__ import annotations
 
@@ -9,17 +13,19 @@ from django.db import connection
 
 from mentorship.audit.actions import Action
 from mentorship.audit.models import AuditEvent
+from mentorship.audit.sequencer import sequence_pending
 from mentorship.audit.services import audit_record
 from mentorship.audit.verification import chain_check
 
-WRITERS = 4
+WRITERS = 8
 APPENDS = 25
 
 
 @pytest.mark.django_db(transaction=True)
-def test_concurrent_appends_keep_the_chain_intact():
+def test_eight_concurrent_writers_leave_a_gapless_verified_chain():
     errors: list[BaseException] = []
-    start = threading.Barrier(WRITERS)
+    start = threading.Barrier(WRITERS + 2)
+    writing = threading.Event()
 
     def write(n: int) -> None:
         try:
@@ -31,12 +37,28 @@ def test_concurrent_appends_keep_the_chain_intact():
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(WRITERS)]
-    for thread in threads:
+    def sequence() -> None:
+        try:
+            start.wait()
+            while not writing.is_set():
+                sequence_pending(batch_size=7)
+        except BaseException as exc:
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    writers = [threading.Thread(target=write, args=(n,)) for n in range(WRITERS)]
+    sequencers = [threading.Thread(target=sequence) for _ in range(2)]
+    for thread in writers + sequencers:
         thread.start()
-    for thread in threads:
+    for thread in writers:
+        thread.join(timeout=120)
+    writing.set()
+    for thread in sequencers:
         thread.join(timeout=120)
     assert not errors, errors
+    sequence_pending()
+    assert not AuditEvent.objects.filter(seq__isnull=True).exists()
     seqs = list(AuditEvent.objects.order_by("seq").values_list("seq", flat=True))
     assert seqs == list(range(1, WRITERS * APPENDS + 1))
     result = chain_check()

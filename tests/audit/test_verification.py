@@ -12,8 +12,10 @@ from django.db import transaction
 
 from mentorship.audit import services, verification_requests
 from mentorship.audit.actions import Action
+from mentorship.audit.keys import mac_keys
 from mentorship.audit.maintenance import audit_maintenance
 from mentorship.audit.models import AuditChainHead, AuditEvent, AuditVerification
+from mentorship.audit.sequencer import sequence_pending
 from mentorship.audit.services import audit_record
 from mentorship.audit.verification import chain_check
 from mentorship.audit.verification_requests import verification_request
@@ -23,7 +25,7 @@ pytestmark = pytest.mark.django_db
 
 @pytest.fixture
 def chain(coordinator, program, student_person):
-    return [
+    events = [
         audit_record(
             action=Action.STUDENT_DATA_VIEWED,
             actor=coordinator,
@@ -33,6 +35,8 @@ def chain(coordinator, program, student_person):
         )
         for n in range(1, 8)
     ]
+    sequence_pending()
+    return events
 
 
 def _tamper(sql: str, params: list) -> None:
@@ -69,11 +73,13 @@ def test_edited_details_are_named(chain):
 
 
 def test_rehashed_event_breaks_the_link_to_the_next(chain):
-    """Recomputing one event's hash after editing it still breaks the chain at the following event."""
+    """Recomputing one event's hash after editing it still breaks the chain at the following event (with a forged
+    MAC too: see tests/audit/test_keyed_chain.py for an edit without the key)."""
     event = AuditEvent.objects.get(seq=3)
     event.outcome = "failed"
     forged = services.event_hash(event, event.prev_hash)
-    _tamper("UPDATE audit_auditevent SET outcome = 'failed', hash = %s WHERE seq = 3", [forged])
+    forged_mac = mac_keys().mac(forged)
+    _tamper("UPDATE audit_auditevent SET outcome = 'failed', hash = %s, mac = %s WHERE seq = 3", [forged, forged_mac])
     result = chain_check()
     assert result.first_broken_seq == 4
     assert "does not follow" in result.message
@@ -122,6 +128,7 @@ def test_command_exits_1_naming_the_first_broken_event(chain):
 def test_hash_covers_normalised_ipv6_addresses(rf, coordinator):
     request = rf.get("/", REMOTE_ADDR="2001:DB8:0:0::1")
     event = audit_record(action=Action.SIGN_IN, actor=coordinator, request=request)
+    assert sequence_pending() == 1
     assert AuditEvent.objects.get(pk=event.pk).ip == "2001:db8::1"
     assert chain_check().ok
 
@@ -158,4 +165,5 @@ def test_long_log_is_verified_by_the_task(chain, auditor, django_capture_on_comm
 def test_flush_between_transactional_tests_empties_the_log(coordinator):
     """pytest's flush needs the maintenance switch (tests/conftest.py); this test runs after others wrote events."""
     audit_record(action=Action.SIGN_IN, actor=coordinator)
+    sequence_pending()
     assert AuditEvent.objects.get().seq == 1

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from mentorship.audit.actions import Action
 from mentorship.audit.models import AuditEvent, AuditVerification
+from mentorship.audit.sequencer import sequence_pending
 from mentorship.audit.services import audit_record
 from mentorship.people.models import Person
 from tests.conftest import login
@@ -34,6 +35,9 @@ def events(program, other_program, coordinator, student_person, assignment):
     ]
     foreign = audit_record(action=Action.ASSIGNMENT_APPROVED, system_actor="worker", program=other_program)
     unscoped = audit_record(action=Action.SIGN_IN, actor=coordinator)
+    sequence_pending()
+    for event in [*mine, foreign, unscoped]:
+        event.refresh_from_db()
     return {"mine": mine, "foreign": foreign, "unscoped": unscoped}
 
 
@@ -112,6 +116,7 @@ def test_foreign_program_filter_is_refused(client, auditor, events, other_progra
 def test_keyset_pagination_walks_older_and_newer(client, auditor, program):
     for n in range(120):
         audit_record(action=Action.STUDENT_DATA_VIEWED, system_actor="worker", program=program, details={"n": n})
+    sequence_pending()
     login(client, auditor)
     first = client.get(reverse("audit:log"))
     page1 = first.context["page"]
@@ -136,8 +141,9 @@ def test_export_streams_csv_neutralises_formulas_and_is_audited(client, auditor,
     body = b"".join(response.streaming_content).decode()
     rows = list(csv.DictReader(io.StringIO(body)))
     exported = AuditEvent.objects.get(action=Action.AUDIT_EXPORTED)
-    # The export is recorded before the file is produced, so the file lists its own export first.
-    assert [int(r["seq"]) for r in rows] == [exported.seq] + [e.seq for e in reversed(events["mine"])]
+    # The export is recorded before the file is produced, so the file lists its own export first, not chained yet.
+    assert exported.seq is None
+    assert [r["seq"] for r in rows] == ["pending"] + [str(e.seq) for e in reversed(events["mine"])]
     view_row = rows[1]
     assert view_row["actor"] == "system:worker"
     assert view_row["program"] == program.name
@@ -241,3 +247,20 @@ def test_verify_button_runs_and_shows_the_result(client, auditor, events):
     assert verification.state == AuditVerification.State.OK
     assert "Chain intact" in response.content.decode()
     assert "Verified: All" in response.content.decode()
+
+
+def test_pending_events_head_the_first_page(client, auditor, program):
+    """Events the sequencer has not chained yet are listed first, as "pending", and the next page goes on from the
+    newest chained event."""
+    for n in range(55):
+        audit_record(action=Action.STUDENT_DATA_VIEWED, system_actor="worker", program=program, details={"n": n})
+    sequence_pending()
+    for n in range(3):
+        audit_record(action=Action.PROGRAM_UPDATED, system_actor="worker", program=program, details={"late": n})
+    first = login(client, auditor).get(reverse("audit:log"))
+    page = first.context["page"]
+    assert [e.seq for e in page.events[:3]] == [None, None, None]
+    assert page.events[3].seq == 55
+    assert first.content.decode().count(">pending</td>") == 3
+    second = client.get(reverse("audit:log"), {"before": page.older_than})
+    assert _seqs(second) == list(range(8, 3, -1)) + list(range(3, 0, -1))

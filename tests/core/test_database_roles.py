@@ -35,6 +35,8 @@ from mentorship.audit.models import AuditEvent
 User.objects.create_user(username="first-coordinator", password="a-long-enough-password-1")
 client = Client()
 response = client.post("/accounts/login/", {"username": "first-coordinator", "password": "a-long-enough-password-1"})
+from mentorship.audit.sequencer import sequence_pending
+sequence_pending()  # as the worker would, with the portal's role: it may fill the chain columns of pending rows
 events = list(AuditEvent.objects.order_by("seq").values_list("seq", "action"))
 call_command("audit_verify")
 print(json.dumps({"status": response.status_code, "location": response.get("Location"), "events": events}))
@@ -103,6 +105,15 @@ def test_a_fresh_install_signs_in_and_audits_as_the_portals_role(install: Instal
 
 REFUSED = {
     "update": "UPDATE audit_auditevent SET action = 'x'",
+    "update a pending row's contents": "UPDATE audit_auditevent SET action = 'x' WHERE seq IS NULL",
+    "update the chain columns and the contents of a pending row": (
+        "UPDATE audit_auditevent SET seq = 999, hash = repeat('f', 64), mac = repeat('0', 64), key_id = 'x', "
+        "actor_id = NULL WHERE seq IS NULL"
+    ),
+    "replace the trigger function": (
+        "CREATE OR REPLACE FUNCTION audit_auditevent_refuse_change() RETURNS trigger LANGUAGE plpgsql "
+        "AS $$ BEGIN RETURN NEW; END; $$"
+    ),
     "delete": "DELETE FROM audit_auditevent",
     "truncate": "TRUNCATE audit_auditevent",
     "disable triggers": "ALTER TABLE audit_auditevent DISABLE TRIGGER ALL",
@@ -134,6 +145,34 @@ def test_the_maintenance_switch_does_nothing_for_the_portals_role(install: Insta
 def test_the_portals_role_reads_and_appends(install: Install) -> None:
     with install.connect_as_portal() as app:
         # Under xdist this module's tests may run on a worker with its own fresh install: count may be 0 there.
-        (count,) = app.execute("SELECT count(*) FROM audit_auditevent").fetchone()  # type: ignore[misc]
+        (count,) = app.execute(  # type: ignore[misc]
+            "SELECT count(*) FROM audit_auditevent WHERE seq IS NOT NULL"
+        ).fetchone()
         (head,) = app.execute("SELECT seq FROM audit_auditchainhead WHERE id = 1").fetchone()  # type: ignore[misc]
         assert head == count
+
+
+PENDING_ROW = """
+INSERT INTO audit_auditevent (occurred_at, actor_label, action, object_type, object_id, outcome, request_id, details,
+                              prev_hash, mac, key_id)
+VALUES (now(), 'system:test', 'auth.sign_in', '', '', 'ok', '', '{}', '', '', '') RETURNING id
+"""
+FILL = "UPDATE audit_auditevent SET seq = %s, prev_hash = '', hash = %s, mac = %s, key_id = 'k' WHERE id = %s"
+
+
+def test_the_portals_role_fills_a_pending_rows_chain_columns_once(install: Install) -> None:
+    """What the sequencer needs and nothing more: the chain columns of a pending row, once (migration audit/0006)."""
+    with install.connect_as_portal() as app:
+        (pk,) = app.execute(PENDING_ROW).fetchone()  # type: ignore[misc]
+        seq = 10_000_000 + pk
+        app.execute(FILL, [seq, f"{pk:064x}", "a" * 64, pk])
+        (stored,) = app.execute("SELECT seq FROM audit_auditevent WHERE id = %s", [pk]).fetchone()  # type: ignore[misc]
+        assert stored == seq
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            app.execute(FILL, [seq + 1, f"{pk + 1:064x}", "b" * 64, pk])
+        with pytest.raises(psycopg.errors.InsufficientPrivilege, match="append-only"):
+            app.execute(
+                "UPDATE audit_auditevent SET seq = NULL, hash = NULL, mac = '', key_id = '' WHERE id = %s", [pk]
+            )
+        (after,) = app.execute("SELECT hash FROM audit_auditevent WHERE id = %s", [pk]).fetchone()  # type: ignore[misc]
+        assert after == f"{pk:064x}"

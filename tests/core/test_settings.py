@@ -19,6 +19,8 @@ PRODUCTION_ENV = {
     "CANVAS_TOKEN": "prod-token",
     "CANVAS_OAUTH_CLIENT_SECRET": "prod-secret",
     "FIELD_ENCRYPTION_KEYS": "V2hhdGV2ZXItMzItYnl0ZXMtbG9uZy1rZXktaGVyZSE=",
+    "AUDIT_HMAC_KEYS": "k1:V2hhdGV2ZXItMzItYnl0ZXMtbG9uZy1rZXktaGVyZSE=",
+    "AUDIT_SIGNING_KEY": "V2hhdGV2ZXItMzItYnl0ZXMtbG9uZy1rZXktaGVyZSE=",
     "EMAIL_URL": "smtp://mail.example.edu:25",
 }
 
@@ -82,6 +84,8 @@ def test_production_turns_debug_off() -> None:
         "CANVAS_OAUTH_CLIENT_SECRET",
         "ALLOWED_HOSTS",
         "FIELD_ENCRYPTION_KEYS",
+        "AUDIT_HMAC_KEYS",
+        "AUDIT_SIGNING_KEY",
         "EMAIL_URL",
     ],
 )

@@ -90,7 +90,7 @@ def test_course_scoped_mentor_sees_in_scope_work_then_a_prompt_once_revoked(clie
     as_mentor = [c for c in calls if c.get("as_user") == MENTOR_ID]
     assert as_mentor and all(c["status"] == 200 for c in as_mentor), as_mentor
     assert not any(f"/users/{STUDENT_ID}" in c["path"] for c in calls), "the student's user resources were read"
-    viewed = AuditEvent.objects.filter(action=Action.STUDENT_DATA_VIEWED).latest("seq")
+    viewed = AuditEvent.objects.filter(action=Action.STUDENT_DATA_VIEWED).latest("id")
     assert sorted(viewed.details["courses"]) == sorted(IN_SCOPE) and viewed.details["source"] == "mentor_token"
 
     # The mentor removes Mentor Link from their approved integrations in Canvas.
@@ -100,6 +100,6 @@ def test_course_scoped_mentor_sees_in_scope_work_then_a_prompt_once_revoked(clie
     assert f"Sign in with Canvas again to see {student.name}\u2019s work." in html
     assert "Current grade" not in html and "<h3>Missing</h3>" not in html
     assert 'id="course-' not in html  # no course section: the course names left are the assignment's own scope
-    refused = AuditEvent.objects.filter(action=Action.STUDENT_DATA_REFUSED).latest("seq")
+    refused = AuditEvent.objects.filter(action=Action.STUDENT_DATA_REFUSED).latest("id")
     assert refused.details["reason"] == "canvas_token_refused"
     assert refused.student_id == student.pk

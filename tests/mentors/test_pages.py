@@ -54,11 +54,11 @@ def _linked_mentor(world: World, client) -> User:  # type: ignore[no-untyped-def
 
 
 def _refusals() -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(action=Action.STUDENT_DATA_REFUSED).order_by("seq"))
+    return list(AuditEvent.objects.filter(action=Action.STUDENT_DATA_REFUSED).order_by("id"))
 
 
 def _views() -> list[AuditEvent]:
-    return list(AuditEvent.objects.filter(action=Action.STUDENT_DATA_VIEWED).order_by("seq"))
+    return list(AuditEvent.objects.filter(action=Action.STUDENT_DATA_VIEWED).order_by("id"))
 
 
 # --- my students ------------------------------------------------------------------------------------------------

@@ -46,7 +46,7 @@ def test_add_and_refresh_are_audited(canvas, coordinator):
     services.person_refresh(person=person, actor=coordinator)
     person.refresh_from_db()
     assert person.name == "Alex A. Aide" and person.is_canvas_student is True
-    assert list(AuditEvent.objects.order_by("seq").values_list("action", flat=True)) == [
+    assert list(AuditEvent.objects.order_by("id").values_list("action", flat=True)) == [
         "person.added",
         "person.refreshed",
     ]

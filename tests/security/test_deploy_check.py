@@ -18,6 +18,8 @@ PRODUCTION_ENV = {
     "CANVAS_TOKEN": "prod-token-not-used",
     "CANVAS_OAUTH_CLIENT_SECRET": "prod-secret-not-used",
     "FIELD_ENCRYPTION_KEYS": "V2hhdGV2ZXItMzItYnl0ZXMtbG9uZy1rZXktaGVyZSE=",
+    "AUDIT_HMAC_KEYS": "build:YnVpbGQtb25seS1wbGFjZWhvbGRlci1ub3QtYS1rZXk=",
+    "AUDIT_SIGNING_KEY": "YnVpbGQtb25seS1wbGFjZWhvbGRlci1ub3QtYS1rZXk=",
     "EMAIL_URL": "smtp://mail.example.edu:25",
 }
 

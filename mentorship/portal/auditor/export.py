@@ -11,7 +11,7 @@ from collections.abc import Iterable, Iterator
 from typing import Any
 
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import F, QuerySet
 
 from mentorship.audit.chain import utc_text
 from mentorship.audit.models import AuditEvent
@@ -76,7 +76,8 @@ def event_rows(events: QuerySet[AuditEvent]) -> Iterator[list[Any]]:
     at a time (a few queries per chunk, docs/decisions.md "The audit log reads as sentences; the CSV keeps the
     codes")."""
     yield [*EVENT_COLUMNS, "sentence"]
-    rows = events.order_by("-seq").select_related("program", "student")
+    # Pending events (not chained yet: no seq) first, as the newest (mentorship/audit/sequencer.py).
+    rows = events.order_by(F("seq").desc(nulls_first=True), "-id").select_related("program", "student")
     # On PostgreSQL the rows come through a server-side cursor. Outside a transaction Django declares it WITH HOLD,
     # and PostgreSQL then computes the whole result before the first row (1.4 s for 1,000,000 events); inside one it
     # streams. (SQLite's transactions here take the write lock, so it reads without one.)
@@ -95,6 +96,7 @@ def _event_chunk(events: list[AuditEvent]) -> Iterator[list[Any]]:
     for view in describe(events):
         e = view.event
         out = [_field_value(e, name) for _column, name in EVENT_FIELDS]
+        out[0] = e.seq_label
         out[1] = _utc(e.occurred_at)
         out[13] = json.dumps(e.details, sort_keys=True, ensure_ascii=False)
         yield [*out, view.sentence]
@@ -151,7 +153,7 @@ def evidence_rows(evidence: Evidence) -> Iterator[list[Any]]:
     for event in evidence.views:
         yield _evidence_event_row("view of student data", event, "")
     for event in evidence.events:
-        yield _evidence_event_row("event", event, f"#{event.seq} ")
+        yield _evidence_event_row("event", event, f"#{event.seq_label} ")
 
 
 def _evidence_event_row(section: str, event: AuditEvent, prefix: str) -> list[Any]:
@@ -243,11 +245,18 @@ def _evidence_sections(evidence: Evidence) -> list[tuple[str, list[str], list[li
     ]
     access_header += ["Canvas access from", "Canvas access until"]
     views = [
-        [f"#{e.seq}", _utc(e.occurred_at), e.actor_label, e.ip or "", json.dumps(e.details, sort_keys=True)]
+        [f"#{e.seq_label}", _utc(e.occurred_at), e.actor_label, e.ip or "", json.dumps(e.details, sort_keys=True)]
         for e in evidence.views
     ]
     events = [
-        [f"#{e.seq}", _utc(e.occurred_at), e.actor_label, e.action, e.outcome, json.dumps(e.details, sort_keys=True)]
+        [
+            f"#{e.seq_label}",
+            _utc(e.occurred_at),
+            e.actor_label,
+            e.action,
+            e.outcome,
+            json.dumps(e.details, sort_keys=True),
+        ]
         for e in evidence.events
     ]
     return [

@@ -6,7 +6,7 @@ import datetime
 from dataclasses import dataclass, field
 from typing import Any
 
-from django.db.models import CharField, Q, QuerySet, Value
+from django.db.models import CharField, F, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.http import Http404
 from django.utils import timezone
@@ -134,24 +134,30 @@ class EventPage:
 def events_page(
     *, events: QuerySet[AuditEvent], before: int | None = None, after: int | None = None, size: int = PAGE_SIZE
 ) -> EventPage:
-    """Keyset pagination on seq: one index range scan of `size + 1` rows whatever the depth (no OFFSET)."""
+    """Keyset pagination on seq: one index range scan of `size + 1` rows whatever the depth (no OFFSET).
+
+    Events the sequencer has not chained yet (no seq, a second or so after commit) head the first page, newest
+    first, shown as "pending" (mentorship/audit/sequencer.py).
+    """
     if after is not None:
         rows = list(events.filter(seq__gt=after).order_by("seq")[: size + 1])
         has_newer = len(rows) > size
         rows = list(reversed(rows[:size]))
         has_older = bool(rows) and events.filter(seq__lt=rows[-1].seq).exists()
+        older_than = rows[-1].seq if rows and has_older else None
     else:
+        pending = [] if before is not None else list(events.filter(seq__isnull=True).order_by("-id")[:size])
+        chained = events.filter(seq__isnull=False)
         if before is not None:
-            events = events.filter(seq__lt=before)
-        rows = list(events.order_by("-seq")[: size + 1])
-        has_older = len(rows) > size
-        rows = rows[:size]
+            chained = chained.filter(seq__lt=before)
+        room = size - len(pending)
+        found = list(chained.order_by("-seq")[: room + 1])
+        has_older = len(found) > room
+        rows = pending + found[:room]
         has_newer = before is not None and bool(rows)
-    return EventPage(
-        events=rows,
-        newer_than=rows[0].seq if rows and has_newer else None,
-        older_than=rows[-1].seq if rows and has_older else None,
-    )
+        # A first page made only of pending events continues with the newest chained one.
+        older_than = (found[room - 1].seq if room else (found[0].seq or 0) + 1) if has_older else None
+    return EventPage(events=rows, newer_than=rows[0].seq if rows and has_newer else None, older_than=older_than)
 
 
 def verification_latest() -> AuditVerification | None:
@@ -259,7 +265,7 @@ def evidence_for_student(*, user: User, student: Person) -> Evidence:
         .order_by("starts_on", "pk")
     )
     periods = {a.pk: AccessPeriod(assignment=a) for a in assignments}
-    events = list(events_for_viewer(user=user).filter(student=student).order_by("seq"))
+    events = list(events_for_viewer(user=user).filter(student=student).order_by(F("seq").asc(nulls_last=True), "id"))
     linked_objects: dict[int, set[str]] = {}
     for event in events:
         if event.action not in _CANVAS_ACTIONS:

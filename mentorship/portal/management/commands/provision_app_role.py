@@ -4,11 +4,12 @@ Run by the owning role right after `migrate` (compose's one-shot `migrate` servi
 step). The owner keeps the tables; the portal's role gets:
 
 - SELECT, INSERT, UPDATE, DELETE on the portal's tables, and the sequences behind their ids;
-- on `audit_auditevent` only SELECT and INSERT: no UPDATE, DELETE or TRUNCATE, and, not being the owner, no way to
-  drop or disable the append-only triggers or to use the maintenance switch (mentorship/audit/maintenance.py);
+- on `audit_auditevent` only SELECT, INSERT and UPDATE of the five chain columns the sequencer fills (seq,
+  prev_hash, hash, mac, key_id; the trigger of migration audit/0006 lets it fill them once, on a pending row, and
+  nothing else); no DELETE or TRUNCATE, and, not being the owner, no way to drop or disable the append-only
+  triggers or to use the maintenance switch (mentorship/audit/maintenance.py);
 - on `audit_auditchainhead` only SELECT and UPDATE (the row itself is made by migration audit/0005);
 - on `django_migrations` only SELECT (only the owner changes the schema);
-- EXECUTE on `audit_append` (one audit append in one round trip).
 
 The password comes from the environment (APP_DB_PASSWORD), never the command line. Safe to run again: every step
 converges. PostgreSQL only; on SQLite there are no roles and the command says so.
@@ -24,9 +25,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection, transaction
 
 ROLE_NAME = re.compile(r"^[a-z_][a-z0-9_]{0,62}$")
-AUDIT_APPEND_SIGNATURE = (
-    "audit_append(text, text, timestamptz, bigint, text, text, text, text, bigint, bigint, text, inet, text, jsonb)"
-)
+AUDIT_CHAIN_COLUMNS = "seq, prev_hash, hash, mac, key_id"
 
 
 def grant_statements(role: str, database: str) -> list[str]:
@@ -40,12 +39,11 @@ def grant_statements(role: str, database: str) -> list[str]:
         f"GRANT USAGE, SELECT ON ALL SEQUENCES IN SCHEMA public TO {r}",
         f"REVOKE ALL ON audit_auditevent FROM {r}",
         f"GRANT SELECT, INSERT ON audit_auditevent TO {r}",
+        f"GRANT UPDATE ({AUDIT_CHAIN_COLUMNS}) ON audit_auditevent TO {r}",
         f"REVOKE ALL ON audit_auditchainhead FROM {r}",
         f"GRANT SELECT, UPDATE ON audit_auditchainhead TO {r}",
         f"REVOKE ALL ON django_migrations FROM {r}",
         f"GRANT SELECT ON django_migrations TO {r}",
-        f"REVOKE ALL ON FUNCTION {AUDIT_APPEND_SIGNATURE} FROM PUBLIC",
-        f"GRANT EXECUTE ON FUNCTION {AUDIT_APPEND_SIGNATURE} TO {r}",
     ]
 
 
