@@ -123,7 +123,7 @@ def test_admin_creates_a_program_grants_a_coordinator_and_finds_it_in_the_audit_
     program = Program.objects.get(slug="reading-buddies")
     assert program.requires_second_approver
 
-    page.locator("#id_user").select_option(label=staff.username)
+    page.locator("#id_user").select_option(label="Jordan Lee (jlee)")  # the menu names people as the role table does
     page.locator("#id_role").select_option(ProgramRole.Role.COORDINATOR.value)
     page.get_by_role("button", name="Grant").click()
     page.get_by_text(f"{staff.username} is now").wait_for()
