@@ -85,6 +85,23 @@ def _no_audit_checkpoints_from_earlier_tests() -> None:
         leftover.unlink()
 
 
+@pytest.fixture(autouse=True)
+def _sequencer_messages_only_for_the_stack(request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch) -> None:
+    """An auditing commit queues `audit.sequence` (mentorship/audit/sequencer.py). The session's worker process, once an
+    integration test started it, consumes this test process's queue and would chain (and lock) the rows of a test that
+    is not watching it, even while that test's database is being flushed (a deadlock seen in CI). Tests that run the
+    stack keep the message; the others call the sequencer themselves when they need it."""
+    if {"stack", "celery_worker"} & set(request.fixturenames):
+        return
+    from mentorship.audit import sequencer
+
+    class _NotSent:
+        def delay(self, *args: object, **kwargs: object) -> None:
+            return None
+
+    monkeypatch.setattr(sequencer, "task_named", lambda name: _NotSent())
+
+
 COORDINATOR = ProgramRole.Role.COORDINATOR
 
 

@@ -63,6 +63,9 @@ def test_pages_and_approvals_stay_fast_while_a_worker_creates_10000_rows(
 
     other = type(client)()  # another coordinator, signed in on their own
     login(other, second_coordinator)
+    # Their list page once before the timing, as a coordinator at work has it: the first render in this process
+    # compiles its templates, which is not what the import costs them.
+    assert other.get(reverse("assignments:list")).status_code == 200
     slow: list[str] = []
     during = 0
     wait_until(lambda: CsvImport.objects.get(pk=batch.pk).state == "creating", timeout=60, message="the worker")
