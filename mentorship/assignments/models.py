@@ -215,6 +215,8 @@ class CsvImport(BackgroundJob):
     """
 
     class State(models.TextChoices):
+        """Previewed until confirmed; queued and creating only for a file too big for the request."""
+
         PREVIEWED = "previewed", "Waiting for confirmation"
         QUEUED = "queued", "Waiting for a worker"
         CREATING = "creating", "Being created"
@@ -268,6 +270,7 @@ class BulkApproval(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # bulk_approvals_requeue (the beat) reads the queued jobs older than a cutoff.
         indexes = [models.Index(fields=["state", "created_at"], name="bulk_approval_state_idx")]
 
     def __str__(self) -> str:
