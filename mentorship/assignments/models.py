@@ -215,9 +215,8 @@ class CsvImport(BackgroundJob):
     """
 
     class State(models.TextChoices):
-        """Previewed until confirmed; queued and creating only for a file too big for the request."""
-
         PREVIEWED = "previewed", "Waiting for confirmation"
+        # Only a file too big for the request waits here for a worker; a small one goes straight to creating.
         QUEUED = "queued", "Waiting for a worker"
         CREATING = "creating", "Being created"
         DONE = "done", "Created"
