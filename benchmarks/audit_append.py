@@ -35,7 +35,7 @@ from typing import Any
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from audit_bench import _ensure_database, _setup  # noqa: E402  (the same throw-away database set-up)
+from audit_bench import _ensure_database, _setup, appends_per_second_of  # noqa: E402  (the same throw-away database set-up)
 
 IMPORT_ROWS, IMPORT_CHUNK = 10_000, 200
 
@@ -119,12 +119,7 @@ def _spawn(target: Any, *args: Any) -> multiprocessing.Process:
 def appends_per_second(database_url: str, path: str, writers: int, appends: int) -> float:
     barrier = multiprocessing.Barrier(writers + 1)
     procs = [_spawn(_writer, database_url, path, appends, barrier) for _ in range(writers)]
-    barrier.wait()
-    started = time.perf_counter()
-    for proc in procs:
-        proc.join()
-        assert proc.exitcode == 0, "a writer failed"
-    return writers * appends / (time.perf_counter() - started)
+    return appends_per_second_of(procs, barrier, appends)
 
 
 def _importer(database_url: str, path: str, barrier: Any) -> None:

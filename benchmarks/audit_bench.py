@@ -122,12 +122,17 @@ def concurrent_appends(database_url: str, writers: int, appends: int, async_comm
     ]
     for proc in procs:
         proc.start()
+    return appends_per_second_of(procs, barrier, appends)
+
+
+def appends_per_second_of(procs: list[multiprocessing.Process], barrier: Any, appends: int) -> float:
+    """Release the started writers together (each waits at `barrier`), and time them until the last one ends."""
     barrier.wait()
     started = time.perf_counter()
     for proc in procs:
         proc.join()
         assert proc.exitcode == 0, "a writer failed"
-    return writers * appends / (time.perf_counter() - started)
+    return len(procs) * appends / (time.perf_counter() - started)
 
 
 def export_memory() -> tuple[float, int, float, float]:

@@ -86,11 +86,14 @@ def approved_assignment(
     return assignment
 
 
-def observee_link(assignment: MentorAssignment, *, state: str, **fields: object) -> ObserverLink:
-    """The assignment's observee link between its own mentor and student, in the state given."""
+def observee_link(
+    assignment: MentorAssignment, *, state: str, kind: str = "observee", **fields: object
+) -> ObserverLink:
+    """The assignment's observee link between its own mentor and student, in the state given (or, with
+    kind="course" and a canvas_course_id, its link in one course)."""
     return ObserverLink.objects.create(
         assignment=assignment,
-        kind="observee",
+        kind=kind,
         observer_canvas_id=assignment.mentor.canvas_user_id,
         student_canvas_id=assignment.student.canvas_user_id,
         state=state,

@@ -33,8 +33,8 @@ from typing import Any
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
 
-# The fields the hash covers (mentorship/audit/chain.py CANONICAL_FIELDS; tests/audit/test_bundle.py holds the two
-# together: this file must stand alone, so it keeps its own copy). The canonical form sorts them anyway.
+# The fields the hash covers, and the one list of them: the portal's mentorship/audit/chain.py reads CANONICAL_FIELDS
+# from here, since this file must stand alone for an auditor. The canonical form sorts them anyway.
 HASHED_FIELDS = (
     "seq",
     "occurred_at",

@@ -216,6 +216,7 @@ class CsvImport(BackgroundJob):
 
     class State(models.TextChoices):
         PREVIEWED = "previewed", "Waiting for confirmation"
+        # Only a file too big for the request waits here for a worker; a small one goes straight to creating.
         QUEUED = "queued", "Waiting for a worker"
         CREATING = "creating", "Being created"
         DONE = "done", "Created"
@@ -268,6 +269,7 @@ class BulkApproval(models.Model):
 
     class Meta:
         ordering = ["-created_at"]
+        # bulk_approvals_requeue (the beat) reads the queued jobs older than a cutoff.
         indexes = [models.Index(fields=["state", "created_at"], name="bulk_approval_state_idx")]
 
     def __str__(self) -> str:

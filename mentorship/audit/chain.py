@@ -12,6 +12,8 @@ import json
 from json.encoder import py_encode_basestring
 from typing import Any
 
+from tools.verify_audit_bundle import HASHED_FIELDS
+
 from .models import AuditEvent
 
 GENESIS_HASH = "0" * 64
@@ -21,22 +23,9 @@ GENESIS_HASH = "0" * 64
 _encode_string = getattr(json.encoder, "c_encode_basestring", None) or py_encode_basestring
 _CANONICAL_ENCODER = json.JSONEncoder(sort_keys=True, separators=(",", ":"), ensure_ascii=False, default=str)
 
-# The columns the hash covers, in the order `canonical_values` takes them (verification streams exactly these).
-CANONICAL_FIELDS = (
-    "seq",
-    "occurred_at",
-    "actor_id",
-    "actor_label",
-    "action",
-    "object_type",
-    "object_id",
-    "program_id",
-    "student_id",
-    "outcome",
-    "ip",
-    "request_id",
-    "details",
-)
+# The columns the hash covers, in the order `canonical_values` takes them (verification streams exactly these). One
+# list, kept in the outside verifier: that file must stand alone for an auditor, so the portal reads it from there.
+CANONICAL_FIELDS = HASHED_FIELDS
 
 
 def canonical_values(seq: int, occurred_at: datetime.datetime, *rest: Any) -> bytes:

@@ -20,11 +20,14 @@ def sync_link(link_id: int, generation: int) -> str:
 
 @shared_task(name="sync.sweep")
 def sweep() -> int:
+    """Beat: publish again the links with work left that nobody touched for a while (a lost message, a dead
+    worker)."""
     return services.links_sweep()
 
 
 @shared_task(name="sync.circuit_probe")
 def circuit_probe() -> bool:
+    """Beat: while Canvas is refusing, one cheap request decides when the held work may go again."""
     return services.circuit_probe()
 
 

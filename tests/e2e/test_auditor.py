@@ -18,13 +18,8 @@ pytestmark = [pytest.mark.e2e, pytest.mark.django_db(transaction=True)]
 def test_auditor_filters_verifies_and_reads_an_evidence_report(
     live_server, browser_page, auditor, second_coordinator, program, student_person, approved_assignment
 ) -> None:
-    audit_record(
-        action=Action.ASSIGNMENT_APPROVED,
-        actor=second_coordinator,
-        program=program,
-        student=student_person,
-        obj=approved_assignment,
-    )
+    where = {"program": program, "student": student_person}
+    audit_record(action=Action.ASSIGNMENT_APPROVED, actor=second_coordinator, obj=approved_assignment, **where)
     record_link_and_view(approved_assignment)
     page = browser_page
     sign_in(page, live_server.url, "auditor")

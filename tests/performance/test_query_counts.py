@@ -21,7 +21,7 @@ from mentorship.audit.actions import Action
 from mentorship.audit.services import audit_record
 from mentorship.sync.models import DriftItem, ObserverLink, PairingCode, ReconciliationRun
 from tests.conftest import login
-from tests.factories import AssignmentFactory, PersonFactory
+from tests.factories import AssignmentFactory, PersonFactory, observee_link
 
 FEW = 2
 MANY = 25
@@ -157,13 +157,8 @@ def test_assignment_detail(client, coordinator, assignment):
     def add(start: int, stop: int) -> None:
         for i in range(start, stop):
             AssignmentCourse.objects.create(assignment=assignment, canvas_course_id=500 + i, name=f"Course {i}")
-            link = ObserverLink.objects.create(
-                assignment=assignment,
-                kind=ObserverLink.Kind.COURSE,
-                canvas_course_id=500 + i,
-                observer_canvas_id=assignment.mentor.canvas_user_id,
-                student_canvas_id=assignment.student.canvas_user_id,
-                state=ObserverLink.State.LINKED,
+            link = observee_link(
+                assignment, state=ObserverLink.State.LINKED, kind=ObserverLink.Kind.COURSE, canvas_course_id=500 + i
             )
             audit_record(
                 action=Action.CANVAS_LINKED, system_actor="system:worker", obj=link, program=assignment.program
@@ -341,12 +336,8 @@ def test_audit_log_sentences_with_many_people_and_courses(client, auditor, coord
         for i in range(start, stop):
             a = AssignmentFactory(program=program, proposed_by=coordinator)
             CanvasCourse.objects.create(canvas_course_id=9000 + i, name=f"Course name {i}")
-            link = ObserverLink.objects.create(
-                assignment=a,
-                kind=ObserverLink.Kind.COURSE,
-                canvas_course_id=9000 + i,
-                observer_canvas_id=a.mentor.canvas_user_id,
-                student_canvas_id=a.student.canvas_user_id,
+            link = observee_link(
+                a, state=ObserverLink.State.PENDING, kind=ObserverLink.Kind.COURSE, canvas_course_id=9000 + i
             )
             audit_record(
                 action=Action.CANVAS_LINKED if i % 2 else Action.ASSIGNMENT_APPROVED,

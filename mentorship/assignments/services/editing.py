@@ -12,7 +12,6 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
-from django.utils import timezone
 
 from mentorship.accounts.models import User
 from mentorship.audit.actions import Action
@@ -20,7 +19,7 @@ from mentorship.people.models import Person
 
 from ..models import LinkMethod, MentorAssignment
 from .errors import AssignmentError, audit_assignment
-from .rules import REASON_MAX_LENGTH, past_end_message, reason_length_message, rule_errors
+from .rules import form_refusal, rule_errors
 
 EDITABLE = ("starts_on", "ends_on", "link_method", "reason")
 
@@ -46,14 +45,9 @@ def assignment_update(
     """Change a proposal's dates, method and reason. Raises AssignmentError when it is no longer proposed (someone
     decided it first) or a rule refuses the change, NothingChanged when nothing differs; nothing changes then."""
     reason = (reason or "").strip()
-    if not reason:
-        raise AssignmentError("A reason is required: say why this mentor needs to see this student's work.")
-    if len(reason) > REASON_MAX_LENGTH:
-        raise AssignmentError(reason_length_message(len(reason)))
-    if starts_on <= ends_on < timezone.localdate():
-        raise AssignmentError(past_end_message(ends_on))
-    if link_method not in LinkMethod.values:
-        raise AssignmentError(f"{link_method!r} is not a link method; use observee, courses or pairing_code.")
+    refusal = form_refusal(reason=reason, starts_on=starts_on, ends_on=ends_on, link_method=link_method)
+    if refusal:
+        raise AssignmentError(refusal)
     if link_method == LinkMethod.COURSES and not assignment.courses.exists():
         raise AssignmentError("The 'courses' method needs courses in scope: propose again with the courses chosen.")
     with transaction.atomic():

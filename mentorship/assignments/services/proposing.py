@@ -8,7 +8,6 @@ from typing import Any
 
 from django.db import transaction
 from django.http import HttpRequest
-from django.utils import timezone
 
 from mentorship.accounts.models import User
 from mentorship.audit.actions import Action
@@ -21,7 +20,7 @@ from .errors import (
     AssignmentError,
     audit_assignment,
 )
-from .rules import REASON_MAX_LENGTH, past_end_message, reason_length_message, rule_errors
+from .rules import form_refusal, rule_errors
 
 
 def assignment_propose(
@@ -39,15 +38,11 @@ def assignment_propose(
     audit_details: dict[str, Any] | None = None,
 ) -> MentorAssignment:
     """Record a proposal. Raises AssignmentError (one sentence per broken rule) when a rule refuses it."""
-    if not reason or not reason.strip():
-        raise AssignmentError("A reason is required: say why this mentor needs to see this student's work.")
-    if len(reason.strip()) > REASON_MAX_LENGTH:
-        raise AssignmentError(reason_length_message(len(reason.strip())))
-    if starts_on <= ends_on < timezone.localdate():
-        raise AssignmentError(past_end_message(ends_on))
+    reason = (reason or "").strip()
     method = link_method or program.default_link_method
-    if method not in LinkMethod.values:
-        raise AssignmentError(f"{method!r} is not a link method; use observee, courses or pairing_code.")
+    refusal = form_refusal(reason=reason, starts_on=starts_on, ends_on=ends_on, link_method=method)
+    if refusal:
+        raise AssignmentError(refusal)
     course_list = list(courses)
     if method == LinkMethod.COURSES and not course_list:
         raise AssignmentError("The 'courses' link method needs at least one course in scope.")
@@ -63,16 +58,12 @@ def assignment_propose(
             student=student,
             starts_on=starts_on,
             ends_on=ends_on,
-            reason=reason.strip(),
+            reason=reason,
             link_method=method,
             scope=MentorAssignment.Scope.COURSES if course_list else MentorAssignment.Scope.ALL_COURSES,
             proposed_by=actor,
         )
-        for course in course_list:
-            course.pk = None
-            course.assignment = assignment
-        AssignmentCourse.objects.bulk_create(course_list)
-        courses_note(courses=[(c.canvas_course_id, c.sis_course_id, c.name) for c in course_list])
+        _attach_courses(assignment=assignment, courses=course_list)
         audit_assignment(
             assignment,
             action=Action.ASSIGNMENT_PROPOSED,
@@ -87,6 +78,15 @@ def assignment_propose(
         if program.requires_second_approver:
             transaction.on_commit(lambda: notify_waiting_approval(assignment_id=assignment.pk))
     return assignment
+
+
+def _attach_courses(*, assignment: MentorAssignment, courses: list[AssignmentCourse]) -> None:
+    """Save the courses in scope (unsaved rows from the form) on the new assignment, and note their names."""
+    for course in courses:
+        course.pk = None
+        course.assignment = assignment
+    AssignmentCourse.objects.bulk_create(courses)
+    courses_note(courses=[(c.canvas_course_id, c.sis_course_id, c.name) for c in courses])
 
 
 def proposal_audit_details(*, assignment: MentorAssignment, course_ids: Iterable[int], **extra: Any) -> dict[str, Any]:

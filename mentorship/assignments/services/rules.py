@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from mentorship.people.models import Person
 
-from ..models import MentorAssignment, Program
+from ..models import LinkMethod, MentorAssignment, Program
 from .errors import (
     LIVE_STATUSES,
     ApprovalWarning,
@@ -32,6 +32,20 @@ def past_end_message(ends_on: datetime.date) -> str:
         f"The end date {ends_on.isoformat()} has already passed, so the assignment could never be approved. "
         "Give an end date from today on."
     )
+
+
+def form_refusal(*, reason: str, starts_on: datetime.date, ends_on: datetime.date, link_method: str) -> str | None:
+    """What the form alone refuses, before any lock, the same when proposing and when editing: the first problem in
+    a sentence, or None. `reason` is already stripped."""
+    if not reason:
+        return "A reason is required: say why this mentor needs to see this student's work."
+    if len(reason) > REASON_MAX_LENGTH:
+        return reason_length_message(len(reason))
+    if starts_on <= ends_on < timezone.localdate():
+        return past_end_message(ends_on)
+    if link_method not in LinkMethod.values:
+        return f"{link_method!r} is not a link method; use observee, courses or pairing_code."
+    return None
 
 
 def rule_errors(

@@ -215,9 +215,23 @@ def _pdf_table(header: list[str], rows: list[list[Any]], styles: Any) -> Any:
     return t
 
 
-def _evidence_sections(evidence: Evidence) -> list[tuple[str, list[str], list[list[Any]], str]]:
-    """The report's sections: (heading, column headers, rows, sentence shown when there are no rows)."""
-    access = [
+_ACCESS_HEADER = (
+    "Mentor",
+    "Program",
+    "Courses in scope",
+    "Approved dates",
+    "Status",
+    "Proposed by",
+    "Approved by",
+    "Decided (UTC)",
+    "Canvas access from",
+    "Canvas access until",
+)
+
+
+def _access_rows(evidence: Evidence) -> list[list[Any]]:
+    """One row per access period: what was approved, by whom, and when Canvas actually gave and took access."""
+    return [
         [
             a.mentor.label,
             a.program.name,
@@ -233,17 +247,10 @@ def _evidence_sections(evidence: Evidence) -> list[tuple[str, list[str], list[li
         for period in evidence.periods
         for a in [period.assignment]
     ]
-    access_header = [
-        "Mentor",
-        "Program",
-        "Courses in scope",
-        "Approved dates",
-        "Status",
-        "Proposed by",
-        "Approved by",
-        "Decided (UTC)",
-    ]
-    access_header += ["Canvas access from", "Canvas access until"]
+
+
+def _evidence_sections(evidence: Evidence) -> list[tuple[str, list[str], list[list[Any]], str]]:
+    """The report's sections: (heading, column headers, rows, sentence shown when there are no rows)."""
     views = [
         [f"#{e.seq_label}", _utc(e.occurred_at), e.actor_label, e.ip or "", json.dumps(e.details, sort_keys=True)]
         for e in evidence.views
@@ -262,8 +269,8 @@ def _evidence_sections(evidence: Evidence) -> list[tuple[str, list[str], list[li
     return [
         (
             "Who could see this student's work",
-            access_header,
-            access,
+            list(_ACCESS_HEADER),
+            _access_rows(evidence),
             "No mentor assignments for this student in these programs.",
         ),
         (
