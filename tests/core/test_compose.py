@@ -123,6 +123,10 @@ def test_the_image_builds_production_assets_and_runs_as_a_user() -> None:
 def test_dockerignore_keeps_local_state_and_secrets_out_of_the_image() -> None:
     ignored = {line.strip() for line in (ROOT / ".dockerignore").read_text().splitlines() if line.strip()}
     assert {".git", ".venv", "var", ".env", ".env.*", ".tools"} <= ignored
+    # What the running portal reads from the tree: the help pages serve the guides and their screenshots, the import
+    # page the sample file, and the audit bundle names the auditor's verifier.
+    needed = {"docs", "docs/guides", "docs/screenshots", "mentorship", "templates", "tools"}
+    assert not needed & ignored, needed & ignored
 
 
 def test_the_systemd_units_start_the_same_processes_as_compose() -> None:
